@@ -1,0 +1,70 @@
+################################################################################
+# Metadata table (create_dynamodb_table = true), or an existing table used as is.
+################################################################################
+
+resource "aws_dynamodb_table" "this" {
+  #checkov:skip=CKV_AWS_119:Encrypted with var.kms_key_arn when set; otherwise DynamoDB's AWS owned key, which needs no key policy in every replica region.
+  count = var.create_dynamodb_table ? 1 : 0
+
+  name                        = var.dynamodb_table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "PK"
+  range_key                   = "SK"
+  stream_enabled              = true
+  stream_view_type            = "NEW_AND_OLD_IMAGES"
+  deletion_protection_enabled = var.dynamodb_deletion_protection_enabled
+
+  attribute {
+    name = "PK"
+    type = "S"
+  }
+
+  attribute {
+    name = "SK"
+    type = "S"
+  }
+
+  attribute {
+    name = "documentType"
+    type = "S"
+  }
+
+  attribute {
+    name = "uploadedAt"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "DocumentTypeIndex"
+    hash_key        = "documentType"
+    range_key       = "uploadedAt"
+    projection_type = "ALL"
+  }
+
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  dynamic "replica" {
+    for_each = var.dynamodb_replica_regions
+
+    content {
+      region_name            = replica.value
+      kms_key_arn            = lookup(var.dynamodb_replica_kms_key_arns, replica.value, null)
+      point_in_time_recovery = true
+      propagate_tags         = true
+    }
+  }
+
+  tags = local.tags
+}

@@ -1,0 +1,229 @@
+################################################################################
+# IAM (admin mode, create_iam_roles = true). One role per function, with an
+# inline least-privilege policy scoped to this module's resources. Role names
+# include the region (IAM is global) so multi-region deployments don't collide.
+#
+# Power user mode (create_iam_roles = false) takes the role ARNs as inputs; the
+# module README lists the permissions each role needs.
+################################################################################
+
+locals {
+  lambda_role_suffix = {
+    api        = "api"
+    authorizer = "authz"
+    events     = "events"
+    dlq        = "dlq"
+  }
+
+  # --- statement building blocks --------------------------------------------
+
+  kms_statements = local.use_kms ? [{
+    Sid      = "UseModuleKmsKey"
+    Effect   = "Allow"
+    Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource = [var.kms_key_arn]
+  }] : []
+
+  xray_statements = var.enable_xray_tracing ? [{
+    Sid      = "XRayWrite"
+    Effect   = "Allow"
+    Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    Resource = ["*"]
+  }] : []
+
+  secret_statements = local.use_api_key_auth ? [{
+    Sid      = "ReadApiKeySecret"
+    Effect   = "Allow"
+    Action   = ["secretsmanager:GetSecretValue"]
+    Resource = [var.api_authorizer_secrets_arn]
+  }] : []
+
+  dlq_send_statements = var.enable_dlq ? [{
+    Sid      = "SendToDeadLetterQueue"
+    Effect   = "Allow"
+    Action   = ["sqs:SendMessage"]
+    Resource = [local.dlq_arn]
+  }] : []
+
+  events_statements = [
+    {
+      Sid      = "ReadDocuments"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = [local.s3_documents_arn]
+    },
+    {
+      Sid      = "WriteMetadata"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+      Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
+    },
+  ]
+
+  lambda_statements = {
+    api = concat(
+      [
+        {
+          Sid      = "ListDocumentsBucket"
+          Effect   = "Allow"
+          Action   = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
+          Resource = [local.s3_bucket_arn]
+        },
+        {
+          Sid    = "ManageDocuments"
+          Effect = "Allow"
+          Action = [
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectAttributes",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:RestoreObject",
+            "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
+          ]
+          Resource = [local.s3_documents_arn]
+        },
+        {
+          Sid    = "ManageMetadata"
+          Effect = "Allow"
+          Action = [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:DescribeTable",
+          ]
+          Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
+        },
+      ],
+      local.secret_statements,
+    )
+    authorizer = local.secret_statements
+    events     = concat(local.events_statements, local.dlq_send_statements)
+    dlq = concat(
+      local.events_statements,
+      [{
+        Sid      = "DrainDeadLetterQueue"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+        Resource = [coalesce(local.dlq_arn, "none")]
+      }],
+    )
+  }
+
+  lambda_policies = {
+    for k in keys(local.functions) : k => {
+      Version = "2012-10-17"
+      Statement = concat(
+        [{
+          Sid      = "WriteOwnLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = ["${local.log_group_arn_prefix}:/aws/lambda/${local.function_names[k]}:*"]
+        }],
+        local.lambda_statements[k],
+        local.kms_statements,
+        local.xray_statements,
+      )
+    }
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  for_each = var.create_iam_roles ? local.functions : {}
+
+  name                 = "${local.iam_name_prefix}-${local.lambda_role_suffix[each.key]}"
+  description          = "KumoCMS ${each.key} function (${var.environment}, ${var.aws_region})"
+  permissions_boundary = var.iam_role_permissions_boundary
+
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  for_each = var.create_iam_roles ? local.functions : {}
+
+  name   = "${local.iam_name_prefix}-${local.lambda_role_suffix[each.key]}"
+  role   = aws_iam_role.lambda[each.key].id
+  policy = jsonencode(local.lambda_policies[each.key])
+}
+
+################################################################################
+# API Gateway -> Lambda authorizer invocation role (api_key auth)
+################################################################################
+
+resource "aws_iam_role" "authorizer_invocation" {
+  count = var.create_iam_roles && local.use_api_key_auth ? 1 : 0
+
+  name                 = "${local.iam_name_prefix}-authz-invoke"
+  description          = "API Gateway invokes the KumoCMS authorizer (${var.environment}, ${var.aws_region})"
+  permissions_boundary = var.iam_role_permissions_boundary
+
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "apigateway.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "authorizer_invocation" {
+  count = var.create_iam_roles && local.use_api_key_auth ? 1 : 0
+
+  name = "${local.iam_name_prefix}-authz-invoke"
+  role = aws_iam_role.authorizer_invocation[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "InvokeAuthorizer"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = ["${local.lambda_function_arn}:${local.function_names.authorizer}"]
+    }]
+  })
+}
+
+################################################################################
+# API Gateway account CloudWatch role (only with manage_api_gateway_account)
+################################################################################
+
+resource "aws_iam_role" "api_gateway_cloudwatch" {
+  count = var.create_iam_roles && var.manage_api_gateway_account ? 1 : 0
+
+  name                 = "${local.iam_name_prefix}-apigw-logs"
+  description          = "API Gateway account setting: push logs to CloudWatch (${var.aws_region})"
+  permissions_boundary = var.iam_role_permissions_boundary
+
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "apigateway.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
+  count = var.create_iam_roles && var.manage_api_gateway_account ? 1 : 0
+
+  role       = aws_iam_role.api_gateway_cloudwatch[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}

@@ -1,0 +1,787 @@
+################################################################################
+# General
+################################################################################
+
+variable "project_name" {
+  description = "Name of the KumoCMS project (used for resource naming)"
+  type        = string
+  default     = "kumocms"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.project_name))
+    error_message = "project_name must be 2-20 characters of lowercase letters, digits and hyphens, starting with a letter (it is part of IAM role, Lambda and queue names)."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (e.g., dev, staging, prod)"
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,11}$", var.environment))
+    error_message = "environment must be 1-12 characters of lowercase letters, digits and hyphens, starting with a letter, e.g. \"dev\", \"staging\" or \"prod\"."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region for regional resources. Must be the region of the aws provider passed to the module"
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$", var.aws_region))
+    error_message = "aws_region must be an AWS region code such as \"us-east-1\" or \"eu-west-1\"."
+  }
+}
+
+variable "tags" {
+  description = "Additional tags to apply to all resources"
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Lambda
+################################################################################
+
+variable "lambda_deployment_package_path" {
+  description = "Path to the Lambda deployment package: the bootstrap.zip built by scripts/build-lambda.sh (target/lambda/bootstrap.zip), containing the Rust `bootstrap` binary"
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_deployment_package_path, ".zip")
+    error_message = "lambda_deployment_package_path must point to a .zip file (build it with scripts/build-lambda.sh; it writes target/lambda/bootstrap.zip)."
+  }
+}
+
+variable "lambda_handler" {
+  description = "Handler of the API function. The Rust bootstrap selects its role from the handler setting: `api` serves every API Gateway route"
+  type        = string
+  default     = "api"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_handler))
+    error_message = "lambda_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"api\")."
+  }
+}
+
+variable "lambda_authorizer_handler" {
+  description = "Handler of the API Gateway REQUEST authorizer function (api_key auth only)"
+  type        = string
+  default     = "authorizer"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_authorizer_handler))
+    error_message = "lambda_authorizer_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"authorizer\")."
+  }
+}
+
+variable "lambda_event_processor_handler" {
+  description = "Handler of the EventBridge S3 event processor function (Object Created, Object Restore Completed/Expired)"
+  type        = string
+  default     = "events"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_event_processor_handler))
+    error_message = "lambda_event_processor_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"events\")."
+  }
+}
+
+variable "lambda_dlq_handler" {
+  description = "Handler of the function that drains the SQS dead-letter queue on a schedule (created when enable_dlq and enable_eventbridge_metadata_extraction are true)"
+  type        = string
+  default     = "dlq"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_dlq_handler))
+    error_message = "lambda_dlq_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"dlq\")."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Lambda function runtime. The package is a Rust `bootstrap` binary, so only the OS-only custom runtimes are accepted"
+  type        = string
+  default     = "provided.al2023"
+
+  validation {
+    condition     = contains(["provided.al2023", "provided.al2"], var.lambda_runtime)
+    error_message = "lambda_runtime must be \"provided.al2023\" (default) or \"provided.al2\": KumoCMS ships a Rust bootstrap binary, which runs only on the OS-only custom runtimes."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of the Lambda functions; must match the bootstrap binary (x86_64 or arm64)"
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be \"x86_64\" or \"arm64\"."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory size for Lambda function (MB)"
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
+    error_message = "lambda_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "lambda_timeout" {
+  description = "Timeout for Lambda function (seconds). The api and authorizer functions are capped at 29 s (API Gateway's integration timeout); the events and dlq functions use the full value"
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 900 && floor(var.lambda_timeout) == var.lambda_timeout
+    error_message = "lambda_timeout must be a whole number of seconds between 1 and 900."
+  }
+}
+
+variable "lambda_reserved_concurrent_executions" {
+  description = "Reserved concurrency for each Lambda function; -1 leaves the functions on the unreserved account pool"
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.lambda_reserved_concurrent_executions >= -1 && floor(var.lambda_reserved_concurrent_executions) == var.lambda_reserved_concurrent_executions
+    error_message = "lambda_reserved_concurrent_executions must be -1 (unreserved) or a whole number >= 0."
+  }
+}
+
+variable "lambda_log_level" {
+  description = "Value of KUMOCMS_LOG_LEVEL for every function"
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["trace", "debug", "info", "warn", "error"], var.lambda_log_level)
+    error_message = "lambda_log_level must be one of trace, debug, info, warn, error."
+  }
+}
+
+variable "enable_xray_tracing" {
+  description = "Enable AWS X-Ray active tracing on the Lambda functions and the API Gateway stage"
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# Encryption and logs
+################################################################################
+
+variable "kms_key_arn" {
+  description = "Optional customer managed KMS key ARN used for S3, DynamoDB, SQS, CloudWatch Logs and Lambda environment encryption. null uses AWS owned/managed keys. The key policy must allow the logs, sqs and events service principals"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>); aliases are not accepted."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the CloudWatch log groups created by the module (Lambda and API Gateway)"
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+################################################################################
+# S3
+################################################################################
+
+variable "s3_bucket_name" {
+  description = "Name for the S3 bucket for document storage (must be globally unique)"
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.s3_bucket_name)) && !can(regex("\\.\\.|^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$|^xn--|-s3alias$|--ol-s3$", var.s3_bucket_name))
+    error_message = "s3_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit, not an IP address, no '..'."
+  }
+}
+
+variable "enable_s3_versioning" {
+  description = "Enable versioning for S3 bucket"
+  type        = bool
+  default     = true
+}
+
+variable "s3_force_destroy" {
+  description = "Allow Terraform to delete the document bucket even when it still holds objects"
+  type        = bool
+  default     = false
+}
+
+variable "s3_lifecycle_rules" {
+  description = "Lifecycle rules for S3 bucket. Each rule: id, enabled (default true), prefix (default \"documents/\"), expiration_days (optional, >= 1), noncurrent_version_expiration (optional days, >= 1), transitions (optional list of {days, storage_class})"
+  type = list(object({
+    id                            = string
+    enabled                       = optional(bool, true)
+    prefix                        = optional(string, "documents/")
+    expiration_days               = optional(number)
+    noncurrent_version_expiration = optional(number)
+    transitions = optional(list(object({
+      days          = number
+      storage_class = string
+    })), [])
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for r in var.s3_lifecycle_rules : r.expiration_days == null || try(r.expiration_days >= 1, false)])
+    error_message = "s3_lifecycle_rules: expiration_days must be >= 1 (S3 rejects 0). Leave it unset (null) for objects that never expire."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.s3_lifecycle_rules : r.noncurrent_version_expiration == null || try(r.noncurrent_version_expiration >= 1, false)])
+    error_message = "s3_lifecycle_rules: noncurrent_version_expiration must be >= 1 day, or unset (null)."
+  }
+
+  validation {
+    condition     = length(distinct([for r in var.s3_lifecycle_rules : r.id])) == length(var.s3_lifecycle_rules) && !contains([for r in var.s3_lifecycle_rules : r.id], "abort-incomplete-multipart-uploads")
+    error_message = "s3_lifecycle_rules: every id must be unique and must not be \"abort-incomplete-multipart-uploads\" (the module adds that rule itself)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for r in var.s3_lifecycle_rules : [for t in r.transitions : contains(
+      ["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER", "GLACIER_IR", "DEEP_ARCHIVE"], t.storage_class
+    ) && t.days >= 0]]))
+    error_message = "s3_lifecycle_rules: transitions[].storage_class must be one of STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER, GLACIER_IR, DEEP_ARCHIVE and days must be >= 0."
+  }
+}
+
+variable "s3_abort_incomplete_multipart_upload_days" {
+  description = "Days after which incomplete multipart uploads are aborted (a lifecycle rule the module always adds)"
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.s3_abort_incomplete_multipart_upload_days >= 1
+    error_message = "s3_abort_incomplete_multipart_upload_days must be >= 1."
+  }
+}
+
+################################################################################
+# DynamoDB
+################################################################################
+
+variable "dynamodb_table_name" {
+  description = "Name of the DynamoDB table for metadata storage (created when create_dynamodb_table is true, otherwise an existing table)"
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_.-]{3,255}$", var.dynamodb_table_name))
+    error_message = "dynamodb_table_name must be 3-255 characters of letters, digits, '_', '-' and '.'."
+  }
+}
+
+variable "create_dynamodb_table" {
+  description = "Create the DynamoDB table (PK/SK, DocumentTypeIndex, streams, PITR, SSE, TTL, replicas). Set false to use an existing table with that schema"
+  type        = bool
+  default     = true
+}
+
+variable "dynamodb_replica_regions" {
+  description = "Regions in which to create Global Table replicas of the created table (must not include aws_region)"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !contains(var.dynamodb_replica_regions, var.aws_region)
+    error_message = "dynamodb_replica_regions must not contain aws_region: the table itself lives there. List only the other regions."
+  }
+
+  validation {
+    condition     = length(var.dynamodb_replica_regions) == 0 || var.create_dynamodb_table
+    error_message = "dynamodb_replica_regions needs create_dynamodb_table = true: replicas of an existing table are managed where that table is managed."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.dynamodb_replica_regions : can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$", r))])
+    error_message = "dynamodb_replica_regions must contain AWS region codes such as \"eu-west-1\"."
+  }
+}
+
+variable "dynamodb_replica_kms_key_arns" {
+  description = "Customer managed KMS key ARN per replica region (map of region => key ARN); required for every replica when kms_key_arn is set, because KMS keys are regional"
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = var.kms_key_arn == null || alltrue([for r in var.dynamodb_replica_regions : contains(keys(var.dynamodb_replica_kms_key_arns), r)])
+    error_message = "With kms_key_arn set, dynamodb_replica_kms_key_arns must give a key ARN for every region in dynamodb_replica_regions (a KMS key cannot be used outside its region)."
+  }
+}
+
+variable "dynamodb_deletion_protection_enabled" {
+  description = "Enable deletion protection on the created DynamoDB table"
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# API Gateway
+################################################################################
+
+variable "api_gateway_stage_name" {
+  description = "API Gateway deployment stage name"
+  type        = string
+  default     = "v1"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,128}$", var.api_gateway_stage_name))
+    error_message = "api_gateway_stage_name must be 1-128 characters of letters, digits, '_' and '-'."
+  }
+}
+
+variable "api_gateway_endpoint_type" {
+  description = "API Gateway endpoint type: REGIONAL (public) or PRIVATE (VPC-only)"
+  type        = string
+  default     = "REGIONAL"
+
+  validation {
+    condition     = contains(["REGIONAL", "PRIVATE"], var.api_gateway_endpoint_type)
+    error_message = "api_gateway_endpoint_type must be \"REGIONAL\" (public) or \"PRIVATE\" (VPC-only). EDGE is not supported."
+  }
+}
+
+variable "enable_api_gateway_logs" {
+  description = "Enable CloudWatch logging for API Gateway (JSON access logs without the Authorization header, ERROR-level execution logs, data trace off). Needs a CloudWatch role in the region's API Gateway account settings, see manage_api_gateway_account"
+  type        = bool
+  default     = true
+}
+
+variable "manage_api_gateway_account" {
+  description = "Manage the region-wide API Gateway account setting (its CloudWatch Logs role). It is a singleton per account and region shared by every API, so leave false unless this module instance should own it"
+  type        = bool
+  default     = false
+}
+
+variable "api_gateway_cloudwatch_role_arn" {
+  description = "Pre-created IAM role for the API Gateway account setting (required if manage_api_gateway_account is true and create_iam_roles is false)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.manage_api_gateway_account || var.create_iam_roles || var.api_gateway_cloudwatch_role_arn != null
+    error_message = "manage_api_gateway_account = true with create_iam_roles = false needs api_gateway_cloudwatch_role_arn: set it to a role that apigateway.amazonaws.com can assume with AmazonAPIGatewayPushToCloudWatchLogs."
+  }
+
+  validation {
+    condition     = var.api_gateway_cloudwatch_role_arn == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$", var.api_gateway_cloudwatch_role_arn))
+    error_message = "api_gateway_cloudwatch_role_arn must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "API Gateway stage throttling burst limit (requests)"
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 0 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number >= 0."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "API Gateway stage throttling steady-state rate limit (requests per second)"
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.api_throttling_rate_limit >= 0
+    error_message = "api_throttling_rate_limit must be >= 0."
+  }
+}
+
+################################################################################
+# Private API / VPC endpoint
+################################################################################
+
+variable "vpc_id" {
+  description = "VPC ID for private API Gateway (required if api_gateway_endpoint_type is PRIVATE and create_vpc_endpoint is true)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_gateway_endpoint_type != "PRIVATE" || !var.create_vpc_endpoint || var.vpc_id != null
+    error_message = "api_gateway_endpoint_type = \"PRIVATE\" with create_vpc_endpoint = true needs vpc_id: set vpc_id (and subnet_ids), or set create_vpc_endpoint = false and pass vpc_endpoint_id."
+  }
+
+  validation {
+    condition     = var.vpc_id == null || can(regex("^vpc-[0-9a-f]{8,17}$", var.vpc_id))
+    error_message = "vpc_id must look like \"vpc-0123456789abcdef0\"."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Subnet IDs for VPC endpoint (required if api_gateway_endpoint_type is PRIVATE and create_vpc_endpoint is true)"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = var.api_gateway_endpoint_type != "PRIVATE" || !var.create_vpc_endpoint || length(var.subnet_ids) > 0
+    error_message = "api_gateway_endpoint_type = \"PRIVATE\" with create_vpc_endpoint = true needs subnet_ids: set at least one subnet of vpc_id, or set create_vpc_endpoint = false and pass vpc_endpoint_id."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security group IDs for VPC endpoint (optional, will create default if not provided)"
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_endpoint_allowed_cidr_blocks" {
+  description = "CIDR blocks allowed to reach the created VPC endpoint on 443; empty uses every CIDR block associated with vpc_id"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.vpc_endpoint_allowed_cidr_blocks : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
+    error_message = "vpc_endpoint_allowed_cidr_blocks must contain valid IPv4 CIDR blocks other than 0.0.0.0/0."
+  }
+}
+
+variable "vpc_endpoint_private_dns_enabled" {
+  description = "Enable private DNS on the created execute-api VPC endpoint. Note: it routes every execute-api hostname in the VPC (also other public APIs) through the endpoint"
+  type        = bool
+  default     = true
+}
+
+variable "create_vpc_endpoint" {
+  description = "Whether to create VPC endpoint for private API Gateway (admin mode)"
+  type        = bool
+  default     = true
+}
+
+variable "vpc_endpoint_id" {
+  description = "Pre-created VPC endpoint ID for private API Gateway (required if api_gateway_endpoint_type is PRIVATE and create_vpc_endpoint is false)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_gateway_endpoint_type != "PRIVATE" || var.create_vpc_endpoint || var.vpc_endpoint_id != null
+    error_message = "api_gateway_endpoint_type = \"PRIVATE\" with create_vpc_endpoint = false needs vpc_endpoint_id: set it to your execute-api interface endpoint (vpce-...), or set create_vpc_endpoint = true with vpc_id and subnet_ids."
+  }
+
+  validation {
+    condition     = var.vpc_endpoint_id == null || can(regex("^vpce-[0-9a-f]{8,17}$", var.vpc_endpoint_id))
+    error_message = "vpc_endpoint_id must look like \"vpce-0abcdef1234567890\"."
+  }
+}
+
+################################################################################
+# Authentication
+################################################################################
+
+variable "auth_method" {
+  description = "Authentication method: 'api_key' (custom Lambda authorizer) or 'cognito' (AWS Cognito)"
+  type        = string
+  default     = "api_key"
+
+  validation {
+    condition     = contains(["api_key", "cognito"], var.auth_method)
+    error_message = "auth_method must be \"api_key\" or \"cognito\"."
+  }
+}
+
+variable "api_authorizer_secrets_arn" {
+  description = "ARN of AWS Secrets Manager secret containing API keys for authorization, JSON {\"api_key\": ..., \"api_key_previous\": ...} (required if auth_method is 'api_key')"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.auth_method != "api_key" || var.api_authorizer_secrets_arn != null
+    error_message = "auth_method = \"api_key\" needs api_authorizer_secrets_arn: set it to a Secrets Manager secret holding {\"api_key\": \"...\", \"api_key_previous\": \"...\"} (the module never generates keys), or use auth_method = \"cognito\"."
+  }
+
+  validation {
+    condition     = var.api_authorizer_secrets_arn == null || can(regex("^arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.api_authorizer_secrets_arn))
+    error_message = "api_authorizer_secrets_arn must be a Secrets Manager secret ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>)."
+  }
+}
+
+variable "authorizer_result_ttl_in_seconds" {
+  description = "How long API Gateway caches the Lambda authorizer's policy per Authorization header value (0 disables caching)"
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.authorizer_result_ttl_in_seconds >= 0 && var.authorizer_result_ttl_in_seconds <= 3600
+    error_message = "authorizer_result_ttl_in_seconds must be between 0 and 3600."
+  }
+}
+
+variable "create_cognito_user_pool" {
+  description = "Whether to create a new Cognito User Pool (true) or use an existing one (false)"
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.create_cognito_user_pool || var.auth_method == "cognito"
+    error_message = "create_cognito_user_pool = true only makes sense with auth_method = \"cognito\": set auth_method = \"cognito\", or create_cognito_user_pool = false."
+  }
+}
+
+variable "cognito_user_pool_arn" {
+  description = "ARN of existing AWS Cognito User Pool (required if auth_method is 'cognito' and create_cognito_user_pool is false)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.auth_method != "cognito" || var.create_cognito_user_pool || var.cognito_user_pool_arn != null
+    error_message = "auth_method = \"cognito\" needs a user pool: set create_cognito_user_pool = true, or set cognito_user_pool_arn to an existing pool's ARN."
+  }
+
+  validation {
+    condition     = var.cognito_user_pool_arn == null || can(regex("^arn:aws[a-zA-Z-]*:cognito-idp:[a-z0-9-]+:[0-9]{12}:userpool/.+$", var.cognito_user_pool_arn))
+    error_message = "cognito_user_pool_arn must be a user pool ARN (arn:<partition>:cognito-idp:<region>:<account>:userpool/<id>)."
+  }
+}
+
+variable "cognito_password_min_length" {
+  description = "Minimum password length for Cognito User Pool"
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.cognito_password_min_length >= 6 && var.cognito_password_min_length <= 99
+    error_message = "cognito_password_min_length must be between 6 and 99."
+  }
+}
+
+variable "cognito_mfa_configuration" {
+  description = "MFA configuration for Cognito User Pool: OFF, ON, or OPTIONAL"
+  type        = string
+  default     = "OPTIONAL"
+
+  validation {
+    condition     = contains(["OFF", "ON", "OPTIONAL"], var.cognito_mfa_configuration)
+    error_message = "cognito_mfa_configuration must be OFF, ON or OPTIONAL."
+  }
+}
+
+variable "cognito_deletion_protection" {
+  description = "Enable deletion protection for Cognito User Pool"
+  type        = bool
+  default     = true
+}
+
+variable "cognito_callback_urls" {
+  description = "List of callback URLs for Cognito User Pool Client"
+  type        = list(string)
+  default     = ["http://localhost:3000/callback"]
+
+  validation {
+    condition     = alltrue([for u in var.cognito_callback_urls : can(regex("^(https://|http://localhost[:/])", u))])
+    error_message = "cognito_callback_urls must be https:// URLs (http:// is accepted only for localhost)."
+  }
+}
+
+variable "cognito_logout_urls" {
+  description = "List of logout URLs for Cognito User Pool Client"
+  type        = list(string)
+  default     = ["http://localhost:3000/logout"]
+
+  validation {
+    condition     = alltrue([for u in var.cognito_logout_urls : can(regex("^(https://|http://localhost[:/])", u))])
+    error_message = "cognito_logout_urls must be https:// URLs (http:// is accepted only for localhost)."
+  }
+}
+
+variable "cognito_domain_prefix" {
+  description = "Domain prefix for Cognito User Pool (optional, creates hosted UI)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cognito_domain_prefix == null || can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", var.cognito_domain_prefix))
+    error_message = "cognito_domain_prefix must be 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen."
+  }
+
+  validation {
+    condition     = var.cognito_domain_prefix == null || var.create_cognito_user_pool
+    error_message = "cognito_domain_prefix needs create_cognito_user_pool = true (the module only adds a hosted-UI domain to a pool it creates)."
+  }
+}
+
+################################################################################
+# WAF
+################################################################################
+
+variable "enable_waf" {
+  description = "Enable AWS WAF for API Gateway"
+  type        = bool
+  default     = false
+}
+
+variable "waf_web_acl_arn" {
+  description = "ARN of AWS WAF Web ACL (required if enable_waf is true)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.enable_waf || var.waf_web_acl_arn != null
+    error_message = "enable_waf = true needs waf_web_acl_arn: set it to a REGIONAL-scope aws_wafv2_web_acl ARN, or set enable_waf = false."
+  }
+
+  validation {
+    condition     = var.waf_web_acl_arn == null || can(regex("^arn:aws[a-zA-Z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/.+$", var.waf_web_acl_arn))
+    error_message = "waf_web_acl_arn must be a REGIONAL WAFv2 web ACL ARN (arn:<partition>:wafv2:<region>:<account>:regional/webacl/<name>/<id>)."
+  }
+}
+
+################################################################################
+# Events and DLQ
+################################################################################
+
+variable "enable_dlq" {
+  description = "Enable Dead Letter Queue for failed Lambda invocations (SQS, encrypted) and the scheduled `dlq` function that drains it"
+  type        = bool
+  default     = true
+}
+
+variable "dlq_drain_schedule_expression" {
+  description = "EventBridge schedule expression on which the `dlq` function is invoked"
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.dlq_drain_schedule_expression))
+    error_message = "dlq_drain_schedule_expression must be a rate(...) or cron(...) expression."
+  }
+}
+
+variable "enable_eventbridge_metadata_extraction" {
+  description = "Enable EventBridge rule for automated metadata extraction"
+  type        = bool
+  default     = true
+}
+
+variable "eventbridge_retry_maximum_attempts" {
+  description = "Retry attempts of the EventBridge targets before an event goes to the DLQ"
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.eventbridge_retry_maximum_attempts >= 0 && var.eventbridge_retry_maximum_attempts <= 185
+    error_message = "eventbridge_retry_maximum_attempts must be between 0 and 185."
+  }
+}
+
+variable "eventbridge_retry_maximum_event_age_seconds" {
+  description = "Maximum age of an event that EventBridge still retries (seconds)"
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.eventbridge_retry_maximum_event_age_seconds >= 60 && var.eventbridge_retry_maximum_event_age_seconds <= 86400
+    error_message = "eventbridge_retry_maximum_event_age_seconds must be between 60 and 86400."
+  }
+}
+
+################################################################################
+# IAM
+################################################################################
+
+variable "create_iam_roles" {
+  description = "Whether to create IAM roles (admin mode) or use pre-created roles (power user mode)"
+  type        = bool
+  default     = true
+}
+
+variable "iam_role_permissions_boundary" {
+  description = "Optional permissions boundary policy ARN attached to every IAM role the module creates"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.iam_role_permissions_boundary == null || can(regex("^arn:aws[a-zA-Z-]*:iam::([0-9]{12}|aws):policy/.+$", var.iam_role_permissions_boundary))
+    error_message = "iam_role_permissions_boundary must be an IAM policy ARN."
+  }
+}
+
+variable "lambda_api_role_arn" {
+  description = "ARN of pre-created IAM role for API handler Lambda (required if create_iam_roles is false)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_iam_roles || var.lambda_api_role_arn != null
+    error_message = "create_iam_roles = false (power user mode) needs lambda_api_role_arn: set it to the pre-created API handler role, or set create_iam_roles = true."
+  }
+
+  validation {
+    condition     = var.lambda_api_role_arn == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$", var.lambda_api_role_arn))
+    error_message = "lambda_api_role_arn must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)."
+  }
+}
+
+variable "lambda_authorizer_role_arn" {
+  description = "ARN of pre-created IAM role for authorizer Lambda (required if create_iam_roles is false)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_iam_roles || var.auth_method != "api_key" || var.lambda_authorizer_role_arn != null
+    error_message = "create_iam_roles = false with auth_method = \"api_key\" needs lambda_authorizer_role_arn: set it to the pre-created authorizer role, or set create_iam_roles = true."
+  }
+
+  validation {
+    condition     = var.lambda_authorizer_role_arn == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$", var.lambda_authorizer_role_arn))
+    error_message = "lambda_authorizer_role_arn must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)."
+  }
+}
+
+variable "lambda_event_processor_role_arn" {
+  description = "ARN of pre-created IAM role for event processor Lambda (required if create_iam_roles is false)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_iam_roles || !var.enable_eventbridge_metadata_extraction || var.lambda_event_processor_role_arn != null
+    error_message = "create_iam_roles = false with enable_eventbridge_metadata_extraction = true needs lambda_event_processor_role_arn: set it to the pre-created event processor role, or set create_iam_roles = true."
+  }
+
+  validation {
+    condition     = var.lambda_event_processor_role_arn == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$", var.lambda_event_processor_role_arn))
+    error_message = "lambda_event_processor_role_arn must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)."
+  }
+}
+
+variable "lambda_dlq_role_arn" {
+  description = "ARN of pre-created IAM role for the DLQ drain Lambda (power user mode, optional: defaults to lambda_event_processor_role_arn, which then also needs the SQS receive/delete permissions)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_dlq_role_arn == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$", var.lambda_dlq_role_arn))
+    error_message = "lambda_dlq_role_arn must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)."
+  }
+}
+
+variable "api_gateway_authorizer_invocation_role_arn" {
+  description = "ARN of pre-created IAM role for API Gateway authorizer invocation (required if create_iam_roles is false)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_iam_roles || var.auth_method != "api_key" || var.api_gateway_authorizer_invocation_role_arn != null
+    error_message = "create_iam_roles = false with auth_method = \"api_key\" needs api_gateway_authorizer_invocation_role_arn: set it to a role apigateway.amazonaws.com can assume with lambda:InvokeFunction on the authorizer, or set create_iam_roles = true."
+  }
+
+  validation {
+    condition     = var.api_gateway_authorizer_invocation_role_arn == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$", var.api_gateway_authorizer_invocation_role_arn))
+    error_message = "api_gateway_authorizer_invocation_role_arn must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)."
+  }
+}
