@@ -1,0 +1,218 @@
+//! The document record: system fields owned by KumoCMS, user metadata in its own
+//! namespace, and what extraction found in the content.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::id::DocumentId;
+
+/// Where a document is in its lifecycle. See [`crate::lifecycle`] for the transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentStatus {
+    /// Created; its first content has not arrived yet.
+    PendingUpload,
+    /// Content is stored in a standard (readable) storage class.
+    Active,
+    /// Content sits in an archive storage class and cannot be read until restored.
+    Archived,
+    /// A restore was requested and has not completed.
+    Restoring,
+    /// A temporary restored copy can be read until it expires.
+    Restored,
+}
+
+impl DocumentStatus {
+    pub const ALL: [DocumentStatus; 5] = [
+        Self::PendingUpload,
+        Self::Active,
+        Self::Archived,
+        Self::Restoring,
+        Self::Restored,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingUpload => "pending_upload",
+            Self::Active => "active",
+            Self::Archived => "archived",
+            Self::Restoring => "restoring",
+            Self::Restored => "restored",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+/// The storage class a document's content is kept in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StorageClass {
+    #[default]
+    Standard,
+    Glacier,
+    DeepArchive,
+}
+
+impl StorageClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "STANDARD",
+            Self::Glacier => "GLACIER",
+            Self::DeepArchive => "DEEP_ARCHIVE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Standard, Self::Glacier, Self::DeepArchive]
+            .into_iter()
+            .find(|class| class.as_str() == s)
+    }
+}
+
+/// How fast a restore should be (and how much it costs), as S3 names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, Default)]
+pub enum RestoreTier {
+    #[default]
+    Standard,
+    Bulk,
+    Expedited,
+}
+
+impl RestoreTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "Standard",
+            Self::Bulk => "Bulk",
+            Self::Expedited => "Expedited",
+        }
+    }
+}
+
+/// Which blob store holds a piece of content. With a DynamoDB global table, another
+/// region's API reads the record and must still find the bucket that holds the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobLocation {
+    /// The bucket (on AWS) or `local`.
+    pub store: String,
+    /// The region of the bucket, when the store has regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// One blob: its key and where it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobRef {
+    pub key: String,
+    pub location: BlobLocation,
+}
+
+/// Content that has arrived and is being served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentVersion {
+    /// Counts content replacements: 1 for the first upload.
+    pub revision: u32,
+    pub key: String,
+    pub location: BlobLocation,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+    pub arrived_at: DateTime<Utc>,
+}
+
+/// Content that a client was given a link to upload and that has not arrived yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpload {
+    pub revision: u32,
+    pub key: String,
+    pub location: BlobLocation,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+    /// After this instant the upload is abandoned and cleaned up.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A restore that was asked for, and when its readable copy goes away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RestoreState {
+    pub days: u16,
+    pub tier: RestoreTier,
+    pub requested_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_until: Option<DateTime<Utc>>,
+}
+
+/// What the event processor learnt from the bytes themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Extracted {
+    pub size: u64,
+    pub sha256: String,
+    /// The media type recognised from the first bytes, when recognisable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sniffed_content_type: Option<String>,
+    /// True when the sniffed type contradicts the declared one.
+    pub content_type_mismatch: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    pub extracted_at: DateTime<Utc>,
+    /// True once a `.meta.json` sidecar has been merged into user metadata, so that
+    /// a duplicate or late sidecar event cannot undo later edits.
+    #[serde(default)]
+    pub sidecar_applied: bool,
+}
+
+/// A document record, in the form adapters persist. System fields are struct fields;
+/// user metadata is the `metadata` map and can never shadow them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub id: DocumentId,
+    /// Bumped on every write; conditional writes compare it.
+    pub version: u64,
+    pub status: DocumentStatus,
+    pub document_type: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub storage_class: StorageClass,
+    pub metadata: Map<String, Value>,
+    pub content: Option<ContentVersion>,
+    pub pending_upload: Option<PendingUpload>,
+    pub restore: Option<RestoreState>,
+    pub extracted: Option<Extracted>,
+}
+
+impl Document {
+    /// The strong ETag of this version of the record.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+
+    /// The content blob being served, if any.
+    pub fn content_blob(&self) -> Option<BlobRef> {
+        self.content.as_ref().map(|c| BlobRef {
+            key: c.key.clone(),
+            location: c.location.clone(),
+        })
+    }
+
+    /// The blob a pending upload will land in, if any.
+    pub fn pending_blob(&self) -> Option<BlobRef> {
+        self.pending_upload.as_ref().map(|p| BlobRef {
+            key: p.key.clone(),
+            location: p.location.clone(),
+        })
+    }
+}

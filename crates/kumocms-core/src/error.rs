@@ -1,0 +1,55 @@
+use crate::lifecycle::InvalidTransition;
+use crate::ports::{BlobError, StoreError};
+use crate::validate::ValidationError;
+
+/// What a document operation can fail with. Each variant maps to one HTTP status in
+/// the API; `code` strings are stable and documented.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("no document has id {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    State(#[from] InvalidTransition),
+    /// Another change to the same record won the race.
+    #[error("the document was changed by another request; read it again and retry")]
+    Conflict,
+    /// The client's `If-Match` named an older version.
+    #[error("the document has changed since the ETag you sent; read it again and retry")]
+    PreconditionFailed,
+    /// A dependency is down or refused for now; retrying later may succeed.
+    #[error("a storage service is unavailable; retry later")]
+    Unavailable(String),
+    /// A bug or corrupt data. The detail is for logs, never for clients.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Self::Conflict,
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
+            StoreError::Corrupt(detail) | StoreError::Other(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<BlobError> for CoreError {
+    fn from(error: BlobError) -> Self {
+        match error {
+            BlobError::Unavailable(detail) => Self::Unavailable(detail),
+            BlobError::NotFound(key) => Self::Internal(format!("blob {key} is missing")),
+            BlobError::TooLarge { .. } | BlobError::Other(_) => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl CoreError {
+    /// True when the same call may succeed if retried (used by event processors to
+    /// decide whether to fail the invocation so the platform retries it).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Conflict)
+    }
+}

@@ -1,0 +1,216 @@
+//! Metadata extraction from content bytes, fed in chunks so that memory stays bounded
+//! whatever the size: size and SHA-256 of everything, the media type and image
+//! dimensions from the first bytes, and the page count of a PDF from a rolling scan.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::document::Extracted;
+use crate::validate::DEFAULT_CONTENT_TYPE;
+
+/// How many leading bytes are kept for sniffing and image headers. JPEG dimensions
+/// sit after EXIF data, which can be tens of kilobytes.
+const HEAD_BYTES: usize = 256 * 1024;
+
+pub struct Extractor {
+    hasher: Sha256,
+    size: u64,
+    head: Vec<u8>,
+    pages: PdfPageCounter,
+}
+
+impl Default for Extractor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Extractor {
+    pub fn new() -> Self {
+        Self {
+            hasher: Sha256::new(),
+            size: 0,
+            head: Vec::new(),
+            pages: PdfPageCounter::default(),
+        }
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.size += chunk.len() as u64;
+        if self.head.len() < HEAD_BYTES {
+            let take = chunk.len().min(HEAD_BYTES - self.head.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.pages.update(chunk);
+    }
+
+    /// Finishes extraction; `declared` is the content type the client gave.
+    pub fn finish(self, declared: &str, now: DateTime<Utc>) -> Extracted {
+        let sniffed = infer::get(&self.head).map(|kind| kind.mime_type().to_owned());
+        let declared_essence = declared
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let content_type_mismatch = match &sniffed {
+            Some(sniffed) => {
+                declared_essence != DEFAULT_CONTENT_TYPE && !same_type(sniffed, &declared_essence)
+            }
+            None => false,
+        };
+        let is_pdf = sniffed.as_deref() == Some("application/pdf");
+        let (width, height) = match imagesize::blob_size(&self.head) {
+            Ok(size) if sniffed.as_deref().is_some_and(|s| s.starts_with("image/")) => (
+                u32::try_from(size.width).ok(),
+                u32::try_from(size.height).ok(),
+            ),
+            _ => (None, None),
+        };
+        Extracted {
+            size: self.size,
+            sha256: hex::encode(self.hasher.finalize()),
+            sniffed_content_type: sniffed,
+            content_type_mismatch,
+            page_count: is_pdf.then(|| self.pages.finish()),
+            width,
+            height,
+            extracted_at: now,
+            sidecar_applied: false,
+        }
+    }
+}
+
+fn same_type(sniffed: &str, declared: &str) -> bool {
+    // Aliases that clients commonly send for the same format.
+    const ALIASES: &[(&str, &str)] = &[
+        ("image/jpeg", "image/jpg"),
+        ("application/zip", "application/x-zip-compressed"),
+        ("application/gzip", "application/x-gzip"),
+    ];
+    sniffed == declared
+        || ALIASES
+            .iter()
+            .any(|&(a, b)| (sniffed == a && declared == b) || (sniffed == b && declared == a))
+}
+
+/// Counts `/Type /Page` objects (not `/Pages`) across chunk boundaries.
+#[derive(Default)]
+struct PdfPageCounter {
+    tail: Vec<u8>,
+    count: u32,
+}
+
+const PAGE_TAIL: usize = 32;
+
+impl PdfPageCounter {
+    fn update(&mut self, chunk: &[u8]) {
+        let mut window = std::mem::take(&mut self.tail);
+        let carried = window.len();
+        window.extend_from_slice(chunk);
+        // A match is counted when its terminating byte lies in the new chunk, so a
+        // match seen in the carried tail is never counted twice.
+        let mut i = 0;
+        while let Some(pos) = find(&window[i..], b"/Type") {
+            let start = i + pos;
+            if let Some(end) = page_match_end(&window, start) {
+                if end >= carried && end < window.len() {
+                    self.count += 1;
+                }
+            }
+            i = start + 1;
+        }
+        let keep = window.len().min(PAGE_TAIL);
+        self.tail = window[window.len() - keep..].to_vec();
+    }
+
+    fn finish(mut self) -> u32 {
+        // A match right at the end of the file has no terminating byte yet.
+        self.update(b"\n");
+        self.count
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// If `/Type <ws>* /Page <delimiter>` starts at `start`, the index of the delimiter.
+fn page_match_end(window: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + b"/Type".len();
+    while i < window.len() && window[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if window.get(i..i + 5)? != b"/Page" {
+        return None;
+    }
+    let end = i + 5;
+    let delimiter = *window.get(end)?;
+    (!delimiter.is_ascii_alphanumeric()).then_some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(bytes: &[u8], declared: &str, chunk: usize) -> Extracted {
+        let mut extractor = Extractor::new();
+        for piece in bytes.chunks(chunk.max(1)) {
+            extractor.update(piece);
+        }
+        extractor.finish(declared, Utc::now())
+    }
+
+    fn pdf(pages: usize) -> Vec<u8> {
+        let mut body = b"%PDF-1.7\n1 0 obj << /Type /Pages /Count 2 >> endobj\n".to_vec();
+        for n in 0..pages {
+            body.extend_from_slice(
+                format!("{} 0 obj << /Type/Page /Parent 1 0 R >> endobj\n", n + 2).as_bytes(),
+            );
+        }
+        body.extend_from_slice(b"%%EOF");
+        body
+    }
+
+    #[test]
+    fn hashes_and_counts_every_byte() {
+        let e = extract(b"hello world", "text/plain", 3);
+        assert_eq!(e.size, 11);
+        assert_eq!(
+            e.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        assert!(!e.content_type_mismatch);
+    }
+
+    #[test]
+    fn counts_pdf_pages_across_any_chunking() {
+        let doc = pdf(7);
+        for chunk in [1, 2, 5, 7, 64, 4096] {
+            let e = extract(&doc, "application/pdf", chunk);
+            assert_eq!(e.page_count, Some(7), "chunk {chunk}");
+            assert_eq!(e.sniffed_content_type.as_deref(), Some("application/pdf"));
+        }
+    }
+
+    #[test]
+    fn flags_a_type_that_contradicts_the_bytes() {
+        let e = extract(&pdf(1), "image/png", 1024);
+        assert!(e.content_type_mismatch);
+        assert_eq!(e.page_count, Some(1));
+    }
+
+    #[test]
+    fn reads_png_dimensions() {
+        let mut png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
+        png.extend_from_slice(b"IHDR");
+        png.extend_from_slice(&640u32.to_be_bytes());
+        png.extend_from_slice(&480u32.to_be_bytes());
+        png.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+        let e = extract(&png, "image/png", 5);
+        assert_eq!((e.width, e.height), (Some(640), Some(480)));
+        assert_eq!(e.page_count, None);
+        assert!(!e.content_type_mismatch);
+    }
+}

@@ -1,0 +1,23 @@
+//! The KumoCMS domain: documents and their lifecycle, request validation, metadata
+//! extraction, and the ports (traits) that storage, events, secrets and time adapters
+//! implement. Nothing here knows about AWS, HTTP or SQL.
+
+pub mod auth;
+pub mod blob_key;
+pub mod cursor;
+pub mod document;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod id;
+pub mod lifecycle;
+pub mod ports;
+pub mod service;
+pub mod validate;
+
+pub use document::{
+    BlobLocation, BlobRef, ContentVersion, Document, DocumentStatus, Extracted, PendingUpload,
+    RestoreState, RestoreTier, StorageClass,
+};
+pub use error::CoreError;
+pub use id::DocumentId;

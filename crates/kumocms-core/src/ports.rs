@@ -1,0 +1,206 @@
+//! The ports: what the core needs from the outside world. `kumocms-local` implements
+//! them with SQLite and files, `kumocms-aws` with DynamoDB, S3 and Secrets Manager.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use serde::Serialize;
+
+use crate::auth::ApiKeys;
+use crate::document::{BlobLocation, BlobRef, Document, DocumentStatus, RestoreTier, StorageClass};
+use crate::events::StorageEvent;
+use crate::id::DocumentId;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The conditional write lost: the record's version was not the expected one,
+    /// or (on insert) the record already exists, or (on update) it is gone.
+    #[error("conditional write failed")]
+    Conflict,
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    #[error("metadata store error: {0}")]
+    Other(String),
+}
+
+/// A page of a listing, in id order (so newest last, as ids are ULIDs).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub document_type: Option<String>,
+    pub status: Option<DocumentStatus>,
+    /// 1..=1000, checked by the service.
+    pub limit: usize,
+    /// The store position to continue after, from a previous page.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub documents: Vec<Document>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<String>,
+}
+
+/// Document records, with conditional writes on `Document::version`.
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// Stores a new record; `Conflict` if one with the same id exists.
+    async fn insert(&self, document: &Document) -> Result<(), StoreError>;
+    async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError>;
+    /// Replaces the record if its stored version is `expected_version`; the new
+    /// record carries `expected_version + 1`. `Conflict` otherwise (also when gone).
+    async fn update(&self, document: &Document, expected_version: u64) -> Result<(), StoreError>;
+    /// Deletes the record if its stored version is `expected_version`.
+    async fn delete(&self, id: &DocumentId, expected_version: u64) -> Result<(), StoreError>;
+    async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError>;
+    /// Records whose pending upload expired before `now` (for stores without a TTL of
+    /// their own; DynamoDB's TTL makes this unnecessary there).
+    async fn expired_pending(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Document>, StoreError>;
+    async fn health(&self) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob {0} not found")]
+    NotFound(String),
+    #[error("blob {key} is larger than {limit} bytes")]
+    TooLarge { key: String, limit: usize },
+    #[error("blob store unavailable: {0}")]
+    Unavailable(String),
+    #[error("blob store error: {0}")]
+    Other(String),
+}
+
+/// A link a client uses directly, without the API: a presigned S3 URL, or a local
+/// HMAC-signed URL served by `kumocms serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SignedLink {
+    /// The HTTP method to use.
+    pub method: String,
+    pub url: String,
+    /// Headers the client must send exactly as given.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What an upload link binds: the client must send exactly this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSpec {
+    pub blob: BlobRef,
+    pub content_type: String,
+    pub size: u64,
+    pub checksum_sha256: Option<String>,
+    pub expires_in: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadSpec {
+    pub blob: BlobRef,
+    pub file_name: String,
+    pub content_type: String,
+    pub expires_in: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobHead {
+    pub size: u64,
+    pub storage_class: StorageClass,
+}
+
+pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send>>;
+
+/// Content storage.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Where this store puts new content.
+    fn location(&self) -> BlobLocation;
+    async fn upload_link(&self, spec: &UploadSpec) -> Result<SignedLink, BlobError>;
+    async fn download_link(&self, spec: &DownloadSpec) -> Result<SignedLink, BlobError>;
+    async fn head(&self, blob: &BlobRef) -> Result<Option<BlobHead>, BlobError>;
+    /// Streams the whole blob.
+    async fn read(&self, blob: &BlobRef) -> Result<BlobStream, BlobError>;
+    /// Reads a small blob whole; `None` when absent, `TooLarge` past `limit` bytes.
+    async fn read_small(&self, blob: &BlobRef, limit: usize) -> Result<Option<Bytes>, BlobError>;
+    async fn delete(&self, blob: &BlobRef) -> Result<(), BlobError>;
+    /// Deletes every blob under `documents/<id>/` at `location`.
+    async fn delete_document(
+        &self,
+        id: &DocumentId,
+        location: &BlobLocation,
+    ) -> Result<(), BlobError>;
+    /// Moves the blob to an archive storage class, keeping its bytes and metadata.
+    async fn archive(&self, blob: &BlobRef, class: StorageClass) -> Result<(), BlobError>;
+    /// Asks for a temporary readable copy of an archived blob for `days` days.
+    async fn restore(&self, blob: &BlobRef, days: u16, tier: RestoreTier) -> Result<(), BlobError>;
+    async fn health(&self) -> Result<(), BlobError>;
+}
+
+/// Delivery of storage events (content arrived, restore completed or expired) to
+/// the event processor. On AWS, S3 and EventBridge play this part.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    async fn publish(&self, event: StorageEvent);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretsError {
+    #[error("the API key secret is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the API key secret is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Where the accepted API keys come from.
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    async fn api_keys(&self) -> Result<ApiKeys, SecretsError>;
+}
+
+/// The time, as a port so that expiry and TTL logic can be tested.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to, for tests.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(std::sync::Mutex::new(start))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += by;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+            .lock()
+            .map(|now| *now)
+            .unwrap_or_else(|p| *p.into_inner())
+    }
+}

@@ -1,0 +1,530 @@
+//! The document operations behind every API route. Each state change reads the
+//! record, checks the lifecycle, and writes conditionally on the version it read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::blob_key;
+use crate::cursor::{CursorCodec, ListFilter};
+use crate::document::{
+    BlobRef, Document, DocumentStatus, PendingUpload, RestoreState, RestoreTier, StorageClass,
+};
+use crate::error::CoreError;
+use crate::id::DocumentId;
+use crate::lifecycle::{Transition, content_unreadable, next_status};
+use crate::ports::{
+    BlobStore, Clock, DownloadSpec, ListQuery, MetadataStore, SignedLink, StoreError, UploadSpec,
+};
+use crate::validate::{self, Limits, ValidationError};
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub limits: Limits,
+    /// How long an upload link stays valid.
+    pub upload_link_ttl: Duration,
+    /// How long a download link stays valid.
+    pub download_link_ttl: Duration,
+    /// How long a pending upload may wait for its content before it is discarded.
+    pub pending_upload_ttl: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            upload_link_ttl: Duration::from_secs(3600),
+            download_link_ttl: Duration::from_secs(300),
+            pending_upload_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// What `POST /documents` receives.
+#[derive(Debug, Clone, Default)]
+pub struct NewDocument {
+    pub file_name: String,
+    pub file_size: u64,
+    pub content_type: Option<String>,
+    pub checksum_sha256: Option<String>,
+    pub document_type: Option<String>,
+    pub metadata: Option<Value>,
+}
+
+/// What `PUT /documents/{id}` receives: the next content version.
+#[derive(Debug, Clone, Default)]
+pub struct NewContent {
+    /// Keeps the current name when absent.
+    pub file_name: Option<String>,
+    pub file_size: u64,
+    pub content_type: Option<String>,
+    pub checksum_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub document: Document,
+    pub upload: SignedLink,
+}
+
+#[derive(Debug, Clone)]
+pub struct DocumentView {
+    pub document: Document,
+    pub download: Option<SignedLink>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Patch {
+    pub metadata: Option<Map<String, Value>>,
+    pub document_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub document_type: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub documents: Vec<Document>,
+    pub next_cursor: Option<String>,
+}
+
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub const MAX_PAGE_SIZE: usize = 1000;
+/// How often an operation that merges into the latest record retries a lost race.
+const MERGE_ATTEMPTS: usize = 5;
+
+pub struct DocumentService {
+    metadata: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+    clock: Arc<dyn Clock>,
+    cursors: CursorCodec,
+    config: ServiceConfig,
+}
+
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+impl DocumentService {
+    pub fn new(
+        metadata: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        clock: Arc<dyn Clock>,
+        cursors: CursorCodec,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            metadata,
+            blobs,
+            clock,
+            cursors,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    pub fn metadata_store(&self) -> &Arc<dyn MetadataStore> {
+        &self.metadata
+    }
+
+    pub fn blob_store(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    async fn load(&self, id: &DocumentId) -> Result<Document, CoreError> {
+        self.metadata
+            .get(id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(id.to_string()))
+    }
+
+    /// Writes `document` if the stored version is still the one it was read at.
+    async fn save(&self, mut document: Document) -> Result<Document, CoreError> {
+        let expected = document.version;
+        document.version += 1;
+        document.updated_at = self.clock.now();
+        self.metadata.update(&document, expected).await?;
+        Ok(document)
+    }
+
+    fn pending_upload(
+        &self,
+        id: &DocumentId,
+        revision: u32,
+        file_name: String,
+        file_size: u64,
+        content_type: Option<&str>,
+        checksum: Option<&str>,
+    ) -> Result<PendingUpload, ValidationError> {
+        let limits = &self.config.limits;
+        Ok(PendingUpload {
+            revision,
+            key: blob_key::content_key(id, revision),
+            location: self.blobs.location(),
+            file_name: validate::file_name(&file_name)?,
+            content_type: validate::content_type(content_type)?,
+            size: validate::file_size(file_size, limits)?,
+            checksum_sha256: validate::checksum_sha256(checksum)?,
+            expires_at: self.clock.now() + chrono_duration(self.config.pending_upload_ttl),
+        })
+    }
+
+    async fn upload_link(&self, pending: &PendingUpload) -> Result<SignedLink, CoreError> {
+        let spec = UploadSpec {
+            blob: BlobRef {
+                key: pending.key.clone(),
+                location: pending.location.clone(),
+            },
+            content_type: pending.content_type.clone(),
+            size: pending.size,
+            checksum_sha256: pending.checksum_sha256.clone(),
+            expires_in: self
+                .config
+                .upload_link_ttl
+                .min(self.config.pending_upload_ttl),
+        };
+        Ok(self.blobs.upload_link(&spec).await?)
+    }
+
+    pub async fn create(&self, request: NewDocument) -> Result<Upload, CoreError> {
+        let id = DocumentId::new();
+        let pending = self.pending_upload(
+            &id,
+            1,
+            request.file_name,
+            request.file_size,
+            request.content_type.as_deref(),
+            request.checksum_sha256.as_deref(),
+        )?;
+        let document_type = validate::document_type(request.document_type.as_deref())?;
+        let metadata = validate::metadata(request.metadata, &self.config.limits)?;
+        let upload = self.upload_link(&pending).await?;
+        let now = self.clock.now();
+        let document = Document {
+            id,
+            version: 1,
+            status: DocumentStatus::PendingUpload,
+            document_type,
+            created_at: now,
+            updated_at: now,
+            storage_class: StorageClass::Standard,
+            metadata,
+            content: None,
+            pending_upload: Some(pending),
+            restore: None,
+            extracted: None,
+        };
+        self.metadata.insert(&document).await?;
+        Ok(Upload { document, upload })
+    }
+
+    pub async fn replace(&self, id: &DocumentId, request: NewContent) -> Result<Upload, CoreError> {
+        let mut document = self.load(id).await?;
+        next_status(document.status, Transition::Replace)?;
+        let revision = document
+            .content
+            .as_ref()
+            .map(|c| c.revision)
+            .max(document.pending_upload.as_ref().map(|p| p.revision))
+            .unwrap_or(0)
+            + 1;
+        let file_name = request
+            .file_name
+            .or_else(|| document.content.as_ref().map(|c| c.file_name.clone()))
+            .or_else(|| {
+                document
+                    .pending_upload
+                    .as_ref()
+                    .map(|p| p.file_name.clone())
+            })
+            .unwrap_or_default();
+        let pending = self.pending_upload(
+            id,
+            revision,
+            file_name,
+            request.file_size,
+            request.content_type.as_deref(),
+            request.checksum_sha256.as_deref(),
+        )?;
+        let upload = self.upload_link(&pending).await?;
+        let superseded = document.pending_blob();
+        document.pending_upload = Some(pending);
+        let document = self.save(document).await?;
+        if let Some(blob) = superseded {
+            // An upload to the superseded link may already have landed; it is
+            // never promoted, so drop it now rather than wait for its event.
+            if let Err(error) = self.blobs.delete(&blob).await {
+                tracing::warn!(%error, key = %blob.key, "could not delete a superseded upload");
+            }
+        }
+        Ok(Upload { document, upload })
+    }
+
+    pub async fn get(&self, id: &DocumentId) -> Result<DocumentView, CoreError> {
+        let document = self.load(id).await?;
+        let download = match content_unreadable(document.status) {
+            None => Some(self.download_link(&document).await?),
+            Some(_) => None,
+        };
+        Ok(DocumentView { document, download })
+    }
+
+    async fn download_link(&self, document: &Document) -> Result<SignedLink, CoreError> {
+        let content = document.content.as_ref().ok_or_else(|| {
+            CoreError::Internal(format!("{} is readable but has no content", document.id))
+        })?;
+        let spec = DownloadSpec {
+            blob: BlobRef {
+                key: content.key.clone(),
+                location: content.location.clone(),
+            },
+            file_name: content.file_name.clone(),
+            content_type: content.content_type.clone(),
+            expires_in: self.config.download_link_ttl,
+        };
+        Ok(self.blobs.download_link(&spec).await?)
+    }
+
+    /// The link `GET /documents/{id}/content` redirects to.
+    pub async fn content_link(&self, id: &DocumentId) -> Result<SignedLink, CoreError> {
+        let document = self.load(id).await?;
+        if let Some(refusal) = content_unreadable(document.status) {
+            return Err(refusal.into());
+        }
+        self.download_link(&document).await
+    }
+
+    pub async fn list(&self, request: ListRequest) -> Result<Page, CoreError> {
+        let limit = request.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(ValidationError::invalid(
+                "invalid_limit",
+                "limit must be between 1 and 1000",
+            )
+            .into());
+        }
+        let status = match request.status.as_deref() {
+            None => None,
+            Some(text) => Some(DocumentStatus::parse(text).ok_or_else(|| {
+                ValidationError::invalid(
+                    "invalid_status",
+                    "status must be one of pending_upload, active, archived, restoring, restored",
+                )
+            })?),
+        };
+        let document_type = match request.document_type.as_deref() {
+            None => None,
+            Some(text) => Some(validate::document_type(Some(text))?),
+        };
+        let filter = ListFilter {
+            document_type: document_type.clone(),
+            status: status.map(|s| s.as_str().to_owned()),
+        };
+        let after = match request.cursor.as_deref() {
+            None => None,
+            Some(cursor) => Some(self.cursors.decode(cursor, &filter)?),
+        };
+        let page = self
+            .metadata
+            .list(&ListQuery {
+                document_type,
+                status,
+                limit,
+                after,
+            })
+            .await?;
+        Ok(Page {
+            documents: page.documents,
+            next_cursor: page
+                .next
+                .map(|position| self.cursors.encode(&position, &filter)),
+        })
+    }
+
+    /// Merges `patch` into the record. With `if_match`, the write happens only if the
+    /// record is still at that version (412 otherwise); without it, a lost race is
+    /// retried on the latest record, since a merge does not depend on what it replaced.
+    pub async fn patch(
+        &self,
+        id: &DocumentId,
+        patch: Patch,
+        if_match: Option<u64>,
+    ) -> Result<Document, CoreError> {
+        let document_type = patch
+            .document_type
+            .as_deref()
+            .map(|t| validate::document_type(Some(t)))
+            .transpose()?;
+        for _ in 0..MERGE_ATTEMPTS {
+            let mut document = self.load(id).await?;
+            if if_match.is_some_and(|version| version != document.version) {
+                return Err(CoreError::PreconditionFailed);
+            }
+            if let Some(metadata) = patch.metadata.clone() {
+                document.metadata =
+                    validate::merge_metadata(&document.metadata, metadata, &self.config.limits)?;
+            }
+            if let Some(document_type) = &document_type {
+                document.document_type = document_type.clone();
+            }
+            match self.save(document).await {
+                Err(CoreError::Conflict) if if_match.is_some() => {
+                    return Err(CoreError::PreconditionFailed);
+                }
+                Err(CoreError::Conflict) => continue,
+                other => return other,
+            }
+        }
+        Err(CoreError::Conflict)
+    }
+
+    /// Deletes the record, then every blob of the document. A lost race with another
+    /// change is retried: deletion wins over edits.
+    pub async fn delete(&self, id: &DocumentId) -> Result<(), CoreError> {
+        for _ in 0..MERGE_ATTEMPTS {
+            let document = match self.metadata.get(id).await? {
+                Some(document) => document,
+                None => {
+                    // A retry after a partial failure: finish the blob clean-up.
+                    self.blobs
+                        .delete_document(id, &self.blobs.location())
+                        .await?;
+                    return Err(CoreError::NotFound(id.to_string()));
+                }
+            };
+            match self.metadata.delete(id, document.version).await {
+                Err(StoreError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+                Ok(()) => {}
+            }
+            let mut locations = vec![self.blobs.location()];
+            for blob in [document.content_blob(), document.pending_blob()]
+                .into_iter()
+                .flatten()
+            {
+                if !locations.contains(&blob.location) {
+                    locations.push(blob.location);
+                }
+            }
+            for location in locations {
+                self.blobs.delete_document(id, &location).await?;
+            }
+            return Ok(());
+        }
+        Err(CoreError::Conflict)
+    }
+
+    /// Claims the archived status with a conditional write, then moves the content;
+    /// if the move fails the claim is undone, so the record never says archived for
+    /// content that is not.
+    pub async fn archive(
+        &self,
+        id: &DocumentId,
+        class: StorageClass,
+    ) -> Result<Document, CoreError> {
+        if class == StorageClass::Standard {
+            return Err(ValidationError::invalid(
+                "invalid_storage_class",
+                "storage_class must be GLACIER or DEEP_ARCHIVE",
+            )
+            .into());
+        }
+        let mut document = self.load(id).await?;
+        document.status = next_status(document.status, Transition::Archive)?;
+        let blob = document
+            .content_blob()
+            .ok_or_else(|| CoreError::Internal(format!("{id} is active but has no content")))?;
+        let previous_class = document.storage_class;
+        document.storage_class = class;
+        let archived = self.save(document).await?;
+        if let Err(error) = self.blobs.archive(&blob, class).await {
+            let mut undo = archived.clone();
+            undo.status = DocumentStatus::Active;
+            undo.storage_class = previous_class;
+            if let Err(undo_error) = self.save(undo).await {
+                tracing::error!(%id, %undo_error, "could not undo the archived status after a failed archive");
+            }
+            return Err(error.into());
+        }
+        Ok(archived)
+    }
+
+    /// Claims the restoring status, then asks the store for a restore (undone on
+    /// failure, as for archive).
+    pub async fn restore(
+        &self,
+        id: &DocumentId,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<Document, CoreError> {
+        let days = validate::restore_days(days)?;
+        let mut document = self.load(id).await?;
+        let previous_status = document.status;
+        document.status = next_status(document.status, Transition::RequestRestore)?;
+        let blob = document
+            .content_blob()
+            .ok_or_else(|| CoreError::Internal(format!("{id} is archived but has no content")))?;
+        document.restore = Some(RestoreState {
+            days,
+            tier,
+            requested_at: self.clock.now(),
+            available_until: None,
+        });
+        let restoring = self.save(document).await?;
+        if let Err(error) = self.blobs.restore(&blob, days, tier).await {
+            let mut undo = restoring.clone();
+            undo.status = previous_status;
+            undo.restore = None;
+            if let Err(undo_error) = self.save(undo).await {
+                tracing::error!(%id, %undo_error, "could not undo the restoring status after a failed restore");
+            }
+            return Err(error.into());
+        }
+        Ok(restoring)
+    }
+
+    /// Discards uploads whose link expired without content arriving: a document
+    /// that never had content goes entirely; a pending replacement is dropped and the
+    /// current content stays. Returns how many records were changed.
+    pub async fn expire_pending_uploads(&self, batch: usize) -> Result<usize, CoreError> {
+        let now = self.clock.now();
+        let mut changed = 0;
+        for document in self.metadata.expired_pending(now, batch).await? {
+            let id = document.id;
+            let pending_blob = document.pending_blob();
+            let outcome = if document.content.is_none() {
+                self.metadata
+                    .delete(&id, document.version)
+                    .await
+                    .map_err(CoreError::from)
+            } else {
+                let mut kept = document;
+                kept.pending_upload = None;
+                self.save(kept).await.map(|_| ())
+            };
+            match outcome {
+                Ok(()) => changed += 1,
+                // Content arrived (or someone else cleaned up) in the meantime.
+                Err(CoreError::Conflict) => continue,
+                Err(error) => return Err(error),
+            }
+            if let Some(blob) = pending_blob {
+                self.blobs.delete(&blob).await?;
+            }
+        }
+        Ok(changed)
+    }
+}
