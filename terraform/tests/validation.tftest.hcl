@@ -1,0 +1,332 @@
+# Every wrong input combination from issue 4 point 4 (and a few more) must be
+# rejected at plan time by a validation or precondition naming what to set.
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = {
+      partition          = "aws"
+      dns_suffix         = "amazonaws.com"
+      reverse_dns_prefix = "com.amazonaws"
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/test"
+      user_id    = "AIDATEST"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name     = "us-east-1"
+      endpoint = "ec2.us-east-1.amazonaws.com"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mock-role"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:us-east-1:123456789012:function:mock"
+      invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:mock/invocations"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:rule/mock"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:mock"
+    }
+  }
+  mock_resource "aws_api_gateway_rest_api" {
+    defaults = {
+      id               = "abc123defg"
+      root_resource_id = "rootid1234"
+      execution_arn    = "arn:aws:execute-api:us-east-1:123456789012:abc123defg"
+    }
+  }
+  mock_resource "aws_api_gateway_stage" {
+    defaults = {
+      arn        = "arn:aws:apigateway:us-east-1::/restapis/abc123defg/stages/v1"
+      invoke_url = "https://abc123defg.execute-api.us-east-1.amazonaws.com/v1"
+    }
+  }
+  mock_resource "aws_cognito_user_pool" {
+    defaults = {
+      arn = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_MOCK"
+    }
+  }
+  mock_resource "aws_vpc_endpoint" {
+    defaults = {
+      id = "vpce-0123456789abcdef0"
+    }
+  }
+  mock_data "aws_vpc" {
+    defaults = {
+      cidr_block = "10.0.0.0/16"
+      cidr_block_associations = [
+        { association_id = "vpc-cidr-assoc-1", cidr_block = "10.0.0.0/16", state = "associated" },
+        { association_id = "vpc-cidr-assoc-2", cidr_block = "10.1.0.0/16", state = "associated" },
+      ]
+    }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:kumocms-prod-dlq"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/kumocms-prod-dlq"
+    }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = {
+      arn = "arn:aws:dynamodb:us-east-1:123456789012:table/kumocms-prod-metadata"
+    }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      arn = "arn:aws:s3:::kumocms-prod-documents-us-east-1"
+    }
+  }
+}
+
+variables {
+  project_name                   = "kumocms"
+  environment                    = "prod"
+  aws_region                     = "us-east-1"
+  lambda_deployment_package_path = "tests/fixtures/bootstrap.zip"
+  s3_bucket_name                 = "kumocms-prod-documents-us-east-1"
+  dynamodb_table_name            = "kumocms-prod-metadata"
+  api_authorizer_secrets_arn     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-abcdef"
+}
+
+run "cognito_without_pool" {
+  command = plan
+  variables {
+    auth_method              = "cognito"
+    create_cognito_user_pool = false
+    cognito_user_pool_arn    = null
+  }
+  expect_failures = [var.cognito_user_pool_arn]
+}
+
+run "cognito_pool_with_api_key_auth" {
+  command = plan
+  variables {
+    auth_method              = "api_key"
+    create_cognito_user_pool = true
+  }
+  expect_failures = [var.create_cognito_user_pool]
+}
+
+run "power_user_without_role_arns" {
+  command = plan
+  variables {
+    create_iam_roles = false
+  }
+  expect_failures = [
+    var.lambda_api_role_arn,
+    var.lambda_authorizer_role_arn,
+    var.lambda_event_processor_role_arn,
+    var.api_gateway_authorizer_invocation_role_arn,
+  ]
+}
+
+run "power_user_without_api_role_only" {
+  command = plan
+  variables {
+    create_iam_roles                           = false
+    lambda_authorizer_role_arn                 = "arn:aws:iam::123456789012:role/authz"
+    lambda_event_processor_role_arn            = "arn:aws:iam::123456789012:role/events"
+    api_gateway_authorizer_invocation_role_arn = "arn:aws:iam::123456789012:role/invoke"
+  }
+  expect_failures = [var.lambda_api_role_arn]
+}
+
+run "power_user_account_logging_without_role" {
+  command = plan
+  variables {
+    manage_api_gateway_account                 = true
+    create_iam_roles                           = false
+    lambda_api_role_arn                        = "arn:aws:iam::123456789012:role/api"
+    lambda_authorizer_role_arn                 = "arn:aws:iam::123456789012:role/authz"
+    lambda_event_processor_role_arn            = "arn:aws:iam::123456789012:role/events"
+    api_gateway_authorizer_invocation_role_arn = "arn:aws:iam::123456789012:role/invoke"
+  }
+  expect_failures = [var.api_gateway_cloudwatch_role_arn]
+}
+
+run "waf_without_acl" {
+  command = plan
+  variables {
+    enable_waf = true
+  }
+  expect_failures = [var.waf_web_acl_arn]
+}
+
+run "private_create_endpoint_without_vpc" {
+  command = plan
+  variables {
+    api_gateway_endpoint_type = "PRIVATE"
+    create_vpc_endpoint       = true
+    subnet_ids                = ["subnet-11111111"]
+  }
+  expect_failures = [var.vpc_id]
+}
+
+run "private_create_endpoint_without_subnets" {
+  command = plan
+  variables {
+    api_gateway_endpoint_type = "PRIVATE"
+    create_vpc_endpoint       = true
+    vpc_id                    = "vpc-12345678"
+  }
+  expect_failures = [var.subnet_ids]
+}
+
+run "private_without_endpoint_id" {
+  command = plan
+  variables {
+    api_gateway_endpoint_type = "PRIVATE"
+    create_vpc_endpoint       = false
+  }
+  expect_failures = [var.vpc_endpoint_id]
+}
+
+run "api_key_without_secret" {
+  command = plan
+  variables {
+    auth_method                = "api_key"
+    api_authorizer_secrets_arn = null
+  }
+  expect_failures = [var.api_authorizer_secrets_arn]
+}
+
+run "bad_environment_name" {
+  command = plan
+  variables {
+    environment = "Prod_Env"
+  }
+  expect_failures = [var.environment]
+}
+
+run "bad_region" {
+  command = plan
+  variables {
+    aws_region = "us-east"
+  }
+  expect_failures = [var.aws_region]
+}
+
+run "region_differs_from_provider" {
+  command = plan
+  variables {
+    aws_region = "eu-west-1"
+  }
+  expect_failures = [aws_api_gateway_rest_api.this]
+}
+
+run "bad_bucket_name" {
+  command = plan
+  variables {
+    s3_bucket_name = "KumoCMS_Documents"
+  }
+  expect_failures = [var.s3_bucket_name]
+}
+
+run "unknown_runtime" {
+  command = plan
+  variables {
+    lambda_runtime = "python3.12"
+  }
+  expect_failures = [var.lambda_runtime]
+}
+
+run "unknown_endpoint_type" {
+  command = plan
+  variables {
+    api_gateway_endpoint_type = "EDGE"
+  }
+  expect_failures = [var.api_gateway_endpoint_type]
+}
+
+run "unknown_auth_method" {
+  command = plan
+  variables {
+    auth_method = "iam"
+  }
+  expect_failures = [var.auth_method]
+}
+
+run "unknown_architecture" {
+  command = plan
+  variables {
+    lambda_architecture = "arm32"
+  }
+  expect_failures = [var.lambda_architecture]
+}
+
+run "replica_in_own_region" {
+  command = plan
+  variables {
+    dynamodb_replica_regions = ["us-east-1", "eu-west-1"]
+  }
+  expect_failures = [var.dynamodb_replica_regions]
+}
+
+run "replicas_with_cmk_need_regional_keys" {
+  command = plan
+  variables {
+    kms_key_arn              = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    dynamodb_replica_regions = ["eu-west-1"]
+  }
+  expect_failures = [var.dynamodb_replica_kms_key_arns]
+}
+
+run "lifecycle_expiration_zero" {
+  command = plan
+  variables {
+    s3_lifecycle_rules = [{ id = "never", expiration_days = 0 }]
+  }
+  expect_failures = [var.s3_lifecycle_rules]
+}
+
+run "lambda_timeout_out_of_range" {
+  command = plan
+  variables {
+    lambda_timeout = 901
+  }
+  expect_failures = [var.lambda_timeout]
+}
+
+run "log_retention_not_allowed" {
+  command = plan
+  variables {
+    log_retention_in_days = 10
+  }
+  expect_failures = [var.log_retention_in_days]
+}
+
+run "cognito_domain_without_created_pool" {
+  command = plan
+  variables {
+    auth_method                = "cognito"
+    api_authorizer_secrets_arn = null
+    cognito_user_pool_arn      = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_ABC123"
+    cognito_domain_prefix      = "kumocms-prod"
+  }
+  expect_failures = [var.cognito_domain_prefix]
+}
+
+run "insecure_callback_url" {
+  command = plan
+  variables {
+    auth_method              = "cognito"
+    create_cognito_user_pool = true
+    cognito_callback_urls    = ["http://app.example.com/callback"]
+  }
+  expect_failures = [var.cognito_callback_urls]
+}
