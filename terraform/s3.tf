@@ -68,6 +68,7 @@ resource "aws_s3_bucket_policy" "documents" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "documents" {
+  #checkov:skip=CKV_AWS_300:The first rule below always aborts incomplete multipart uploads for the whole bucket (asserted in tests/defaults.tftest.hcl); checkov loses that static rule when it renders the dynamic caller rules next to it.
   bucket = aws_s3_bucket.documents.id
 
   # Always present: incomplete multipart uploads (large documents, multipart

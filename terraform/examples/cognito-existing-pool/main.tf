@@ -1,0 +1,17 @@
+# Seed usage: Authentication Methods, 2. Cognito, Option B (existing user pool)
+
+module "kumocms_regional" {
+  source = "../../"
+
+  project_name = "kumocms"
+  environment  = "prod"
+  aws_region   = var.aws_region
+
+  lambda_deployment_package_path = var.lambda_deployment_package_path
+  s3_bucket_name                 = var.s3_bucket_name
+  dynamodb_table_name            = "kumocms-prod-metadata"
+
+  auth_method              = "cognito"
+  create_cognito_user_pool = false
+  cognito_user_pool_arn    = var.cognito_user_pool_arn
+}

@@ -1,0 +1,23 @@
+# Seed usage: Authentication Methods, 2. Cognito, Option A (new user pool)
+
+module "kumocms_regional" {
+  source = "../../"
+
+  project_name = "kumocms"
+  environment  = "prod"
+  aws_region   = var.aws_region
+
+  lambda_deployment_package_path = var.lambda_deployment_package_path
+  s3_bucket_name                 = var.s3_bucket_name
+  dynamodb_table_name            = "kumocms-prod-metadata"
+
+  auth_method              = "cognito"
+  create_cognito_user_pool = true
+
+  cognito_password_min_length = 12
+  cognito_mfa_configuration   = "OPTIONAL"
+  cognito_deletion_protection = true
+  cognito_callback_urls       = ["https://app.example.com/callback"]
+  cognito_logout_urls         = ["https://app.example.com/logout"]
+  cognito_domain_prefix       = var.cognito_domain_prefix
+}

@@ -1,0 +1,34 @@
+output "api_gateway_endpoint" {
+  description = "API Gateway endpoint URL"
+  value       = module.kumocms_regional.api_gateway_endpoint
+}
+
+output "s3_bucket_name" {
+  description = "Document bucket"
+  value       = module.kumocms_regional.s3_bucket_name
+}
+
+output "dynamodb_table_name" {
+  description = "Metadata table"
+  value       = module.kumocms_regional.dynamodb_table_name
+}
+
+output "lambda_api_handler_name" {
+  description = "API function"
+  value       = module.kumocms_regional.lambda_api_handler_name
+}
+
+output "cognito_user_pool_id" {
+  description = "User pool"
+  value       = module.kumocms_regional.cognito_user_pool_id
+}
+
+output "cognito_app_client_id" {
+  description = "App client"
+  value       = module.kumocms_regional.cognito_app_client_id
+}
+
+output "cognito_domain" {
+  description = "Hosted UI"
+  value       = module.kumocms_regional.cognito_domain
+}

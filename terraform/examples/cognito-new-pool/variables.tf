@@ -1,0 +1,23 @@
+variable "aws_region" {
+  description = "Region to deploy to"
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "lambda_deployment_package_path" {
+  description = "bootstrap.zip built by scripts/build-lambda.sh"
+  type        = string
+  default     = "../../../target/lambda/bootstrap.zip"
+}
+
+variable "s3_bucket_name" {
+  description = "Globally unique bucket name"
+  type        = string
+  default     = "kumocms-prod-documents-us-east-1"
+}
+
+variable "cognito_domain_prefix" {
+  description = "Hosted UI domain prefix (null for none)"
+  type        = string
+  default     = "kumocms-prod"
+}

@@ -1,0 +1,45 @@
+# Seed usage: Multi-Region Deployment Example
+#
+# Two regions of one account share one DynamoDB global table: region 1 creates
+# it with a replica in region 2, region 2 uses it (create_dynamodb_table =
+# false). IAM role names carry the region, so both module instances can use
+# the same project_name and environment.
+
+module "kumocms_us_east_1" {
+  source = "../../"
+
+  project_name = "kumocms"
+  environment  = "prod"
+  aws_region   = "us-east-1"
+
+  lambda_deployment_package_path = var.lambda_deployment_package_path
+  s3_bucket_name                 = "kumocms-prod-documents-us-east-1"
+  dynamodb_table_name            = "kumocms-prod-global-metadata"
+  api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn_us_east_1
+
+  create_dynamodb_table    = true
+  dynamodb_replica_regions = ["eu-west-1"]
+
+  providers = {
+    aws = aws.us_east_1
+  }
+}
+
+module "kumocms_eu_west_1" {
+  source = "../../"
+
+  project_name = "kumocms"
+  environment  = "prod"
+  aws_region   = "eu-west-1"
+
+  lambda_deployment_package_path = var.lambda_deployment_package_path
+  s3_bucket_name                 = "kumocms-prod-documents-eu-west-1"
+  dynamodb_table_name            = module.kumocms_us_east_1.dynamodb_table_name # same global table
+  api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn_eu_west_1
+
+  create_dynamodb_table = false
+
+  providers = {
+    aws = aws.eu_west_1
+  }
+}

@@ -1,0 +1,12 @@
+# Kept apart from main.tf so that a test harness can replace the provider
+# configuration (for example with a providers_override.tf pointing the
+# endpoints at an AWS emulator) without touching the example itself.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+}
+
+provider "aws" {
+  alias  = "eu_west_1"
+  region = "eu-west-1"
+}

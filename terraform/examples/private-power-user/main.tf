@@ -1,0 +1,18 @@
+# Seed usage: Private API Gateway, Power User Mode (pre-created VPC endpoint)
+
+module "kumocms_regional" {
+  source = "../../"
+
+  project_name = "kumocms"
+  environment  = "prod"
+  aws_region   = var.aws_region
+
+  lambda_deployment_package_path = var.lambda_deployment_package_path
+  s3_bucket_name                 = var.s3_bucket_name
+  dynamodb_table_name            = "kumocms-prod-metadata"
+  api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn
+
+  api_gateway_endpoint_type = "PRIVATE"
+  create_vpc_endpoint       = false
+  vpc_endpoint_id           = var.vpc_endpoint_id
+}

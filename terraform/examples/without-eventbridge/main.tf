@@ -1,0 +1,17 @@
+# Seed usage: Without Event-Driven Metadata Extraction
+
+module "kumocms_regional" {
+  source = "../../"
+
+  project_name = "kumocms"
+  environment  = "prod"
+  aws_region   = var.aws_region
+
+  lambda_deployment_package_path = var.lambda_deployment_package_path
+  s3_bucket_name                 = var.s3_bucket_name
+  dynamodb_table_name            = "kumocms-prod-metadata"
+  api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn
+
+  # No EventBridge rules, no events function and no dlq drain function.
+  enable_eventbridge_metadata_extraction = false
+}
