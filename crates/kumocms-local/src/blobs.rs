@@ -1,0 +1,725 @@
+//! Content as files under `<data_dir>/blobs/`:
+//!
+//! ```text
+//! blobs/hot/<key>               readable content (STANDARD)
+//! blobs/cold/<CLASS>/<key>      archived content (GLACIER, DEEP_ARCHIVE): not readable
+//! blobs/restored/<key>          a temporary readable copy of archived content
+//! blobs/restores/<sha>.json     restore requests, so restores survive a restart
+//! tmp/                          uploads in flight (same file system: renames are atomic)
+//! ```
+//!
+//! Every key is checked with `blob_key::is_safe` before it becomes a path.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use kumocms_core::blob_key;
+use kumocms_core::events::StorageEvent;
+use kumocms_core::ports::{
+    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, EventSink, SignedLink,
+    UploadSpec,
+};
+use kumocms_core::{BlobLocation, BlobRef, DocumentId, RestoreTier, StorageClass};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use crate::fsutil;
+use crate::signer::LinkSigner;
+
+pub const LOCAL_STORE: &str = "local";
+const ARCHIVE_CLASSES: [StorageClass; 2] = [StorageClass::Glacier, StorageClass::DeepArchive];
+
+/// Settings of the file blob store.
+#[derive(Debug, Clone)]
+pub struct FsBlobConfig {
+    pub data_dir: PathBuf,
+    /// How long a restore takes to complete.
+    pub restore_delay: Duration,
+    /// How long one "day" of a restored copy lasts (shortened in tests).
+    pub restore_day_length: Duration,
+    /// The largest upload the link handler accepts, whatever a link says.
+    pub max_file_size: u64,
+}
+
+/// A restore, as persisted. `available_until` is set once the copy exists.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RestoreRequest {
+    key: String,
+    days: u16,
+    tier: RestoreTier,
+    requested_at: DateTime<Utc>,
+    ready_at: DateTime<Utc>,
+    #[serde(default)]
+    available_until: Option<DateTime<Utc>>,
+}
+
+/// Where a key's bytes can be read from.
+pub(crate) struct Readable {
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+pub struct FsBlobStore {
+    data_dir: PathBuf,
+    blobs: PathBuf,
+    signer: LinkSigner,
+    base_url: RwLock<Option<String>>,
+    events: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    config: FsBlobConfig,
+    /// Serialises archive, restore, deletion and the restore ticker, so that a tick
+    /// never copies content that a concurrent delete is removing.
+    lifecycle: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for FsBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FsBlobStore")
+            .field("blobs", &self.blobs)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_error(error: std::io::Error) -> BlobError {
+    BlobError::Other(error.to_string())
+}
+
+/// Runs blocking file-system work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, BlobError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| BlobError::Unavailable(format!("file worker failed: {e}")))?
+        .map_err(io_error)
+}
+
+fn size_of(path: &Path) -> std::io::Result<Option<u64>> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+        Ok(_) => Ok(None),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+impl FsBlobStore {
+    pub fn new(
+        config: FsBlobConfig,
+        signer: LinkSigner,
+        events: Arc<dyn EventSink>,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
+        let blobs = config.data_dir.join("blobs");
+        for dir in [
+            blobs.join("hot"),
+            blobs.join("restored"),
+            blobs.join("restores"),
+            config.data_dir.join("tmp"),
+        ]
+        .into_iter()
+        .chain(
+            ARCHIVE_CLASSES
+                .iter()
+                .map(|c| blobs.join("cold").join(c.as_str())),
+        ) {
+            fsutil::create_dir_all_durable(&dir)?;
+        }
+        Ok(Self {
+            data_dir: config.data_dir.clone(),
+            blobs,
+            signer,
+            base_url: RwLock::new(None),
+            events,
+            clock,
+            config,
+            lifecycle: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Sets the URL links point at (`http://127.0.0.1:8080`), once the server is bound.
+    pub fn set_base_url(&self, url: &str) {
+        let mut base = self
+            .base_url
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *base = Some(url.trim_end_matches('/').to_owned());
+    }
+
+    pub fn base_url(&self) -> Option<String> {
+        self.base_url
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn signer(&self) -> &LinkSigner {
+        &self.signer
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub(crate) fn events(&self) -> &Arc<dyn EventSink> {
+        &self.events
+    }
+
+    pub fn max_file_size(&self) -> u64 {
+        self.config.max_file_size
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+
+    pub(crate) fn hot_path(&self, key: &str) -> PathBuf {
+        self.blobs.join("hot").join(key)
+    }
+
+    fn cold_path(&self, class: StorageClass, key: &str) -> PathBuf {
+        self.blobs.join("cold").join(class.as_str()).join(key)
+    }
+
+    fn restored_path(&self, key: &str) -> PathBuf {
+        self.blobs.join("restored").join(key)
+    }
+
+    fn restores_dir(&self) -> PathBuf {
+        self.blobs.join("restores")
+    }
+
+    fn request_path(&self, key: &str) -> PathBuf {
+        // Keys contain '/' and may be long; a digest gives one flat, short name.
+        self.restores_dir().join(format!(
+            "{}.json",
+            hex::encode(Sha256::digest(key.as_bytes()))
+        ))
+    }
+
+    /// The key of `blob`, if it belongs to this store and is safe as a path.
+    fn checked<'a>(&self, blob: &'a BlobRef) -> Result<&'a str, BlobError> {
+        if blob.location.store != LOCAL_STORE {
+            return Err(BlobError::Other(format!(
+                "blob {} is in store {:?}, not the local one",
+                blob.key, blob.location.store
+            )));
+        }
+        checked_key(&blob.key)
+    }
+
+    /// Where `key` is readable now (hot, or a restored copy), if anywhere.
+    pub(crate) async fn readable(&self, key: &str) -> Result<Option<Readable>, BlobError> {
+        let key = checked_key(key)?.to_owned();
+        let candidates = [self.hot_path(&key), self.restored_path(&key)];
+        blocking(move || {
+            for path in candidates {
+                if let Some(size) = size_of(&path)? {
+                    return Ok(Some(Readable { path, size }));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// The archive class `key` sits in, if archived.
+    async fn cold_class(&self, key: &str) -> Result<Option<(StorageClass, u64)>, BlobError> {
+        let paths: Vec<_> = ARCHIVE_CLASSES
+            .iter()
+            .map(|class| (*class, self.cold_path(*class, key)))
+            .collect();
+        blocking(move || {
+            for (class, path) in paths {
+                if let Some(size) = size_of(&path)? {
+                    return Ok(Some((class, size)));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    async fn unreadable_error(&self, key: &str) -> BlobError {
+        match self.cold_class(key).await {
+            Ok(Some((class, _))) => BlobError::Other(format!(
+                "blob {key} is archived in {}; restore it before reading",
+                class.as_str()
+            )),
+            Ok(None) => BlobError::NotFound(key.to_owned()),
+            Err(error) => error,
+        }
+    }
+
+    async fn load_request(&self, key: &str) -> Result<Option<RestoreRequest>, BlobError> {
+        let path = self.request_path(key);
+        blocking(move || match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        })
+        .await
+    }
+
+    async fn save_request(&self, request: &RestoreRequest) -> Result<(), BlobError> {
+        let path = self.request_path(&request.key);
+        let bytes = serde_json::to_vec_pretty(request)
+            .map_err(|e| BlobError::Other(format!("cannot serialise a restore request: {e}")))?;
+        blocking(move || fsutil::write_replace(&path, &bytes)).await
+    }
+
+    async fn all_requests(&self) -> Result<Vec<(PathBuf, Option<RestoreRequest>)>, BlobError> {
+        let dir = self.restores_dir();
+        blocking(move || {
+            let mut requests = Vec::new();
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if path.extension().is_none_or(|ext| ext != "json") {
+                    continue;
+                }
+                let request = std::fs::read(&path)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<RestoreRequest>(&bytes).ok());
+                requests.push((path, request));
+            }
+            Ok(requests)
+        })
+        .await
+    }
+
+    /// Whether a restore request (pending or completed) exists for `key`.
+    pub async fn has_restore_request(&self, key: &str) -> Result<bool, BlobError> {
+        checked_key(key)?;
+        Ok(self.load_request(key).await?.is_some())
+    }
+
+    /// Completes due restores and expires restored copies whose time is up,
+    /// publishing `RestoreCompleted` / `RestoreExpired`. Returns how many changed.
+    pub async fn tick_restores(&self) -> Result<usize, BlobError> {
+        let _guard = self.lifecycle.lock().await;
+        let now = self.clock.now();
+        let mut changed = 0;
+        for (path, request) in self.all_requests().await? {
+            let Some(mut request) = request.filter(|r| blob_key::is_safe(&r.key)) else {
+                tracing::warn!(path = %path.display(), "unreadable restore request removed");
+                blocking(move || fsutil::remove_if_exists(&path)).await?;
+                continue;
+            };
+            match request.available_until {
+                None if now >= request.ready_at => {
+                    let Some((class, _)) = self.cold_class(&request.key).await? else {
+                        // The archived content was deleted; nothing to restore.
+                        blocking(move || fsutil::remove_if_exists(&path)).await?;
+                        continue;
+                    };
+                    self.copy_to_restored(class, &request.key).await?;
+                    let days = u32::from(request.days);
+                    let until = now + chrono_duration(self.config.restore_day_length * days);
+                    request.available_until = Some(until);
+                    // Durable before publishing: if the event is lost in a crash,
+                    // recovery re-publishes it from this file.
+                    self.save_request(&request).await?;
+                    self.events
+                        .publish(StorageEvent::RestoreCompleted {
+                            location: self.location(),
+                            key: request.key.clone(),
+                            available_until: Some(until),
+                        })
+                        .await;
+                    changed += 1;
+                }
+                Some(until) if now >= until => {
+                    let restored = self.restored_path(&request.key);
+                    blocking(move || {
+                        fsutil::remove_if_exists(&restored)?;
+                        fsutil::remove_if_exists(&path)
+                    })
+                    .await?;
+                    self.events
+                        .publish(StorageEvent::RestoreExpired {
+                            location: self.location(),
+                            key: request.key.clone(),
+                        })
+                        .await;
+                    changed += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Re-publishes `RestoreCompleted` for every completed restore, for when the
+    /// event was lost in a crash. The processor ignores it when already applied.
+    pub async fn republish_completed_restores(&self) -> Result<usize, BlobError> {
+        let mut count = 0;
+        for (_, request) in self.all_requests().await? {
+            if let Some(request) = request
+                && let Some(until) = request.available_until
+            {
+                self.events
+                    .publish(StorageEvent::RestoreCompleted {
+                        location: self.location(),
+                        key: request.key,
+                        available_until: Some(until),
+                    })
+                    .await;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Whether the content of `key` is still in `hot/` (for crash recovery).
+    pub async fn is_hot(&self, key: &str) -> Result<bool, BlobError> {
+        let path = self.hot_path(checked_key(key)?);
+        blocking(move || Ok(size_of(&path)?.is_some())).await
+    }
+
+    async fn copy_to_restored(&self, class: StorageClass, key: &str) -> Result<(), BlobError> {
+        let source = self.cold_path(class, key);
+        let target = self.restored_path(key);
+        let tmp = self
+            .tmp_dir()
+            .join(format!("restore-{}", ulid::Ulid::new()));
+        blocking(move || {
+            let result = (|| {
+                std::fs::copy(&source, &tmp)?;
+                std::fs::File::open(&tmp)?.sync_all()?;
+                if let Some(parent) = target.parent() {
+                    fsutil::create_dir_all_durable(parent)?;
+                }
+                std::fs::rename(&tmp, &target)?;
+                match target.parent() {
+                    Some(parent) => fsutil::sync_dir(parent),
+                    None => Ok(()),
+                }
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result
+        })
+        .await
+    }
+
+    /// Runs the restore ticker until the task is aborted.
+    pub async fn run_restore_ticker(self: Arc<Self>, every: Duration) {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(error) = self.tick_restores().await {
+                tracing::warn!(%error, "restore ticker failed; retrying on the next tick");
+            }
+        }
+    }
+
+    /// Removes every file left in `tmp/`: uploads or copies a crash interrupted.
+    pub async fn clean_tmp(&self) -> Result<usize, BlobError> {
+        let dir = self.tmp_dir();
+        blocking(move || {
+            let mut removed = 0;
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    std::fs::remove_dir_all(entry.path())?;
+                } else {
+                    std::fs::remove_file(entry.path())?;
+                }
+                removed += 1;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
+    fn link_base(&self) -> Result<String, BlobError> {
+        self.base_url().ok_or_else(|| {
+            BlobError::Unavailable(
+                "the local server's base URL is not set yet (FsBlobStore::set_base_url)".into(),
+            )
+        })
+    }
+}
+
+pub(crate) fn checked_key(key: &str) -> Result<&str, BlobError> {
+    if blob_key::is_safe(key) {
+        Ok(key)
+    } else {
+        Err(BlobError::Other(format!(
+            "blob key {key:?} is not a safe key"
+        )))
+    }
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    fn location(&self) -> BlobLocation {
+        BlobLocation {
+            store: LOCAL_STORE.to_owned(),
+            region: None,
+        }
+    }
+
+    async fn upload_link(&self, spec: &UploadSpec) -> Result<SignedLink, BlobError> {
+        let key = self.checked(&spec.blob)?;
+        let base = self.link_base()?;
+        let expires_at = self.clock.now() + chrono_duration(spec.expires_in);
+        let url = self.signer.sign_upload(
+            &base,
+            key,
+            expires_at,
+            spec.size,
+            &spec.content_type,
+            spec.checksum_sha256.as_deref(),
+        );
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert("Content-Type".to_owned(), spec.content_type.clone());
+        Ok(SignedLink {
+            method: "PUT".into(),
+            url,
+            headers,
+            expires_at: truncate_to_seconds(expires_at),
+        })
+    }
+
+    async fn download_link(&self, spec: &DownloadSpec) -> Result<SignedLink, BlobError> {
+        let key = self.checked(&spec.blob)?;
+        let base = self.link_base()?;
+        let expires_at = self.clock.now() + chrono_duration(spec.expires_in);
+        let url =
+            self.signer
+                .sign_download(&base, key, expires_at, &spec.content_type, &spec.file_name);
+        Ok(SignedLink {
+            method: "GET".into(),
+            url,
+            headers: Default::default(),
+            expires_at: truncate_to_seconds(expires_at),
+        })
+    }
+
+    async fn head(&self, blob: &BlobRef) -> Result<Option<BlobHead>, BlobError> {
+        let key = self.checked(blob)?;
+        let hot = self.hot_path(key);
+        if let Some(size) = blocking(move || size_of(&hot)).await? {
+            return Ok(Some(BlobHead {
+                size,
+                storage_class: StorageClass::Standard,
+            }));
+        }
+        Ok(self
+            .cold_class(key)
+            .await?
+            .map(|(storage_class, size)| BlobHead {
+                size,
+                storage_class,
+            }))
+    }
+
+    async fn read(&self, blob: &BlobRef) -> Result<BlobStream, BlobError> {
+        let key = self.checked(blob)?;
+        let Some(readable) = self.readable(key).await? else {
+            return Err(self.unreadable_error(key).await);
+        };
+        let file = match tokio::fs::File::open(&readable.path).await {
+            Ok(file) => file,
+            // Deleted between the check and the open.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobError::NotFound(key.to_owned()));
+            }
+            Err(error) => return Err(io_error(error)),
+        };
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024)
+            .map(|chunk| chunk.map_err(io_error));
+        Ok(Box::pin(stream))
+    }
+
+    async fn read_small(&self, blob: &BlobRef, limit: usize) -> Result<Option<Bytes>, BlobError> {
+        let key = self.checked(blob)?;
+        let Some(readable) = self.readable(key).await? else {
+            return match self.unreadable_error(key).await {
+                BlobError::NotFound(_) => Ok(None),
+                other => Err(other),
+            };
+        };
+        let too_large = || BlobError::TooLarge {
+            key: key.to_owned(),
+            limit,
+        };
+        if readable.size > limit as u64 {
+            return Err(too_large());
+        }
+        let file = match tokio::fs::File::open(&readable.path).await {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(io_error(error)),
+        };
+        // Bounded even if the file grew after the size check.
+        let mut bytes = Vec::with_capacity(readable.size as usize);
+        file.take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(io_error)?;
+        if bytes.len() > limit {
+            return Err(too_large());
+        }
+        Ok(Some(Bytes::from(bytes)))
+    }
+
+    async fn delete(&self, blob: &BlobRef) -> Result<(), BlobError> {
+        let key = self.checked(blob)?;
+        let _guard = self.lifecycle.lock().await;
+        let mut paths = vec![
+            self.hot_path(key),
+            self.restored_path(key),
+            self.request_path(key),
+        ];
+        paths.extend(ARCHIVE_CLASSES.iter().map(|c| self.cold_path(*c, key)));
+        blocking(move || {
+            for path in paths {
+                fsutil::remove_if_exists(&path)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_document(
+        &self,
+        id: &DocumentId,
+        location: &BlobLocation,
+    ) -> Result<(), BlobError> {
+        if location.store != LOCAL_STORE {
+            // Nothing of this store lives there.
+            return Ok(());
+        }
+        let prefix = blob_key::document_prefix(id);
+        let folder = prefix.trim_end_matches('/').to_owned();
+        checked_key(&folder)?;
+        let _guard = self.lifecycle.lock().await;
+        for (path, request) in self.all_requests().await? {
+            if request.is_some_and(|r| r.key.starts_with(&prefix)) {
+                blocking(move || fsutil::remove_if_exists(&path)).await?;
+            }
+        }
+        let mut dirs = vec![
+            self.blobs.join("hot").join(&folder),
+            self.blobs.join("restored").join(&folder),
+        ];
+        dirs.extend(
+            ARCHIVE_CLASSES
+                .iter()
+                .map(|c| self.blobs.join("cold").join(c.as_str()).join(&folder)),
+        );
+        blocking(move || {
+            for dir in dirs {
+                fsutil::remove_dir_if_exists(&dir)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn archive(&self, blob: &BlobRef, class: StorageClass) -> Result<(), BlobError> {
+        let key = self.checked(blob)?.to_owned();
+        if class == StorageClass::Standard {
+            return Err(BlobError::Other(
+                "archive needs GLACIER or DEEP_ARCHIVE, not STANDARD".into(),
+            ));
+        }
+        let _guard = self.lifecycle.lock().await;
+        let source = match self.cold_class(&key).await? {
+            Some((current, _)) if current == class => return Ok(()),
+            Some((current, _)) => self.cold_path(current, &key),
+            None => self.hot_path(&key),
+        };
+        let target = self.cold_path(class, &key);
+        let moved = blocking(move || {
+            if size_of(&source)?.is_none() {
+                return Ok(false);
+            }
+            if let Some(parent) = target.parent() {
+                fsutil::create_dir_all_durable(parent)?;
+            }
+            std::fs::rename(&source, &target)?;
+            for dir in [target.parent(), source.parent()].into_iter().flatten() {
+                fsutil::sync_dir(dir)?;
+            }
+            Ok(true)
+        })
+        .await?;
+        if moved {
+            Ok(())
+        } else {
+            Err(BlobError::NotFound(key))
+        }
+    }
+
+    async fn restore(&self, blob: &BlobRef, days: u16, tier: RestoreTier) -> Result<(), BlobError> {
+        let key = self.checked(blob)?.to_owned();
+        let _guard = self.lifecycle.lock().await;
+        if self.cold_class(&key).await?.is_none() {
+            return Err(if self.is_hot(&key).await? {
+                BlobError::Other(format!("blob {key} is not archived; nothing to restore"))
+            } else {
+                BlobError::NotFound(key)
+            });
+        }
+        let now = self.clock.now();
+        let request = match self.load_request(&key).await? {
+            // Already restored: like S3, a new request extends the copy's life.
+            Some(mut existing) if existing.available_until.is_some() => {
+                existing.days = days;
+                existing.available_until =
+                    Some(now + chrono_duration(self.config.restore_day_length * u32::from(days)));
+                existing
+            }
+            // In progress: it completes as first asked.
+            Some(_) => return Ok(()),
+            None => RestoreRequest {
+                key,
+                days,
+                tier,
+                requested_at: now,
+                ready_at: now + chrono_duration(self.config.restore_delay),
+                available_until: None,
+            },
+        };
+        self.save_request(&request).await
+    }
+
+    async fn health(&self) -> Result<(), BlobError> {
+        let dirs = [self.blobs.join("hot"), self.tmp_dir()];
+        blocking(move || {
+            for dir in dirs {
+                if !std::fs::metadata(&dir)?.is_dir() {
+                    return Err(std::io::Error::other(format!(
+                        "{} is not a directory",
+                        dir.display()
+                    )));
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| BlobError::Unavailable(e.to_string()))
+    }
+}
+
+/// Links carry whole seconds; report the instant the link really stops working.
+fn truncate_to_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(at.timestamp(), 0).unwrap_or(at)
+}

@@ -1,0 +1,441 @@
+//! KumoCMS local mode: the core's ports implemented on one machine, with no AWS.
+//!
+//! - [`SqliteMetadataStore`]: records in `<data_dir>/kumocms.sqlite3` (WAL).
+//! - [`FsBlobStore`]: content as files under `<data_dir>/blobs/`, with archive and
+//!   restore emulated (a restore completes after a configurable delay).
+//! - [`LinkSigner`] and [`blob_router`]: HMAC-signed, expiring upload and download
+//!   links, served by the same server as the API.
+//! - [`InProcessEvents`]: storage events to the core's `EventProcessor`, in-process.
+//! - [`LocalKeys`]: API keys from the operator, or generated on first start.
+//!
+//! [`LocalBackend::open`] puts them together, recovers from a crash, and
+//! [`LocalBackend::start_background`] runs the event worker, the restore ticker
+//! and the sweeper of abandoned uploads.
+
+pub mod blobs;
+pub mod events;
+mod fsutil;
+pub mod http;
+pub mod keys;
+pub mod signer;
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kumocms_core::blob_key;
+use kumocms_core::cursor::CursorCodec;
+use kumocms_core::events::{EventProcessor, StorageEvent};
+use kumocms_core::ports::{
+    BlobError, BlobStore, Clock, EventSink, KeySource, ListQuery, MetadataStore, StoreError,
+    SystemClock,
+};
+use kumocms_core::service::{DocumentService, ServiceConfig};
+use kumocms_core::{Document, DocumentStatus, StorageClass};
+
+pub use blobs::{FsBlobConfig, FsBlobStore};
+pub use events::InProcessEvents;
+pub use http::blob_router;
+pub use keys::{KeyError, LocalKeys, generate_api_key};
+pub use signer::{LinkError, LinkMethod, LinkQuery, LinkSigner, VerifiedLink};
+pub use sqlite::SqliteMetadataStore;
+
+/// How the local backend is set up. Start from [`LocalConfig::new`].
+#[derive(Clone)]
+pub struct LocalConfig {
+    pub data_dir: PathBuf,
+    pub service: ServiceConfig,
+    /// How long a restore takes (default 5 s).
+    pub restore_delay: Duration,
+    /// How long one "day" of a restored copy lasts (default 86400 s; tests shorten it).
+    pub restore_day_length: Duration,
+    /// How often due restores and expired copies are looked for (default 500 ms).
+    pub restore_tick: Duration,
+    /// How often abandoned uploads are expired (default 60 s).
+    pub sweep_interval: Duration,
+    /// `KUMOCMS_API_KEY`, when the operator set it.
+    pub api_key: Option<String>,
+    /// `KUMOCMS_API_KEY_PREVIOUS`, during a key rotation.
+    pub api_key_previous: Option<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for LocalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the keys.
+        f.debug_struct("LocalConfig")
+            .field("data_dir", &self.data_dir)
+            .field("service", &self.service)
+            .field("restore_delay", &self.restore_delay)
+            .field("restore_day_length", &self.restore_day_length)
+            .field("restore_tick", &self.restore_tick)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field(
+                "api_key_previous",
+                &self.api_key_previous.as_ref().map(|_| "<set>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            service: ServiceConfig::default(),
+            restore_delay: Duration::from_secs(5),
+            restore_day_length: Duration::from_secs(86_400),
+            restore_tick: Duration::from_millis(500),
+            sweep_interval: Duration::from_secs(60),
+            api_key: None,
+            api_key_previous: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self::new("kumocms-data")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot load or create the link signing key: {0}")]
+    SigningKey(std::io::Error),
+    #[error("cannot generate an API key: {0}")]
+    GenerateKey(std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("metadata store: {0}")]
+    Metadata(#[from] StoreError),
+    #[error("blob store: {0}")]
+    Blobs(#[from] BlobError),
+}
+
+/// What start-up recovery found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub temp_files_removed: usize,
+    /// Uploads whose content is stored but whose `ObjectCreated` may have been lost.
+    pub uploads_republished: usize,
+    pub restores_republished: usize,
+    /// Archived records whose content had not been moved yet.
+    pub archives_redone: usize,
+    /// Restoring records whose restore request was never written.
+    pub restores_reissued: usize,
+    /// Restored records whose copy expired without the event being applied.
+    pub restores_expired: usize,
+}
+
+/// The local backend, assembled.
+pub struct LocalBackend {
+    pub service: Arc<DocumentService>,
+    pub processor: Arc<EventProcessor>,
+    pub events: Arc<InProcessEvents>,
+    pub blobs: Arc<FsBlobStore>,
+    pub metadata: Arc<SqliteMetadataStore>,
+    pub keys: Arc<dyn KeySource>,
+    /// The API key generated on this start (first start without `KUMOCMS_API_KEY`);
+    /// print it once, it is not stored.
+    pub generated_api_key: Option<String>,
+    pub recovery: RecoveryReport,
+    config: LocalConfig,
+}
+
+impl std::fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("config", &self.config)
+            .field("recovery", &self.recovery)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalBackend {
+    /// Opens (or creates) the data directory, assembles the adapters and the
+    /// service, and runs crash recovery. The events recovery queues are processed
+    /// once [`start_background`](Self::start_background) runs.
+    pub async fn open(config: LocalConfig) -> Result<Self, LocalError> {
+        let data_dir = config.data_dir.clone();
+        let dir_error = |source| LocalError::DataDir {
+            path: data_dir.clone(),
+            source,
+        };
+        let setup = {
+            let data_dir = data_dir.clone();
+            let api_key_given = config.api_key.is_some();
+            tokio::task::spawn_blocking(move || {
+                fsutil::create_dir_all_durable(&data_dir).map_err(|source| {
+                    LocalError::DataDir {
+                        path: data_dir.clone(),
+                        source,
+                    }
+                })?;
+                let signer =
+                    LinkSigner::load_or_create(&data_dir).map_err(LocalError::SigningKey)?;
+                let generated = if api_key_given {
+                    None
+                } else {
+                    generate_api_key(&data_dir).map_err(LocalError::GenerateKey)?
+                };
+                let metadata = SqliteMetadataStore::open(&data_dir)?;
+                Ok::<_, LocalError>((signer, generated, metadata))
+            })
+        };
+        let (signer, generated_api_key, metadata) = setup
+            .await
+            .map_err(|e| dir_error(std::io::Error::other(e.to_string())))??;
+        let keys = LocalKeys::load(
+            &data_dir,
+            config.api_key.as_deref(),
+            config.api_key_previous.as_deref(),
+        )?;
+        let metadata = Arc::new(metadata);
+        let events = Arc::new(InProcessEvents::new());
+        let blobs = Arc::new(
+            FsBlobStore::new(
+                FsBlobConfig {
+                    data_dir: data_dir.clone(),
+                    restore_delay: config.restore_delay,
+                    restore_day_length: config.restore_day_length,
+                    max_file_size: config.service.limits.max_file_size,
+                },
+                signer.clone(),
+                events.clone() as Arc<dyn EventSink>,
+                config.clock.clone(),
+            )
+            .map_err(dir_error)?,
+        );
+        // Cursors get their own key, derived so that a cursor can never be replayed
+        // as a link signature or the other way round.
+        let cursors = CursorCodec::new(&signer.derive_key("kumocms listing cursors"));
+        let service = Arc::new(DocumentService::new(
+            metadata.clone(),
+            blobs.clone(),
+            config.clock.clone(),
+            cursors,
+            config.service.clone(),
+        ));
+        let processor = Arc::new(EventProcessor::new(
+            metadata.clone(),
+            blobs.clone(),
+            config.clock.clone(),
+            config.service.limits,
+        ));
+        let mut backend = Self {
+            service,
+            processor,
+            events,
+            blobs,
+            metadata,
+            keys: Arc::new(keys),
+            generated_api_key,
+            recovery: RecoveryReport::default(),
+            config,
+        };
+        backend.recovery = backend.recover().await?;
+        if backend.recovery != RecoveryReport::default() {
+            tracing::info!(recovery = ?backend.recovery, "recovered from an unclean stop");
+        }
+        Ok(backend)
+    }
+
+    pub fn config(&self) -> &LocalConfig {
+        &self.config
+    }
+
+    /// Sets the base URL of the links (`http://127.0.0.1:8080`), once bound.
+    pub fn set_base_url(&self, url: &str) {
+        self.blobs.set_base_url(url);
+    }
+
+    /// The routes that serve signed links; merge them into the API's router.
+    pub fn blob_router(&self) -> axum::Router {
+        blob_router(self.blobs.clone())
+    }
+
+    /// Starts the event worker, the restore ticker and the sweeper. They stop when
+    /// the returned value is dropped or shut down.
+    pub fn start_background(&self) -> BackgroundTasks {
+        let worker = tokio::spawn(self.events.clone().run_worker(self.processor.clone()));
+        let ticker = tokio::spawn(
+            self.blobs
+                .clone()
+                .run_restore_ticker(self.config.restore_tick),
+        );
+        let sweeper = tokio::spawn(run_sweeper(
+            self.service.clone(),
+            self.config.sweep_interval,
+        ));
+        BackgroundTasks {
+            handles: vec![worker, ticker, sweeper],
+        }
+    }
+
+    /// Waits until every queued storage event has been processed. Needs the
+    /// background tasks running.
+    pub async fn wait_idle(&self) {
+        self.events.wait_idle().await;
+    }
+
+    /// Repairs what a crash (`kill -9`, power loss) may have left half done. Every
+    /// step is safe to repeat: events go to the idempotent processor.
+    pub async fn recover(&self) -> Result<RecoveryReport, LocalError> {
+        let mut report = RecoveryReport {
+            temp_files_removed: self.blobs.clean_tmp().await?,
+            ..RecoveryReport::default()
+        };
+        // Content renamed into place whose ObjectCreated died with the process.
+        for document in self.metadata.with_pending_upload().await? {
+            let Some(blob) = document.pending_blob() else {
+                continue;
+            };
+            if blob.location == self.blobs.location()
+                && blob_key::is_safe(&blob.key)
+                && self.blobs.is_hot(&blob.key).await?
+            {
+                self.events
+                    .publish(StorageEvent::ObjectCreated {
+                        location: blob.location,
+                        key: blob.key,
+                    })
+                    .await;
+                report.uploads_republished += 1;
+            }
+        }
+        report.restores_republished = self.blobs.republish_completed_restores().await?;
+        for status in [
+            DocumentStatus::Archived,
+            DocumentStatus::Restoring,
+            DocumentStatus::Restored,
+        ] {
+            for document in self.all_with_status(status).await? {
+                self.recover_archived(&document, &mut report).await?;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn all_with_status(&self, status: DocumentStatus) -> Result<Vec<Document>, StoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .metadata
+                .list(&ListQuery {
+                    document_type: None,
+                    status: Some(status),
+                    limit: 1000,
+                    after,
+                })
+                .await?;
+            all.extend(page.documents);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    async fn recover_archived(
+        &self,
+        document: &Document,
+        report: &mut RecoveryReport,
+    ) -> Result<(), LocalError> {
+        let Some(blob) = document.content_blob() else {
+            return Ok(());
+        };
+        if blob.location != self.blobs.location() || !blob_key::is_safe(&blob.key) {
+            return Ok(());
+        }
+        // The record was claimed as archived but the move never happened.
+        if document.storage_class != StorageClass::Standard && self.blobs.is_hot(&blob.key).await? {
+            self.blobs.archive(&blob, document.storage_class).await?;
+            report.archives_redone += 1;
+        }
+        let requested = self.blobs.has_restore_request(&blob.key).await?;
+        match (document.status, &document.restore) {
+            (DocumentStatus::Restoring, Some(restore)) if !requested => {
+                self.blobs
+                    .restore(&blob, restore.days, restore.tier)
+                    .await?;
+                report.restores_reissued += 1;
+            }
+            (DocumentStatus::Restored, _) if !requested => {
+                self.events
+                    .publish(StorageEvent::RestoreExpired {
+                        location: blob.location,
+                        key: blob.key,
+                    })
+                    .await;
+                report.restores_expired += 1;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// How many abandoned uploads the sweeper handles per store query.
+const SWEEP_BATCH: usize = 100;
+
+async fn run_sweeper(service: Arc<DocumentService>, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        // Bounded, so that records that keep conflicting cannot spin the loop.
+        for _ in 0..100 {
+            match service.expire_pending_uploads(SWEEP_BATCH).await {
+                Ok(changed) if changed == SWEEP_BATCH => continue,
+                Ok(changed) => {
+                    if changed > 0 {
+                        tracing::info!(changed, "expired abandoned uploads");
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "sweeping abandoned uploads failed; retrying later");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The background tasks of a [`LocalBackend`]; aborted when dropped.
+#[derive(Debug)]
+pub struct BackgroundTasks {
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl BackgroundTasks {
+    /// Stops the tasks and waits until they are gone (so that the data directory
+    /// can be reopened at once).
+    pub async fn shutdown(mut self) {
+        let handles = std::mem::take(&mut self.handles);
+        for handle in &handles {
+            handle.abort();
+        }
+        for handle in handles {
+            let _ = handle.await;
+        }
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for handle in &self.handles {
+            handle.abort();
+        }
+    }
+}
