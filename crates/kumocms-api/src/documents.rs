@@ -1,0 +1,351 @@
+//! The `/documents` routes.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use kumocms_core::service::{ListRequest, NewContent, NewDocument, Patch};
+
+use crate::ApiState;
+use crate::body::{DocumentIdPath, JsonBody, OptionalJsonBody, QueryParams};
+use crate::dto::{
+    ArchiveRequest, CreateDocumentRequest, DocumentBody, DocumentPage, ListParams,
+    PatchDocumentRequest, ReplaceContentRequest, RestoreRequest, UploadBody,
+};
+use crate::error::{ApiError, ErrorBody};
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/documents", get(list_documents).post(create_document))
+        .route(
+            "/documents/{id}",
+            get(get_document)
+                .put(replace_content)
+                .patch(patch_document)
+                .delete(delete_document),
+        )
+        .route("/documents/{id}/content", get(download_content))
+        .route("/documents/{id}/archive", post(archive_document))
+        .route("/documents/{id}/restore", post(restore_document))
+}
+
+fn with_etag(status: StatusCode, body: DocumentBody) -> Response {
+    let etag = HeaderValue::from_str(&body.etag).ok();
+    let mut response = (status, Json(body)).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+#[utoipa::path(
+    post, path = "/documents", tag = "documents",
+    request_body = CreateDocumentRequest,
+    responses(
+        (status = 201, description = "Created; upload the content through `upload`", body = UploadBody),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 413, description = "file_size or metadata over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create_document(
+    State(state): State<ApiState>,
+    JsonBody(request): JsonBody<CreateDocumentRequest>,
+) -> Result<Response, ApiError> {
+    let created = state
+        .service
+        .create(NewDocument {
+            file_name: request.file_name,
+            file_size: request.file_size,
+            content_type: request.content_type,
+            checksum_sha256: request.checksum_sha256,
+            document_type: request.document_type,
+            metadata: request.metadata,
+        })
+        .await?;
+    let body = UploadBody {
+        document: DocumentBody::new(created.document, None),
+        upload: created.upload,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[utoipa::path(
+    get, path = "/documents", tag = "documents",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of documents, oldest first", body = DocumentPage),
+        (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn list_documents(
+    State(state): State<ApiState>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<DocumentPage>, ApiError> {
+    let page = state
+        .service
+        .list(ListRequest {
+            document_type: params.document_type,
+            status: params.status.map(|s| s.as_str().to_owned()),
+            limit: params.limit,
+            cursor: params.cursor,
+        })
+        .await?;
+    let documents: Vec<DocumentBody> = page
+        .documents
+        .into_iter()
+        .map(|d| DocumentBody::new(d, None))
+        .collect();
+    Ok(Json(DocumentPage {
+        count: documents.len(),
+        documents,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/documents/{id}", tag = "documents",
+    params(("id" = String, Path, description = "The document id (a ULID)")),
+    responses(
+        (status = 200, description = "The document, with a `download` link when its content can be read now", body = DocumentBody,
+            headers(("ETag" = String, description = "The record version, for If-Match"))),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn get_document(
+    State(state): State<ApiState>,
+    DocumentIdPath(id): DocumentIdPath,
+) -> Result<Response, ApiError> {
+    let view = state.service.get(&id).await?;
+    Ok(with_etag(StatusCode::OK, view.into()))
+}
+
+#[utoipa::path(
+    get, path = "/documents/{id}/content", tag = "documents",
+    params(("id" = String, Path, description = "The document id (a ULID)")),
+    responses(
+        (status = 307, description = "Redirect to a short-lived download link", headers(("Location" = String))),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 409, description = "Content not readable now: `upload_pending`, `document_archived` or `restore_in_progress`", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn download_content(
+    State(state): State<ApiState>,
+    DocumentIdPath(id): DocumentIdPath,
+) -> Result<Response, ApiError> {
+    let link = state.service.content_link(&id).await?;
+    let location = HeaderValue::from_str(&link.url).map_err(|_| {
+        ApiError::from(kumocms_core::CoreError::Internal(
+            "download URL is not a header value".into(),
+        ))
+    })?;
+    Ok((
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, location)],
+    )
+        .into_response())
+}
+
+#[utoipa::path(
+    put, path = "/documents/{id}", tag = "documents",
+    params(("id" = String, Path, description = "The document id (a ULID)")),
+    request_body = ReplaceContentRequest,
+    responses(
+        (status = 200, description = "Upload the next version through `upload`; the current one is served until it arrives", body = UploadBody),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 409, description = "A restore is in progress, or a concurrent change won", body = ErrorBody),
+        (status = 413, description = "file_size over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn replace_content(
+    State(state): State<ApiState>,
+    DocumentIdPath(id): DocumentIdPath,
+    JsonBody(request): JsonBody<ReplaceContentRequest>,
+) -> Result<Response, ApiError> {
+    let upload = state
+        .service
+        .replace(
+            &id,
+            NewContent {
+                file_name: request.file_name,
+                file_size: request.file_size,
+                content_type: request.content_type,
+                checksum_sha256: request.checksum_sha256,
+            },
+        )
+        .await?;
+    let body = UploadBody {
+        document: DocumentBody::new(upload.document, None),
+        upload: upload.upload,
+    };
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// The version an `If-Match` header names: `"3"`, `W/"3"`, or `*` (any).
+fn if_match_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "If-Match must be an ETag this API returned, such as \"3\"",
+            )
+        })
+}
+
+#[utoipa::path(
+    patch, path = "/documents/{id}", tag = "documents",
+    params(
+        ("id" = String, Path, description = "The document id (a ULID)"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the document is still at this ETag"),
+    ),
+    request_body = PatchDocumentRequest,
+    responses(
+        (status = 200, description = "The updated document", body = DocumentBody,
+            headers(("ETag" = String, description = "The new record version"))),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 409, description = "Concurrent changes kept winning; retry", body = ErrorBody),
+        (status = 412, description = "The ETag in If-Match is stale", body = ErrorBody),
+        (status = 413, description = "Merged metadata over 16 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn patch_document(
+    State(state): State<ApiState>,
+    DocumentIdPath(id): DocumentIdPath,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<PatchDocumentRequest>,
+) -> Result<Response, ApiError> {
+    let if_match = if_match_version(&headers)?;
+    let document = state
+        .service
+        .patch(
+            &id,
+            Patch {
+                metadata: request.metadata,
+                document_type: request.document_type,
+            },
+            if_match,
+        )
+        .await?;
+    Ok(with_etag(StatusCode::OK, DocumentBody::new(document, None)))
+}
+
+#[utoipa::path(
+    delete, path = "/documents/{id}", tag = "documents",
+    params(("id" = String, Path, description = "The document id (a ULID)")),
+    responses(
+        (status = 204, description = "Deleted: content, sidecars and record"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 409, description = "Concurrent changes kept winning; retry", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn delete_document(
+    State(state): State<ApiState>,
+    DocumentIdPath(id): DocumentIdPath,
+) -> Result<StatusCode, ApiError> {
+    state.service.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post, path = "/documents/{id}/archive", tag = "documents",
+    params(("id" = String, Path, description = "The document id (a ULID)")),
+    request_body(content = Option<ArchiveRequest>, description = "May be empty"),
+    responses(
+        (status = 202, description = "Archived", body = DocumentBody),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 409, description = "Not archivable from its status (`upload_pending`, `already_archived`) or a concurrent change won", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn archive_document(
+    State(state): State<ApiState>,
+    DocumentIdPath(id): DocumentIdPath,
+    OptionalJsonBody(request): OptionalJsonBody<ArchiveRequest>,
+) -> Result<Response, ApiError> {
+    let class = request.storage_class.unwrap_or_default().into();
+    let document = state.service.archive(&id, class).await?;
+    Ok(with_etag(
+        StatusCode::ACCEPTED,
+        DocumentBody::new(document, None),
+    ))
+}
+
+#[utoipa::path(
+    post, path = "/documents/{id}/restore", tag = "documents",
+    params(("id" = String, Path, description = "The document id (a ULID)")),
+    request_body(content = Option<RestoreRequest>, description = "May be empty"),
+    responses(
+        (status = 202, description = "Restore started", body = DocumentBody),
+        (status = 400, description = "Invalid request (days outside 1..365, unknown tier)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "No such document", body = ErrorBody),
+        (status = 409, description = "Not restorable from its status (`not_archived`, `restore_in_progress`, `already_restored`) or a concurrent change won", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn restore_document(
+    State(state): State<ApiState>,
+    DocumentIdPath(id): DocumentIdPath,
+    OptionalJsonBody(request): OptionalJsonBody<RestoreRequest>,
+) -> Result<Response, ApiError> {
+    let document = state
+        .service
+        .restore(
+            &id,
+            request.days.unwrap_or(1),
+            request.tier.unwrap_or_default(),
+        )
+        .await?;
+    Ok(with_etag(
+        StatusCode::ACCEPTED,
+        DocumentBody::new(document, None),
+    ))
+}

@@ -1,0 +1,238 @@
+//! The JSON shapes of requests and responses, with their OpenAPI schemas.
+
+use chrono::{DateTime, Utc};
+use kumocms_core::document::{Extracted, RestoreState};
+use kumocms_core::ports::SignedLink;
+use kumocms_core::service::DocumentView;
+use kumocms_core::{Document, DocumentStatus, RestoreTier, StorageClass};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+/// `POST /documents`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDocumentRequest {
+    /// The name to download the content as: 1 to 255 bytes, no `/`, `\`, control characters, `.` or `..`.
+    #[schema(example = "report.pdf")]
+    pub file_name: String,
+    /// The exact size of the content in bytes (1 up to the configured maximum, 5 GiB by default).
+    #[schema(example = 1048576, minimum = 1)]
+    pub file_size: u64,
+    /// A media type; `application/octet-stream` when absent. The upload must send it.
+    #[schema(example = "application/pdf")]
+    pub content_type: Option<String>,
+    /// SHA-256 of the content as 64 hex digits; the upload is refused if the bytes differ.
+    pub checksum_sha256: Option<String>,
+    /// A label to list documents by: 1 to 64 letters, digits, `-`, `_` or `.`; `default` when absent.
+    #[schema(example = "invoice")]
+    pub document_type: Option<String>,
+    /// User metadata: a JSON object of at most 16 KiB. It cannot change system fields.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// `PUT /documents/{id}`: an upload for the next content version.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceContentRequest {
+    /// Keeps the current name when absent.
+    pub file_name: Option<String>,
+    #[schema(minimum = 1)]
+    pub file_size: u64,
+    pub content_type: Option<String>,
+    pub checksum_sha256: Option<String>,
+}
+
+/// `PATCH /documents/{id}`: `metadata` is merged as a JSON merge patch (RFC 7396:
+/// `null` removes a key).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchDocumentRequest {
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Map<String, Value>>,
+    pub document_type: Option<String>,
+}
+
+/// The storage classes a document can be archived to.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ArchiveClass {
+    #[default]
+    Glacier,
+    DeepArchive,
+}
+
+impl From<ArchiveClass> for StorageClass {
+    fn from(class: ArchiveClass) -> Self {
+        match class {
+            ArchiveClass::Glacier => StorageClass::Glacier,
+            ArchiveClass::DeepArchive => StorageClass::DeepArchive,
+        }
+    }
+}
+
+/// `POST /documents/{id}/archive`; the body may be empty.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveRequest {
+    /// `GLACIER` when absent.
+    pub storage_class: Option<ArchiveClass>,
+}
+
+/// `POST /documents/{id}/restore`; the body may be empty.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// How many days the restored copy stays readable: 1 to 365, default 1.
+    #[schema(minimum = 1, maximum = 365)]
+    pub days: Option<u32>,
+    /// `Standard` when absent.
+    pub tier: Option<RestoreTier>,
+}
+
+/// `GET /documents` query parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only documents of this `document_type`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub document_type: Option<String>,
+    /// Only documents in this status.
+    pub status: Option<DocumentStatus>,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// `next_cursor` from the previous page, unchanged.
+    pub cursor: Option<String>,
+}
+
+/// A content upload that has not arrived yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingUploadBody {
+    pub revision: u32,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A document: system fields, user `metadata`, and what extraction found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentBody {
+    #[schema(example = "01JDQ7ZK3M9X8E4W2N5R6T7Y8V")]
+    pub document_id: String,
+    pub status: DocumentStatus,
+    /// Bumped on every change; the `ETag` header is this number in quotes.
+    pub version: u64,
+    pub etag: String,
+    pub document_type: String,
+    /// The name of the current content (or of the pending first upload).
+    pub file_name: String,
+    pub content_type: String,
+    /// Size of the current content in bytes, when it has arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+    /// Content revision being served: 1 for the first upload, 0 before it arrives.
+    pub revision: u32,
+    pub storage_class: StorageClass,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extracted: Option<Extracted>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_upload: Option<PendingUploadBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreState>,
+    /// A short-lived link to the content, when it can be read now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download: Option<SignedLink>,
+}
+
+impl DocumentBody {
+    pub fn new(document: Document, download: Option<SignedLink>) -> Self {
+        let (file_name, content_type) = match (&document.content, &document.pending_upload) {
+            (Some(content), _) => (content.file_name.clone(), content.content_type.clone()),
+            (None, Some(pending)) => (pending.file_name.clone(), pending.content_type.clone()),
+            (None, None) => (String::new(), String::new()),
+        };
+        Self {
+            document_id: document.id.to_string(),
+            status: document.status,
+            version: document.version,
+            etag: document.etag(),
+            document_type: document.document_type,
+            file_name,
+            content_type,
+            size: document.content.as_ref().map(|c| c.size),
+            checksum_sha256: document
+                .content
+                .as_ref()
+                .and_then(|c| c.checksum_sha256.clone()),
+            revision: document.content.as_ref().map_or(0, |c| c.revision),
+            storage_class: document.storage_class,
+            created_at: document.created_at,
+            updated_at: document.updated_at,
+            metadata: document.metadata,
+            extracted: document.extracted,
+            pending_upload: document.pending_upload.map(|p| PendingUploadBody {
+                revision: p.revision,
+                file_name: p.file_name,
+                content_type: p.content_type,
+                size: p.size,
+                checksum_sha256: p.checksum_sha256,
+                expires_at: p.expires_at,
+            }),
+            restore: document.restore,
+            download,
+        }
+    }
+}
+
+impl From<DocumentView> for DocumentBody {
+    fn from(view: DocumentView) -> Self {
+        Self::new(view.document, view.download)
+    }
+}
+
+/// A document with the link to upload its (next) content to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadBody {
+    #[serde(flatten)]
+    pub document: DocumentBody,
+    /// Send the content here: `method` to `url` with exactly `headers`, before `expires_at`.
+    pub upload: SignedLink,
+}
+
+/// A page of documents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentPage {
+    pub documents: Vec<DocumentBody>,
+    pub count: usize,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One dependency's health.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckBody {
+    /// `healthy` or `unhealthy`.
+    pub status: String,
+}
+
+/// `GET /healthcheck`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthBody {
+    /// `healthy` when every check passed.
+    pub status: String,
+    pub checks: std::collections::BTreeMap<String, CheckBody>,
+}

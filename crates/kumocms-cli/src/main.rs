@@ -1,0 +1,118 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kumocms_cli::server::{self, ServeOptions};
+use tracing_subscriber::EnvFilter;
+
+/// KumoCMS: a document store. `serve` runs it on this machine with embedded storage.
+#[derive(Parser)]
+#[command(name = "kumocms", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API on this machine, storing everything in one data directory.
+    Serve(ServeArgs),
+    /// List the API's routes (method, path, whether a key is required).
+    Routes {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the OpenAPI 3.1 document.
+    Openapi,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "KUMOCMS_ADDR")]
+    addr: SocketAddr,
+    /// Where documents, the database and keys are kept.
+    #[arg(long, default_value = "./kumocms-data", env = "KUMOCMS_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The API key. Without it, a key is generated on first start and printed once.
+    #[arg(long, env = "KUMOCMS_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// The previous API key, still accepted during a rotation.
+    #[arg(long, env = "KUMOCMS_API_KEY_PREVIOUS", hide_env_values = true)]
+    api_key_previous: Option<String>,
+    /// Largest document content, in bytes.
+    #[arg(long, default_value_t = kumocms_core::validate::DEFAULT_MAX_FILE_SIZE, env = "KUMOCMS_MAX_FILE_SIZE")]
+    max_file_size: u64,
+    /// Seconds an upload may stay pending before the document is discarded.
+    #[arg(long, default_value_t = 86_400, env = "KUMOCMS_PENDING_UPLOAD_TTL")]
+    pending_upload_ttl: u64,
+    /// Seconds a local restore takes (S3 takes minutes to hours).
+    #[arg(long, default_value_t = 5, env = "KUMOCMS_RESTORE_DELAY")]
+    restore_delay: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Routes { json } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(kumocms_api::ROUTES)?);
+            } else {
+                for route in kumocms_api::ROUTES {
+                    let auth = if route.auth { "api key" } else { "open" };
+                    println!("{:<7} {:<28} {auth}", route.method, route.path);
+                }
+            }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", kumocms_api::openapi::json());
+            Ok(())
+        }
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("KUMOCMS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let mut options = ServeOptions::new(args.addr, args.data_dir);
+    options.api_key = args.api_key;
+    options.api_key_previous = args.api_key_previous;
+    options.service.limits.max_file_size = args.max_file_size;
+    options.service.pending_upload_ttl = Duration::from_secs(args.pending_upload_ttl);
+    options.restore_delay = Duration::from_secs(args.restore_delay);
+    let key_from_env = options.api_key.is_some();
+    let data_dir = options.data_dir.clone();
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let running = server::start(options).await?;
+        let base = &running.base_url;
+        println!("KumoCMS is serving {base} (data in {})", data_dir.display());
+        let key_hint = match &running.generated_api_key {
+            Some(key) => {
+                println!("Your API key (shown only this once; only its hash is kept): {key}");
+                key.clone()
+            }
+            None if key_from_env => {
+                println!("API key: the one in KUMOCMS_API_KEY.");
+                "$KUMOCMS_API_KEY".to_owned()
+            }
+            None => {
+                println!(
+                    "API key: the one printed at first start. To use another, set KUMOCMS_API_KEY."
+                );
+                "<your key>".to_owned()
+            }
+        };
+        println!("Try:  curl -H 'Authorization: Bearer {key_hint}' {base}/documents");
+        println!("API:  {base}/openapi.json   Stop: Ctrl-C");
+        running.run_until_signal().await
+    })
+}

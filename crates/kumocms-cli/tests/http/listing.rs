@@ -1,0 +1,120 @@
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::common::{TestServer, assert_error};
+
+#[tokio::test]
+async fn listing_pages_filters_and_refuses_forged_cursors() {
+    let server = TestServer::start().await;
+    let mut invoices = Vec::new();
+    for n in 0..5 {
+        let created = server
+            .create(json!({"file_name": format!("i{n}.txt"), "file_size": 1, "document_type": "invoice"}))
+            .await;
+        invoices.push(created["document_id"].as_str().expect("id").to_owned());
+    }
+    let memo = server
+        .create_active(
+            "memo.txt",
+            "text/plain",
+            b"m",
+            json!({"document_type": "memo"}),
+        )
+        .await;
+
+    // All pages of invoices, two at a time, each id once, in creation order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/documents?type=invoice&limit=2&cursor={c}"),
+            None => "/documents?type=invoice&limit=2".to_owned(),
+        };
+        let (status, _, page) = server.call(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let ids: Vec<String> = page["documents"]
+            .as_array()
+            .expect("documents")
+            .iter()
+            .map(|d| d["document_id"].as_str().expect("id").to_owned())
+            .collect();
+        assert!(ids.len() <= 2);
+        assert_eq!(page["count"], ids.len());
+        seen.extend(ids);
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, invoices);
+
+    let (_, _, page) = server
+        .call(Method::GET, "/documents?status=active", None)
+        .await;
+    let active: BTreeSet<_> = page["documents"]
+        .as_array()
+        .expect("docs")
+        .iter()
+        .map(|d| d["document_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(active, BTreeSet::from([memo.clone()]));
+    let (_, _, page) = server.call(Method::GET, "/documents", None).await;
+    assert_eq!(page["count"], 6);
+    assert!(page.get("next_cursor").is_none());
+
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "limit=abc",
+        "status=lost",
+        "type=a%20b",
+        "cursor=garbage",
+        "unknown=1",
+    ] {
+        let (status, _, body) = server
+            .call(Method::GET, &format!("/documents?{bad}"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body["error"].is_string());
+    }
+
+    // A cursor works only for the listing that issued it, and cannot be edited.
+    let (_, _, first) = server
+        .call(Method::GET, "/documents?type=invoice&limit=1", None)
+        .await;
+    let cursor = first["next_cursor"].as_str().expect("cursor").to_owned();
+    let (status, _, body) = server
+        .call(
+            Method::GET,
+            &format!("/documents?type=memo&limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_cursor");
+    let (status, _, body) = server
+        .call(
+            Method::GET,
+            &format!("/documents?limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_cursor");
+    let (payload, tag) = cursor.split_once('.').expect("payload.tag");
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let forged = engine.encode(
+        String::from_utf8(engine.decode(payload).expect("payload"))
+            .expect("utf8")
+            .replace("invoice", "memo"),
+    );
+    let (status, _, body) = server
+        .call(
+            Method::GET,
+            &format!("/documents?type=memo&limit=1&cursor={forged}.{tag}"),
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_cursor");
+}
