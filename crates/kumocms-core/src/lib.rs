@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod blob_key;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod cursor;
 pub mod document;
 pub mod error;

@@ -1,0 +1,768 @@
+//! The adapter conformance suite: what every `MetadataStore` and `BlobStore` must do,
+//! run by `kumocms-local`'s tests against SQLite and files, and by `kumocms-aws`'s
+//! against DynamoDB and S3 (moto). Each check panics with a message naming the
+//! behaviour that broke.
+//!
+//! The checks share the store with whatever else is in it: they create their own
+//! records (with a document type of their own for listings) and delete them again.
+
+// A test suite: a failed expectation must panic, with the message saying why.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{Duration, Utc};
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::blob_key;
+use crate::document::{
+    BlobRef, ContentVersion, Document, DocumentStatus, Extracted, PendingUpload, RestoreState,
+    RestoreTier, StorageClass,
+};
+use crate::id::DocumentId;
+use crate::ports::{
+    BlobError, BlobStore, DownloadSpec, ListPage, ListQuery, MetadataStore, SignedLink, StoreError,
+    UploadSpec,
+};
+
+/// Puts bytes through signed links the way a client would. Core has no HTTP client;
+/// the caller supplies one.
+#[async_trait]
+pub trait ConformanceUploader: Send + Sync {
+    /// Sends `body` to an upload link with the method and headers it names. `Ok`
+    /// only when the store accepted the upload.
+    async fn upload(&self, link: &SignedLink, body: Bytes) -> Result<(), String>;
+    /// Fetches a download link's body. `Ok` only on success.
+    async fn download(&self, link: &SignedLink) -> Result<Bytes, String>;
+}
+
+/// A fresh record as the service would create it, with every optional part set so
+/// that a lossy round trip shows.
+pub fn sample_document(document_type: &str, status: DocumentStatus) -> Document {
+    let id = DocumentId::new();
+    let now = Utc::now();
+    let location = crate::document::BlobLocation {
+        store: "conformance".into(),
+        region: Some("eu-west-1".into()),
+    };
+    let mut metadata = Map::new();
+    metadata.insert(
+        "customer".into(),
+        json!({"name": "Åsa", "tags": ["a", "b"]}),
+    );
+    metadata.insert("amount".into(), json!(12.5));
+    Document {
+        id,
+        version: 1,
+        status,
+        document_type: document_type.to_owned(),
+        created_at: now,
+        updated_at: now,
+        storage_class: StorageClass::Standard,
+        metadata,
+        content: Some(ContentVersion {
+            revision: 1,
+            key: blob_key::content_key(&id, 1),
+            location: location.clone(),
+            file_name: "Rapport d'été.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 1234,
+            checksum_sha256: Some("ab".repeat(32)),
+            arrived_at: now,
+        }),
+        pending_upload: None,
+        restore: Some(RestoreState {
+            days: 3,
+            tier: RestoreTier::Bulk,
+            requested_at: now,
+            available_until: None,
+        }),
+        extracted: Some(Extracted {
+            size: 1234,
+            sha256: "ab".repeat(32),
+            sniffed_content_type: Some("application/pdf".into()),
+            content_type_mismatch: false,
+            page_count: Some(3),
+            width: None,
+            height: None,
+            extracted_at: now,
+            sidecar_applied: true,
+        }),
+    }
+}
+
+/// Gives `document` a pending upload that expires at `expires_at`.
+pub fn with_pending(mut document: Document, expires_at: chrono::DateTime<Utc>) -> Document {
+    let location = crate::document::BlobLocation {
+        store: "conformance".into(),
+        region: None,
+    };
+    document.pending_upload = Some(PendingUpload {
+        revision: 2,
+        key: blob_key::content_key(&document.id, 2),
+        location,
+        file_name: "next.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: 99,
+        checksum_sha256: None,
+        expires_at,
+    });
+    document
+}
+
+/// The next version of `document`, as a writer would save it.
+fn bumped(document: &Document, note: &str) -> Document {
+    let mut next = document.clone();
+    next.version += 1;
+    next.updated_at = Utc::now();
+    next.metadata
+        .insert("note".into(), Value::String(note.into()));
+    next
+}
+
+fn unique_type(label: &str) -> String {
+    format!("conformance-{label}-{}", DocumentId::new())
+}
+
+async fn cleanup(store: &dyn MetadataStore, ids: &[DocumentId]) {
+    for id in ids {
+        if let Ok(Some(document)) = store.get(id).await {
+            let _ = store.delete(id, document.version).await;
+        }
+    }
+}
+
+/// Runs every metadata check.
+pub async fn metadata_store(store: &dyn MetadataStore) {
+    metadata_crud(store).await;
+    metadata_races(store).await;
+    metadata_listing(store).await;
+    metadata_expired_pending(store).await;
+}
+
+/// Insert, get, conditional update and conditional delete.
+pub async fn metadata_crud(store: &dyn MetadataStore) {
+    store
+        .health()
+        .await
+        .expect("health must succeed on a working store");
+    let document = sample_document(&unique_type("crud"), DocumentStatus::Active);
+    let id = document.id;
+    assert_eq!(
+        store
+            .get(&id)
+            .await
+            .expect("get of a missing id must not fail"),
+        None,
+        "get of an id never inserted must be None"
+    );
+    store
+        .insert(&document)
+        .await
+        .expect("insert of a new record");
+    assert_eq!(
+        store.get(&id).await.expect("get after insert"),
+        Some(document.clone()),
+        "the record must round-trip unchanged (all system fields, metadata, nested parts)"
+    );
+    assert_eq!(
+        store.insert(&document).await,
+        Err(StoreError::Conflict),
+        "inserting an id that exists must be a Conflict"
+    );
+
+    let second = bumped(&document, "second");
+    store
+        .update(&second, 1)
+        .await
+        .expect("update from the stored version must succeed");
+    assert_eq!(
+        store.get(&id).await.expect("get after update"),
+        Some(second.clone()),
+        "get must return the updated record"
+    );
+    assert_eq!(
+        store.update(&bumped(&document, "stale"), 1).await,
+        Err(StoreError::Conflict),
+        "update from a stale version must be a Conflict"
+    );
+    assert_eq!(
+        store.get(&id).await.expect("get after a refused update"),
+        Some(second.clone()),
+        "a refused update must change nothing"
+    );
+    let ghost = sample_document("ghost", DocumentStatus::Active);
+    assert_eq!(
+        store.update(&bumped(&ghost, "x"), 1).await,
+        Err(StoreError::Conflict),
+        "update of a record that does not exist must be a Conflict (never an upsert)"
+    );
+    assert_eq!(
+        store.get(&ghost.id).await.expect("get of the ghost"),
+        None,
+        "a refused update must not create the record"
+    );
+
+    assert_eq!(
+        store.delete(&id, 1).await,
+        Err(StoreError::Conflict),
+        "delete with a stale version must be a Conflict"
+    );
+    assert!(
+        store.get(&id).await.expect("get").is_some(),
+        "a refused delete must keep the record"
+    );
+    store
+        .delete(&id, 2)
+        .await
+        .expect("delete with the stored version must succeed");
+    assert_eq!(
+        store.get(&id).await.expect("get after delete"),
+        None,
+        "a deleted record must be gone"
+    );
+    assert_eq!(
+        store.delete(&id, 2).await,
+        Err(StoreError::Conflict),
+        "deleting a record that is gone must be a Conflict"
+    );
+}
+
+/// Racing writes from the same version: exactly one wins, the rest get Conflict.
+pub async fn metadata_races(store: &dyn MetadataStore) {
+    let document = sample_document(&unique_type("race"), DocumentStatus::Active);
+    let id = document.id;
+    store.insert(&document).await.expect("insert");
+
+    let candidates: Vec<Document> = (0..8)
+        .map(|i| bumped(&document, &format!("writer-{i}")))
+        .collect();
+    let results = join_all(candidates.iter().map(|c| store.update(c, 1))).await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of 8 racing updates from the same version must win: {results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || *r == Err(StoreError::Conflict)),
+        "the losers of a race must get Conflict: {results:?}"
+    );
+    assert_eq!(
+        store.get(&id).await.expect("get after the race"),
+        Some(candidates[winners[0]].clone()),
+        "the stored record must be the winner's, not a mix or a loser's"
+    );
+
+    let inserts = join_all((0..4).map(|_| store.insert(&document))).await;
+    assert!(
+        inserts.iter().all(|r| *r == Err(StoreError::Conflict)),
+        "inserting an existing id must always conflict: {inserts:?}"
+    );
+
+    let deletes = join_all((0..4).map(|_| store.delete(&id, 2))).await;
+    assert_eq!(
+        deletes.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one of racing deletes must win: {deletes:?}"
+    );
+
+    let fresh = sample_document(&unique_type("race"), DocumentStatus::Active);
+    let inserts = join_all((0..4).map(|_| store.insert(&fresh))).await;
+    assert_eq!(
+        inserts.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one of racing inserts of a new id must win: {inserts:?}"
+    );
+    cleanup(store, &[id, fresh.id]).await;
+}
+
+async fn list_all(store: &dyn MetadataStore, mut query: ListQuery) -> Vec<ListPage> {
+    let mut pages = Vec::new();
+    for _ in 0..10_000 {
+        let page = store.list(&query).await.expect("list must succeed");
+        let next = page.next.clone();
+        pages.push(page);
+        match next {
+            Some(next) => query.after = Some(next),
+            None => return pages,
+        }
+    }
+    panic!("listing did not end after 10000 pages: `next` must be None on the last page");
+}
+
+fn ids(pages: &[ListPage]) -> Vec<DocumentId> {
+    pages
+        .iter()
+        .flat_map(|p| p.documents.iter().map(|d| d.id))
+        .collect()
+}
+
+/// Listing: id order, filters, limits, pagination, and `next` only when more exist.
+pub async fn metadata_listing(store: &dyn MetadataStore) {
+    let kind = unique_type("list");
+    let other_kind = unique_type("list-other");
+    let mut documents = Vec::new();
+    for status in [
+        DocumentStatus::Active,
+        DocumentStatus::Archived,
+        DocumentStatus::Active,
+        DocumentStatus::Archived,
+        DocumentStatus::Active,
+        DocumentStatus::Archived,
+        DocumentStatus::Active,
+    ] {
+        documents.push(sample_document(&kind, status));
+    }
+    let others = [
+        sample_document(&other_kind, DocumentStatus::Active),
+        sample_document(&other_kind, DocumentStatus::Active),
+    ];
+    // Inserted out of id order, so that insertion order cannot pass for id order.
+    for document in documents.iter().rev().chain(others.iter()) {
+        store.insert(document).await.expect("insert for listing");
+    }
+    let mut expected: Vec<DocumentId> = documents.iter().map(|d| d.id).collect();
+    expected.sort_by_key(|id| id.to_string());
+
+    let query = |limit: usize, status: Option<DocumentStatus>| ListQuery {
+        document_type: Some(kind.clone()),
+        status,
+        limit,
+        after: None,
+    };
+
+    let whole = store.list(&query(1000, None)).await.expect("list");
+    assert_eq!(
+        whole.documents.iter().map(|d| d.id).collect::<Vec<_>>(),
+        expected,
+        "a type filter must return exactly that type's records, in id order"
+    );
+    assert_eq!(whole.next, None, "`next` must be None when everything fit");
+    assert_eq!(
+        whole.documents.iter().find(|d| d.id == documents[0].id),
+        Some(&documents[0]),
+        "listed records must be whole"
+    );
+
+    let exact = store.list(&query(7, None)).await.expect("list");
+    assert_eq!(exact.documents.len(), 7, "limit 7 of 7 returns all 7");
+    assert_eq!(
+        exact.next, None,
+        "`next` must be None when the page holds exactly the last record"
+    );
+
+    let pages = list_all(store, query(3, None)).await;
+    assert_eq!(
+        pages.iter().map(|p| p.documents.len()).collect::<Vec<_>>(),
+        vec![3, 3, 1],
+        "7 records by 3 must come as pages of 3, 3 and 1"
+    );
+    assert_eq!(
+        ids(&pages),
+        expected,
+        "pages must continue where the previous one stopped, in id order, without repeats"
+    );
+
+    let one = store.list(&query(1, None)).await.expect("list");
+    assert_eq!(one.documents.len(), 1, "limit 1 returns one record");
+    assert!(
+        one.next.is_some(),
+        "`next` must be set when more records exist"
+    );
+
+    let archived = list_all(store, query(2, Some(DocumentStatus::Archived))).await;
+    let expected_archived: Vec<DocumentId> = expected
+        .iter()
+        .filter(|id| {
+            documents
+                .iter()
+                .any(|d| d.id == **id && d.status == DocumentStatus::Archived)
+        })
+        .copied()
+        .collect();
+    assert_eq!(
+        ids(&archived),
+        expected_archived,
+        "type and status filters must combine, also across pages"
+    );
+
+    let none = store
+        .list(&ListQuery {
+            document_type: Some(other_kind.clone()),
+            status: Some(DocumentStatus::Archived),
+            limit: 10,
+            after: None,
+        })
+        .await
+        .expect("list");
+    assert!(
+        none.documents.is_empty() && none.next.is_none(),
+        "a filter nothing matches gives an empty page without `next`"
+    );
+
+    let everything = list_all(
+        store,
+        ListQuery {
+            document_type: None,
+            status: None,
+            limit: 500,
+            after: None,
+        },
+    )
+    .await;
+    let all_ids: Vec<String> = ids(&everything).iter().map(|id| id.to_string()).collect();
+    assert!(
+        all_ids.windows(2).all(|w| w[0] < w[1]),
+        "an unfiltered listing must be in strictly increasing id order"
+    );
+    for document in documents.iter().chain(others.iter()) {
+        assert!(
+            all_ids.contains(&document.id.to_string()),
+            "an unfiltered listing must include every record"
+        );
+    }
+
+    let all: Vec<DocumentId> = documents
+        .iter()
+        .chain(others.iter())
+        .map(|d| d.id)
+        .collect();
+    cleanup(store, &all).await;
+}
+
+/// `expired_pending`: records whose pending upload expired before `now`, and only those.
+pub async fn metadata_expired_pending(store: &dyn MetadataStore) {
+    let kind = unique_type("expiry");
+    let now = Utc::now();
+    let long_ago = with_pending(
+        sample_document(&kind, DocumentStatus::PendingUpload),
+        now - Duration::hours(1),
+    );
+    let just_now = with_pending(
+        sample_document(&kind, DocumentStatus::Active),
+        now - Duration::seconds(2),
+    );
+    let future = with_pending(
+        sample_document(&kind, DocumentStatus::PendingUpload),
+        now + Duration::hours(1),
+    );
+    let no_pending = sample_document(&kind, DocumentStatus::Active);
+    for document in [&long_ago, &just_now, &future, &no_pending] {
+        store.insert(document).await.expect("insert for expiry");
+    }
+    let expired: Vec<DocumentId> = store
+        .expired_pending(now, 1000)
+        .await
+        .expect("expired_pending must succeed")
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert!(
+        expired.contains(&long_ago.id) && expired.contains(&just_now.id),
+        "uploads that expired before now must be returned"
+    );
+    assert!(
+        !expired.contains(&future.id),
+        "an upload that expires later must not be returned"
+    );
+    assert!(
+        !expired.contains(&no_pending.id),
+        "a record without a pending upload must not be returned"
+    );
+    assert!(
+        store
+            .expired_pending(now, 1)
+            .await
+            .expect("expired_pending")
+            .len()
+            <= 1,
+        "expired_pending must honour its limit"
+    );
+
+    // Once the pending upload is dropped, the record is no longer expired.
+    let mut settled = bumped(&just_now, "settled");
+    settled.pending_upload = None;
+    store.update(&settled, 1).await.expect("update");
+    let expired = store
+        .expired_pending(now, 1000)
+        .await
+        .expect("expired_pending");
+    assert!(
+        !expired.iter().any(|d| d.id == just_now.id),
+        "a record whose pending upload was cleared must not be returned"
+    );
+    let later = store
+        .expired_pending(now + Duration::hours(2), 1000)
+        .await
+        .expect("expired_pending");
+    assert!(
+        later.iter().any(|d| d.id == future.id),
+        "an upload must be returned once `now` passes its expiry"
+    );
+    cleanup(store, &[long_ago.id, just_now.id, future.id, no_pending.id]).await;
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Test content: spans several read chunks, and is not all one byte.
+fn sample_bytes() -> Bytes {
+    let mut body = Vec::with_capacity(200_000);
+    let mut n: u32 = 1;
+    while body.len() < 200_000 {
+        body.extend_from_slice(format!("KumoCMS conformance line {n}\n").as_bytes());
+        n += 1;
+    }
+    Bytes::from(body)
+}
+
+async fn read_all(store: &dyn BlobStore, blob: &BlobRef) -> Result<Vec<u8>, BlobError> {
+    let mut stream = store.read(blob).await?;
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+async fn upload(
+    store: &dyn BlobStore,
+    uploader: &dyn ConformanceUploader,
+    blob: &BlobRef,
+    content_type: &str,
+    body: Bytes,
+    checksum: bool,
+) {
+    let link = store
+        .upload_link(&UploadSpec {
+            blob: blob.clone(),
+            content_type: content_type.into(),
+            size: body.len() as u64,
+            checksum_sha256: checksum.then(|| sha256_hex(&body)),
+            expires_in: std::time::Duration::from_secs(300),
+        })
+        .await
+        .expect("upload_link");
+    uploader
+        .upload(&link, body)
+        .await
+        .unwrap_or_else(|e| panic!("a correct upload through a link must succeed: {e}"));
+}
+
+/// Blob storage through links: upload (and refusal of wrong bytes), head, read,
+/// read_small, download, archive, restore, delete and delete_document.
+pub async fn blob_store(store: &dyn BlobStore, uploader: &dyn ConformanceUploader) {
+    store
+        .health()
+        .await
+        .expect("health must succeed on a working store");
+    let location = store.location();
+    assert_eq!(
+        store.location(),
+        location,
+        "location() must be stable between calls"
+    );
+    let id = DocumentId::new();
+    let content = BlobRef {
+        key: blob_key::content_key(&id, 1),
+        location: location.clone(),
+    };
+    let body = sample_bytes();
+
+    assert_eq!(
+        store.head(&content).await.expect("head of a missing blob"),
+        None,
+        "head of a blob never written must be None"
+    );
+    assert_eq!(
+        store.read_small(&content, 1024).await,
+        Ok(None),
+        "read_small of a missing blob must be None"
+    );
+    assert!(
+        read_all(store, &content).await.is_err(),
+        "read of a missing blob must fail"
+    );
+
+    let spec = UploadSpec {
+        blob: content.clone(),
+        content_type: "text/plain".into(),
+        size: body.len() as u64,
+        checksum_sha256: Some(sha256_hex(&body)),
+        expires_in: std::time::Duration::from_secs(300),
+    };
+    let link = store.upload_link(&spec).await.expect("upload_link");
+    assert_eq!(link.method, "PUT", "upload links are PUT");
+    assert!(
+        link.expires_at > Utc::now(),
+        "an upload link must not be expired when issued"
+    );
+
+    let mut altered = body.to_vec();
+    altered[100] ^= 1;
+    assert!(
+        uploader.upload(&link, Bytes::from(altered)).await.is_err(),
+        "an upload whose bytes do not match the signed SHA-256 must be refused"
+    );
+    assert!(
+        uploader
+            .upload(&link, body.slice(..body.len() - 1))
+            .await
+            .is_err(),
+        "an upload shorter than the signed length must be refused"
+    );
+    assert_eq!(
+        store.head(&content).await.expect("head"),
+        None,
+        "a refused upload must store nothing"
+    );
+
+    uploader
+        .upload(&link, body.clone())
+        .await
+        .unwrap_or_else(|e| panic!("a correct upload through its link must succeed: {e}"));
+    let head = store.head(&content).await.expect("head after upload");
+    assert_eq!(
+        head.as_ref().map(|h| (h.size, h.storage_class)),
+        Some((body.len() as u64, StorageClass::Standard)),
+        "head after an upload must report its size and STANDARD"
+    );
+    assert_eq!(
+        read_all(store, &content).await.expect("read"),
+        body.to_vec(),
+        "read must stream back exactly the uploaded bytes"
+    );
+    assert_eq!(
+        store.read_small(&content, body.len()).await,
+        Ok(Some(body.clone())),
+        "read_small at the exact size must return the bytes"
+    );
+    assert!(
+        matches!(
+            store.read_small(&content, body.len() - 1).await,
+            Err(BlobError::TooLarge { .. })
+        ),
+        "read_small past its limit must be TooLarge"
+    );
+
+    let download = store
+        .download_link(&DownloadSpec {
+            blob: content.clone(),
+            file_name: "Rapport d'été.txt".into(),
+            content_type: "text/plain".into(),
+            expires_in: std::time::Duration::from_secs(60),
+        })
+        .await
+        .expect("download_link");
+    assert_eq!(download.method, "GET", "download links are GET");
+    assert_eq!(
+        uploader
+            .download(&download)
+            .await
+            .unwrap_or_else(|e| panic!("a download link must work: {e}")),
+        body,
+        "a download link must serve exactly the stored bytes"
+    );
+
+    // A sidecar beside the content, and another document's content.
+    let sidecar = BlobRef {
+        key: blob_key::sidecar_key(&content.key),
+        location: location.clone(),
+    };
+    upload(
+        store,
+        uploader,
+        &sidecar,
+        "application/json",
+        Bytes::from_static(br#"{"from":"sidecar"}"#),
+        false,
+    )
+    .await;
+    let other_id = DocumentId::new();
+    let other = BlobRef {
+        key: blob_key::content_key(&other_id, 1),
+        location: location.clone(),
+    };
+    upload(
+        store,
+        uploader,
+        &other,
+        "application/octet-stream",
+        Bytes::from_static(b"other document"),
+        true,
+    )
+    .await;
+
+    store
+        .archive(&content, StorageClass::Glacier)
+        .await
+        .expect("archive of stored content");
+    let head = store.head(&content).await.expect("head after archive");
+    assert_eq!(
+        head.as_ref().map(|h| (h.size, h.storage_class)),
+        Some((body.len() as u64, StorageClass::Glacier)),
+        "head after archive must report the archive class and the same size"
+    );
+    assert!(
+        read_all(store, &content).await.is_err(),
+        "archived content must not be readable before a restore"
+    );
+    store
+        .restore(&content, 1, RestoreTier::Standard)
+        .await
+        .expect("a restore of archived content must be accepted");
+
+    store.delete(&content).await.expect("delete");
+    assert_eq!(
+        store.head(&content).await.expect("head after delete"),
+        None,
+        "a deleted blob must be gone, archived or not"
+    );
+    store
+        .delete(&content)
+        .await
+        .expect("deleting a blob that is gone must succeed (idempotent)");
+
+    assert!(
+        store.head(&sidecar).await.expect("head").is_some(),
+        "deleting one blob must leave its neighbours"
+    );
+    store
+        .delete_document(&id, &location)
+        .await
+        .expect("delete_document");
+    assert_eq!(
+        store.head(&sidecar).await.expect("head"),
+        None,
+        "delete_document must remove every blob under documents/<id>/"
+    );
+    assert!(
+        store.head(&other).await.expect("head").is_some(),
+        "delete_document must not touch another document's blobs"
+    );
+    store
+        .delete_document(&id, &location)
+        .await
+        .expect("delete_document of a document without blobs must succeed");
+    store
+        .delete_document(&other_id, &location)
+        .await
+        .expect("delete_document");
+    assert_eq!(
+        store.head(&other).await.expect("head"),
+        None,
+        "delete_document must remove the content"
+    );
+}
