@@ -1,5 +1,8 @@
 //! The core's adapter conformance suite, run against the local adapters.
 
+// Test helpers panic on failure like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use kumocms_core::conformance;

@@ -1,6 +1,6 @@
 //! Shared test helpers: a blob store served on an ephemeral port, a recording
 //! event sink, and an HTTP uploader for the conformance suite.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
