@@ -111,7 +111,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 "<your key>".to_owned()
             }
         };
-        println!("Try:  curl -H 'Authorization: Bearer {key_hint}' {base}/documents");
+        println!("Try:  curl -H \"Authorization: Bearer {key_hint}\" {base}/documents");
         println!("API:  {base}/openapi.json   Stop: Ctrl-C");
         running.run_until_signal().await
     })
