@@ -382,6 +382,12 @@ impl FsBlobStore {
         Ok(count)
     }
 
+    /// Whether `key` holds content, readable or archived. An upload link must not
+    /// put new bytes under a key that already has some.
+    pub(crate) async fn has_content(&self, key: &str) -> Result<bool, BlobError> {
+        Ok(self.is_hot(key).await? || self.cold_class(key).await?.is_some())
+    }
+
     /// Whether the content of `key` is still in `hot/` (for crash recovery).
     pub async fn is_hot(&self, key: &str) -> Result<bool, BlobError> {
         let path = self.hot_path(checked_key(key)?);

@@ -185,10 +185,17 @@ async fn upload(
             return Err(size_mismatch(length, declared));
         }
     }
-    let target = store.hot_path(&link.key);
-    if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+    // Checked before reading the body to answer early; the hard link below is what
+    // makes it race-free for hot/. Archived content (cold/) has no later check, but
+    // only a client reusing an old link could race an archive move.
+    if store
+        .has_content(&link.key)
+        .await
+        .map_err(LinkResponseError::storage)?
+    {
         return Err(already_uploaded());
     }
+    let target = store.hot_path(&link.key);
 
     let temp = store
         .tmp_dir()

@@ -319,12 +319,18 @@ async fn downloads_are_served_with_safe_headers_only_while_readable() {
     let response = client.get(&renamed).send().await.unwrap();
     assert_eq!(response.status(), 403);
 
-    // Archived content is not served; deleted content is 404.
+    // Archived content is not served, and its upload link cannot put new bytes there.
     served
         .store
         .archive(&blob, StorageClass::Glacier)
         .await
         .unwrap();
+    let (status, json) = put(&link, Some("application/pdf"), BODY).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (409, Some("already_uploaded"))
+    );
+    assert!(!served.dir.path().join("blobs/hot").join(&blob.key).exists());
     let response = client.get(&download.url).send().await.unwrap();
     assert_eq!(response.status(), 404);
     let json: Value = response.json().await.unwrap();
