@@ -1,0 +1,82 @@
+//! KumoCMS on AWS: the core's ports implemented with the AWS SDK for Rust.
+//!
+//! - [`DynamoMetadataStore`]: document records in the DynamoDB table the Terraform
+//!   module creates (`PK`/`SK`, GSI `DocumentTypeIndex`, TTL `expiresAt`).
+//! - [`S3BlobStore`]: content under `documents/` in S3, presigned links, archive by
+//!   copy in place, restore.
+//! - [`SecretsKeySource`]: the API keys from Secrets Manager, cached with a TTL.
+//!
+//! Every adapter takes an [`aws_config::SdkConfig`]; [`sdk_config`] builds one from the
+//! Lambda environment (the region comes from `AWS_REGION`, an `AWS_ENDPOINT_URL` is
+//! honoured, which is how the tests reach moto).
+
+mod dynamo;
+mod errors;
+mod s3;
+mod secrets;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls;
+
+pub use aws_sdk_secretsmanager::Client as SecretsClient;
+pub use dynamo::{DOCUMENT_TYPE_INDEX, DynamoMetadataStore};
+pub use s3::{S3BlobStore, content_disposition};
+pub use secrets::{DEFAULT_SECRETS_TTL, SecretsKeySource, parse_secret};
+
+/// The SDK's HTTP client on rustls with ring, the workspace's one TLS stack (the SDK
+/// default would add aws-lc, a slow C build that also complicates the zig link).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// The SDK configuration from the environment, as Lambda provides it.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .load()
+        .await
+}
+
+/// An SDK configuration for an explicit endpoint, region and static credentials: for
+/// tests against moto, and anything else that must not read the environment.
+pub async fn sdk_config_for(
+    endpoint_url: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> SdkConfig {
+    let credentials = aws_credential_types::Credentials::new(
+        access_key_id,
+        secret_access_key,
+        None,
+        None,
+        "kumocms-static",
+    );
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .endpoint_url(endpoint_url)
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// True when requests go to a custom endpoint (moto, LocalStack, a VPC endpoint URL):
+/// S3 then needs path-style addressing, as `bucket.127.0.0.1` does not resolve.
+fn custom_endpoint(config: &SdkConfig) -> bool {
+    config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+}

@@ -1,0 +1,190 @@
+//! `bootstrap`: the KumoCMS Lambda runtime for `provided.al2023`. `_HANDLER` picks the
+//! role (`api`, `authorizer`, `events`, `dlq`); anything else is reported to Lambda as
+//! an init error and the process exits non-zero.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use kumocms_aws::SecretsKeySource;
+use kumocms_core::ports::SystemClock;
+use kumocms_lambda::api::{self, Core};
+use kumocms_lambda::authorizer::Authorizer;
+use kumocms_lambda::dlq::DlqDrainer;
+use kumocms_lambda::events::EventsHandler;
+use kumocms_lambda::{Role, Settings};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let role = std::env::var("_HANDLER").unwrap_or_default();
+    let level = std::env::var(kumocms_lambda::settings::KUMOCMS_LOG_LEVEL)
+        .ok()
+        .filter(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| "info".to_owned());
+    init_logging(&level);
+    let role = match role.parse::<Role>() {
+        Ok(role) => role,
+        Err(error) => return init_failed(&error.to_string()).await,
+    };
+    let settings = match Settings::from_env(role) {
+        Ok(settings) => settings,
+        Err(error) => return init_failed(&error.to_string()).await,
+    };
+    match run(role, settings).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "the runtime stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// JSON lines for CloudWatch. Each line carries the span fields, among them the
+/// runtime's `requestId`.
+fn init_logging(level: &str) {
+    let filter = EnvFilter::try_new(format!(
+        "{level},aws_config=warn,aws_smithy_runtime=warn,hyper=warn,h2=warn,rustls=warn"
+    ))
+    .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+/// Reports an init failure to the Runtime API (when there is one) and exits.
+async fn init_failed(message: &str) -> std::process::ExitCode {
+    tracing::error!(error = %message, "init failed");
+    eprintln!("kumocms bootstrap: {message}");
+    if let Err(error) = report_init_error(message).await {
+        tracing::warn!(error = %error, "could not report the init error to the Runtime API");
+    }
+    std::process::ExitCode::FAILURE
+}
+
+async fn report_init_error(message: &str) -> anyhow::Result<()> {
+    let client = lambda_runtime_api_client::Client::builder()
+        .build()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "errorType": "Runtime.InitError",
+        "errorMessage": message,
+    }))?;
+    let request = lambda_runtime_api_client::build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", "Runtime.InitError")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(body))?;
+    let response = client
+        .call(request)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "the Runtime API answered {}",
+        response.status()
+    );
+    Ok(())
+}
+
+async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
+    let config = kumocms_aws::sdk_config().await;
+    tracing::info!(%role, region = ?config.region().map(|r| r.as_ref().to_owned()), "starting");
+    let result = match role {
+        Role::Api => {
+            let core = Core::from_settings(&config, &settings);
+            let service = tower::ServiceBuilder::new()
+                .map_request(api::prepare)
+                .service(api::router(core.service));
+            lambda_http::run(service).await
+        }
+        Role::Authorizer => {
+            let keys = SecretsKeySource::with_options(
+                aws_sdk_secretsmanager_client(&config),
+                &settings.secrets_arn,
+                settings.secrets_ttl,
+                Arc::new(SystemClock),
+            );
+            let authorizer = Arc::new(Authorizer::new(Arc::new(keys)));
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let authorizer = authorizer.clone();
+                async move {
+                    let request_id = event.context.request_id.clone();
+                    let span = tracing::info_span!("authorizer", request_id = %request_id);
+                    let _guard = span.enter();
+                    authorizer
+                        .handle(event.payload)
+                        .await
+                        .map_err(|_| Diagnostic {
+                            error_type: "Unauthorized".to_owned(),
+                            error_message: "Unauthorized".to_owned(),
+                        })
+                }
+            }))
+            .await
+        }
+        Role::Events => {
+            let core = Core::from_settings(&config, &settings);
+            let handler = Arc::new(EventsHandler::new(core.processor));
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let handler = handler.clone();
+                async move {
+                    let span = tracing::info_span!("event", request_id = %event.context.request_id);
+                    let _guard = span.enter();
+                    handler
+                        .handle(event.payload)
+                        .await
+                        .map_err(|error| Diagnostic {
+                            error_type: "KumoCMS.EventFailed".to_owned(),
+                            error_message: error.to_string(),
+                        })
+                }
+            }))
+            .await
+        }
+        Role::Dlq => {
+            let core = Core::from_settings(&config, &settings);
+            let events = Arc::new(EventsHandler::new(core.processor));
+            let drainer = Arc::new(DlqDrainer::new(
+                aws_sdk_sqs::Client::new(&config),
+                &settings.dlq_url,
+                events,
+                core.service,
+            ));
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let drainer = drainer.clone();
+                async move {
+                    let span = tracing::info_span!("dlq", request_id = %event.context.request_id);
+                    let _guard = span.enter();
+                    let summary = drainer.run(deadline(event.context.deadline)).await;
+                    Ok::<_, Diagnostic>(summary)
+                }
+            }))
+            .await
+        }
+    };
+    result
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("{role} runtime"))
+}
+
+fn aws_sdk_secretsmanager_client(config: &aws_config::SdkConfig) -> kumocms_aws::SecretsClient {
+    kumocms_aws::SecretsClient::new(config)
+}
+
+/// The invocation's deadline (milliseconds since the epoch) as an `Instant`.
+fn deadline(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}

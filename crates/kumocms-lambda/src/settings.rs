@@ -1,0 +1,159 @@
+//! The environment contract the Terraform module sets. The region is never read here:
+//! the SDK takes `AWS_REGION`, which Lambda sets and reserves.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::Role;
+
+pub const S3_BUCKET_NAME: &str = "S3_BUCKET_NAME";
+pub const DYNAMODB_TABLE_NAME: &str = "DYNAMODB_TABLE_NAME";
+pub const SECRETS_ARN: &str = "SECRETS_ARN";
+pub const KUMOCMS_DLQ_URL: &str = "KUMOCMS_DLQ_URL";
+pub const KUMOCMS_LOG_LEVEL: &str = "KUMOCMS_LOG_LEVEL";
+pub const KUMOCMS_CURSOR_SECRET: &str = "KUMOCMS_CURSOR_SECRET";
+pub const KUMOCMS_SECRETS_TTL_SECONDS: &str = "KUMOCMS_SECRETS_TTL_SECONDS";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("the {role} function needs the environment variable {name}")]
+    Missing { role: Role, name: &'static str },
+    #[error("{name} must be {expected}")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+    },
+}
+
+/// What one function reads from its environment.
+#[derive(Clone)]
+pub struct Settings {
+    pub bucket: String,
+    pub table: String,
+    pub secrets_arn: String,
+    pub dlq_url: String,
+    pub cursor_key: Vec<u8>,
+    pub secrets_ttl: Duration,
+    pub log_level: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("bucket", &self.bucket)
+            .field("table", &self.table)
+            .field("secrets_arn", &self.secrets_arn)
+            .field("dlq_url", &self.dlq_url)
+            .field("secrets_ttl", &self.secrets_ttl)
+            .field("log_level", &self.log_level)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    pub fn from_env(role: Role) -> Result<Self, SettingsError> {
+        Self::from_lookup(role, |name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings `role` needs through `lookup`; blank values count as unset.
+    pub fn from_lookup(
+        role: Role,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str, needed: bool| match get(name) {
+            Some(value) => Ok(value),
+            None if needed => Err(SettingsError::Missing { role, name }),
+            None => Ok(String::new()),
+        };
+        let storage = matches!(role, Role::Api | Role::Events | Role::Dlq);
+        let bucket = required(S3_BUCKET_NAME, storage)?;
+        let table = required(DYNAMODB_TABLE_NAME, storage)?;
+        let secrets_arn = required(SECRETS_ARN, role == Role::Authorizer)?;
+        let dlq_url = required(KUMOCMS_DLQ_URL, role == Role::Dlq)?;
+        let secrets_ttl = match get(KUMOCMS_SECRETS_TTL_SECONDS) {
+            None => kumocms_aws::DEFAULT_SECRETS_TTL,
+            Some(text) => {
+                Duration::from_secs(text.trim().parse().map_err(|_| SettingsError::Invalid {
+                    name: KUMOCMS_SECRETS_TTL_SECONDS,
+                    expected: "a whole number of seconds",
+                })?)
+            }
+        };
+        // Cursors must verify on every instance of the function. Without a configured
+        // secret, derive one from the deployment: a cursor can then be forged, but it
+        // only names a position in a listing the caller may read anyway, and the
+        // filter binding still holds.
+        let cursor_key = match get(KUMOCMS_CURSOR_SECRET) {
+            Some(secret) => secret.into_bytes(),
+            None => Sha256::digest(format!("kumocms-cursor\0{table}\0{bucket}")).to_vec(),
+        };
+        Ok(Self {
+            bucket,
+            table,
+            secrets_arn,
+            dlq_url,
+            cursor_key,
+            secrets_ttl,
+            log_level: get(KUMOCMS_LOG_LEVEL).unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn each_role_names_what_it_misses() {
+        let error = Settings::from_lookup(Role::Api, lookup(&[(S3_BUCKET_NAME, "b")])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the api function needs the environment variable DYNAMODB_TABLE_NAME"
+        );
+        let error =
+            Settings::from_lookup(Role::Authorizer, lookup(&[(SECRETS_ARN, " ")])).unwrap_err();
+        assert!(error.to_string().contains("SECRETS_ARN"));
+        let error = Settings::from_lookup(
+            Role::Dlq,
+            lookup(&[(S3_BUCKET_NAME, "b"), (DYNAMODB_TABLE_NAME, "t")]),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("KUMOCMS_DLQ_URL"));
+        // The authorizer needs no storage.
+        let ok = Settings::from_lookup(Role::Authorizer, lookup(&[(SECRETS_ARN, "arn")])).unwrap();
+        assert_eq!(ok.secrets_ttl, Duration::from_secs(300));
+        assert_eq!(ok.log_level, "info");
+    }
+
+    #[test]
+    fn ttl_and_cursor_secret_are_read() {
+        let vars = [
+            (S3_BUCKET_NAME, "b"),
+            (DYNAMODB_TABLE_NAME, "t"),
+            (KUMOCMS_SECRETS_TTL_SECONDS, "7"),
+            (KUMOCMS_CURSOR_SECRET, "s3cret"),
+        ];
+        let settings = Settings::from_lookup(Role::Events, lookup(&vars)).unwrap();
+        assert_eq!(settings.secrets_ttl, Duration::from_secs(7));
+        assert_eq!(settings.cursor_key, b"s3cret");
+        let bad = [(SECRETS_ARN, "a"), (KUMOCMS_SECRETS_TTL_SECONDS, "soon")];
+        assert!(Settings::from_lookup(Role::Authorizer, lookup(&bad)).is_err());
+        // Derived keys agree across instances of one deployment.
+        let a = Settings::from_lookup(Role::Api, lookup(&vars[..2])).unwrap();
+        let b = Settings::from_lookup(Role::Api, lookup(&vars[..2])).unwrap();
+        assert_eq!(a.cursor_key, b.cursor_key);
+        assert!(!format!("{a:?}").contains("cursor_key"));
+    }
+}
