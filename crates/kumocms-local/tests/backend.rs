@@ -234,7 +234,7 @@ async fn a_restart_reopens_the_same_data_and_keeps_the_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_finishes_what_a_crash_interrupted() {
     let dir = tempfile::tempdir().unwrap();
-    let (id, archived_id, restored_id) = {
+    let (id, archived_id, restored_id, restoring_id) = {
         // No background tasks: events published here are lost, as in a kill -9.
         let backend = LocalBackend::open(config(dir.path())).await.unwrap();
         backend.set_base_url("http://127.0.0.1:9");
@@ -278,7 +278,24 @@ async fn recovery_finishes_what_a_crash_interrupted() {
             .update(&restored, restored.version - 1)
             .await
             .unwrap();
-        (id, archived.id, restored.id)
+        // A record claimed as restoring whose restore request was never written.
+        let mut restoring = active_record(&backend, "restoring").await;
+        move_to_glacier(dir.path(), &restoring);
+        restoring.status = DocumentStatus::Restoring;
+        restoring.storage_class = StorageClass::Glacier;
+        restoring.restore = Some(kumocms_core::RestoreState {
+            days: 1,
+            tier: RestoreTier::Bulk,
+            requested_at: chrono::Utc::now(),
+            available_until: None,
+        });
+        restoring.version += 1;
+        backend
+            .metadata
+            .update(&restoring, restoring.version - 1)
+            .await
+            .unwrap();
+        (id, archived.id, restored.id, restoring.id)
     };
 
     let (backend, _tasks) = start(config(dir.path())).await;
@@ -289,6 +306,7 @@ async fn recovery_finishes_what_a_crash_interrupted() {
             uploads_republished: 1,
             archives_redone: 1,
             restores_expired: 1,
+            restores_reissued: 1,
             ..Default::default()
         }
     );
@@ -299,10 +317,19 @@ async fn recovery_finishes_what_a_crash_interrupted() {
         status_of(&backend, &restored_id).await,
         DocumentStatus::Archived
     );
+    wait_for_status(&backend, &restoring_id, DocumentStatus::Restored).await;
     let archived = backend.metadata.get(&archived_id).await.unwrap().unwrap();
     let key = archived.content.unwrap().key;
     assert!(dir.path().join("blobs/cold/GLACIER").join(&key).is_file());
     assert!(!dir.path().join("blobs/hot").join(&key).exists());
+}
+
+/// Moves `document`'s content from hot/ to cold/GLACIER, as a finished archive would.
+fn move_to_glacier(dir: &std::path::Path, document: &kumocms_core::Document) {
+    let key = &document.content.as_ref().unwrap().key;
+    let cold = dir.join("blobs/cold/GLACIER").join(key);
+    std::fs::create_dir_all(cold.parent().unwrap()).unwrap();
+    std::fs::rename(dir.join("blobs/hot").join(key), cold).unwrap();
 }
 
 /// An active record whose content is in hot/, made through the real path but
