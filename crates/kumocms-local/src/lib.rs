@@ -17,6 +17,7 @@ pub mod events;
 mod fsutil;
 pub mod http;
 pub mod keys;
+pub mod lock;
 pub mod signer;
 pub mod sqlite;
 
@@ -115,6 +116,8 @@ pub enum LocalError {
     GenerateKey(std::io::Error),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
     #[error("metadata store: {0}")]
     Metadata(#[from] StoreError),
     #[error("blob store: {0}")]
@@ -149,6 +152,8 @@ pub struct LocalBackend {
     pub generated_api_key: Option<String>,
     pub recovery: RecoveryReport,
     config: LocalConfig,
+    /// Held while this backend lives: one server per data directory.
+    _lock: lock::DataDirLock,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -180,6 +185,8 @@ impl LocalBackend {
                         source,
                     }
                 })?;
+                // Before anything touches the directory's contents.
+                let lock = lock::DataDirLock::acquire(&data_dir)?;
                 let signer =
                     LinkSigner::load_or_create(&data_dir).map_err(LocalError::SigningKey)?;
                 let generated = if api_key_given {
@@ -188,10 +195,10 @@ impl LocalBackend {
                     generate_api_key(&data_dir).map_err(LocalError::GenerateKey)?
                 };
                 let metadata = SqliteMetadataStore::open(&data_dir)?;
-                Ok::<_, LocalError>((signer, generated, metadata))
+                Ok::<_, LocalError>((lock, signer, generated, metadata))
             })
         };
-        let (signer, generated_api_key, metadata) = setup
+        let (lock, signer, generated_api_key, metadata) = setup
             .await
             .map_err(|e| dir_error(std::io::Error::other(e.to_string())))??;
         let keys = LocalKeys::load(
@@ -241,6 +248,7 @@ impl LocalBackend {
             generated_api_key,
             recovery: RecoveryReport::default(),
             config,
+            _lock: lock,
         };
         backend.recovery = backend.recover().await?;
         if backend.recovery != RecoveryReport::default() {

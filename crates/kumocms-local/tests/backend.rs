@@ -200,6 +200,13 @@ async fn a_restart_reopens_the_same_data_and_keeps_the_key() {
         })
         .await
         .unwrap();
+
+    // While the first server runs, a second one on the same directory is refused.
+    let error = LocalBackend::open(config(dir.path())).await.unwrap_err();
+    assert!(
+        matches!(error, kumocms_local::LocalError::Lock(_)),
+        "{error}"
+    );
     tasks.shutdown().await;
     drop(backend);
 
