@@ -249,9 +249,14 @@ fn already_uploaded() -> LinkResponseError {
 /// Streams `body` into `temp`, hashing and counting; stops as soon as more than
 /// `length` bytes arrive.
 async fn receive(temp: &Path, body: Body, length: u64) -> Result<(u64, String), LinkResponseError> {
-    let mut file = tokio::fs::File::create(temp)
-        .await
-        .map_err(LinkResponseError::storage)?;
+    // Buffered: each tokio file write is a trip to the blocking pool, and body
+    // chunks are small.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        1 << 20,
+        tokio::fs::File::create(temp)
+            .await
+            .map_err(LinkResponseError::storage)?,
+    );
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
@@ -273,7 +278,10 @@ async fn receive(temp: &Path, body: Body, length: u64) -> Result<(u64, String), 
     }
     file.flush().await.map_err(LinkResponseError::storage)?;
     // The bytes are on disk before the client is told they are stored.
-    file.sync_all().await.map_err(LinkResponseError::storage)?;
+    file.get_ref()
+        .sync_all()
+        .await
+        .map_err(LinkResponseError::storage)?;
     Ok((size, hex::encode(hasher.finalize())))
 }
 
