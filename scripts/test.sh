@@ -19,6 +19,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust tests (moto server on 127.0.0.1 for the AWS adapters)"
 scripts/with-moto.sh cargo nextest run --workspace --locked --no-fail-fast
 
+step "Schema-driven API tests (schemathesis against kumocms serve)"
+scripts/schemathesis.sh
+
 step "Terraform module: fmt, validate, terraform test, checkov, README drift"
 scripts/test-terraform.sh
 

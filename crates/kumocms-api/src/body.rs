@@ -14,7 +14,7 @@ use crate::error::ApiError;
 /// often omit it) but must be JSON when given.
 pub struct JsonBody<T>(pub T);
 
-/// Like [`JsonBody`], but an empty body means `T::default()`.
+/// Like [`JsonBody`], but an empty body or `null` means `T::default()`.
 pub struct OptionalJsonBody<T>(pub T);
 
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
@@ -84,7 +84,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(T::default()));
         }
-        parse(&bytes).map(OptionalJsonBody)
+        // `null` means "no options" as much as an empty body does.
+        parse::<Option<T>>(&bytes).map(|value| OptionalJsonBody(value.unwrap_or_default()))
     }
 }
 

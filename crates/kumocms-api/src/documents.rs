@@ -11,7 +11,7 @@ use kumocms_core::service::{ListRequest, NewContent, NewDocument, Patch};
 use crate::ApiState;
 use crate::body::{DocumentIdPath, JsonBody, OptionalJsonBody, QueryParams};
 use crate::dto::{
-    ArchiveRequest, CreateDocumentRequest, DocumentBody, DocumentPage, ListParams,
+    ArchiveRequest, CreateDocumentRequest, DocumentBody, DocumentIdParam, DocumentPage, ListParams,
     PatchDocumentRequest, ReplaceContentRequest, RestoreRequest, UploadBody,
 };
 use crate::error::{ApiError, ErrorBody};
@@ -113,7 +113,7 @@ pub async fn list_documents(
 
 #[utoipa::path(
     get, path = "/documents/{id}", tag = "documents",
-    params(("id" = String, Path, description = "The document id (a ULID)")),
+    params(DocumentIdParam),
     responses(
         (status = 200, description = "The document, with a `download` link when its content can be read now", body = DocumentBody,
             headers(("ETag" = String, description = "The record version, for If-Match"))),
@@ -134,7 +134,7 @@ pub async fn get_document(
 
 #[utoipa::path(
     get, path = "/documents/{id}/content", tag = "documents",
-    params(("id" = String, Path, description = "The document id (a ULID)")),
+    params(DocumentIdParam),
     responses(
         (status = 307, description = "Redirect to a short-lived download link", headers(("Location" = String))),
         (status = 400, description = "Malformed id", body = ErrorBody),
@@ -164,7 +164,7 @@ pub async fn download_content(
 
 #[utoipa::path(
     put, path = "/documents/{id}", tag = "documents",
-    params(("id" = String, Path, description = "The document id (a ULID)")),
+    params(DocumentIdParam),
     request_body = ReplaceContentRequest,
     responses(
         (status = 200, description = "Upload the next version through `upload`; the current one is served until it arrives", body = UploadBody),
@@ -228,8 +228,8 @@ fn if_match_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 #[utoipa::path(
     patch, path = "/documents/{id}", tag = "documents",
     params(
-        ("id" = String, Path, description = "The document id (a ULID)"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the document is still at this ETag"),
+        DocumentIdParam,
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Apply only if the document is still at this ETag"),
     ),
     request_body = PatchDocumentRequest,
     responses(
@@ -269,7 +269,7 @@ pub async fn patch_document(
 
 #[utoipa::path(
     delete, path = "/documents/{id}", tag = "documents",
-    params(("id" = String, Path, description = "The document id (a ULID)")),
+    params(DocumentIdParam),
     responses(
         (status = 204, description = "Deleted: content, sidecars and record"),
         (status = 400, description = "Malformed id", body = ErrorBody),
@@ -290,7 +290,7 @@ pub async fn delete_document(
 
 #[utoipa::path(
     post, path = "/documents/{id}/archive", tag = "documents",
-    params(("id" = String, Path, description = "The document id (a ULID)")),
+    params(DocumentIdParam),
     request_body(content = Option<ArchiveRequest>, description = "May be empty"),
     responses(
         (status = 202, description = "Archived", body = DocumentBody),
@@ -318,7 +318,7 @@ pub async fn archive_document(
 
 #[utoipa::path(
     post, path = "/documents/{id}/restore", tag = "documents",
-    params(("id" = String, Path, description = "The document id (a ULID)")),
+    params(DocumentIdParam),
     request_body(content = Option<RestoreRequest>, description = "May be empty"),
     responses(
         (status = 202, description = "Restore started", body = DocumentBody),

@@ -9,23 +9,80 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+/// The patterns below are what the schema promises; `kumocms_core::validate` enforces
+/// the same rules (the HTTP tests and schemathesis check that they agree).
+
+/// Integers may arrive as `5` or `5.0` (both are JSON Schema integers).
+fn whole_number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let value = serde_json::Number::deserialize(deserializer)?;
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
+        serde::de::Error::custom(format!("expected a whole number in range, got {value}"))
+    })
+}
+
+fn optional_whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    #[derive(Deserialize)]
+    struct Wrapper<T: TryFrom<u64>>(#[serde(deserialize_with = "whole_number")] T);
+    Option::<Wrapper<T>>::deserialize(deserializer).map(|w| w.map(|Wrapper(n)| n))
+}
+
+/// The `{id}` path parameter, for the OpenAPI document only (the handlers parse it
+/// with `DocumentIdPath`).
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DocumentIdParam {
+    /// The document id: a ULID in upper case.
+    #[param(
+        pattern = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$",
+        min_length = 26,
+        max_length = 26
+    )]
+    pub id: String,
+}
+
 /// `POST /documents`
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDocumentRequest {
     /// The name to download the content as: 1 to 255 bytes, no `/`, `\`, control characters, `.` or `..`.
-    #[schema(example = "report.pdf")]
+    #[schema(
+        example = "report.pdf",
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^(?!\.\.?$)(?!\s*$)[^/\\\u0000-\u001f\u007f-\u009f]+$"
+    )]
     pub file_name: String,
-    /// The exact size of the content in bytes (1 up to the configured maximum, 5 GiB by default).
-    #[schema(example = 1048576, minimum = 1)]
+    /// The exact size of the content in bytes: 1 up to the server's maximum (5 GiB unless configured otherwise).
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(example = 1048576, minimum = 1, maximum = 5368709120_u64)]
     pub file_size: u64,
     /// A media type; `application/octet-stream` when absent. The upload must send it.
-    #[schema(example = "application/pdf")]
+    #[schema(
+        example = "application/pdf",
+        max_length = 255,
+        pattern = r#"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*( *; *[A-Za-z0-9!#$&^_.+-]+=([A-Za-z0-9!#$&^_.+-]+|"[ !#-\[\]-~]*"))* *$"#
+    )]
     pub content_type: Option<String>,
     /// SHA-256 of the content as 64 hex digits; the upload is refused if the bytes differ.
+    #[schema(pattern = r"^[0-9a-fA-F]{64}$")]
     pub checksum_sha256: Option<String>,
     /// A label to list documents by: 1 to 64 letters, digits, `-`, `_` or `.`; `default` when absent.
-    #[schema(example = "invoice")]
+    #[schema(example = "invoice", pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub document_type: Option<String>,
     /// User metadata: a JSON object of at most 16 KiB. It cannot change system fields.
     #[schema(value_type = Option<Object>)]
@@ -37,10 +94,21 @@ pub struct CreateDocumentRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReplaceContentRequest {
     /// Keeps the current name when absent.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^(?!\.\.?$)(?!\s*$)[^/\\\u0000-\u001f\u007f-\u009f]+$"
+    )]
     pub file_name: Option<String>,
-    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 5368709120_u64)]
     pub file_size: u64,
+    #[schema(
+        max_length = 255,
+        pattern = r#"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*( *; *[A-Za-z0-9!#$&^_.+-]+=([A-Za-z0-9!#$&^_.+-]+|"[ !#-\[\]-~]*"))* *$"#
+    )]
     pub content_type: Option<String>,
+    #[schema(pattern = r"^[0-9a-fA-F]{64}$")]
     pub checksum_sha256: Option<String>,
 }
 
@@ -51,6 +119,7 @@ pub struct ReplaceContentRequest {
 pub struct PatchDocumentRequest {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub document_type: Option<String>,
 }
 
@@ -85,6 +154,7 @@ pub struct ArchiveRequest {
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
     /// How many days the restored copy stays readable: 1 to 365, default 1.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     #[schema(minimum = 1, maximum = 365)]
     pub days: Option<u32>,
     /// `Standard` when absent.
@@ -98,7 +168,7 @@ pub struct RestoreRequest {
 pub struct ListParams {
     /// Only documents of this `document_type`.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub document_type: Option<String>,
     /// Only documents in this status.
     pub status: Option<DocumentStatus>,
@@ -106,6 +176,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// `next_cursor` from the previous page, unchanged.
+    #[param(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", max_length = 4096)]
     pub cursor: Option<String>,
 }
 

@@ -26,6 +26,38 @@ impl Modify for BearerKey {
     }
 }
 
+/// Operations that take a document id, in order: a created document links to each.
+const OPERATIONS_ON_A_DOCUMENT: &[&str] = &[
+    "get_document",
+    "replace_content",
+    "patch_document",
+    "delete_document",
+    "download_content",
+    "archive_document",
+    "restore_document",
+];
+
+/// Links from a created document to every operation on it, so that stateful API
+/// testing (and readers) know `document_id` feeds the `{id}` of the others. Added
+/// to the JSON because utoipa 5 serialises `Link::operation_id` in snake case.
+fn add_created_document_links(document: &mut serde_json::Value) {
+    let links: serde_json::Map<String, serde_json::Value> = OPERATIONS_ON_A_DOCUMENT
+        .iter()
+        .map(|operation_id| {
+            (
+                (*operation_id).to_owned(),
+                serde_json::json!({
+                    "operationId": operation_id,
+                    "parameters": {"id": "$response.body#/document_id"},
+                }),
+            )
+        })
+        .collect();
+    if let Some(created) = document.pointer_mut("/paths/~1documents/post/responses/201") {
+        created["links"] = serde_json::Value::Object(links);
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -55,7 +87,11 @@ pub struct ApiDoc;
 /// The document as JSON text, built once.
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default())
+    JSON.get_or_init(|| {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        add_created_document_links(&mut document);
+        serde_json::to_string_pretty(&document).unwrap_or_default()
+    })
 }
 
 #[utoipa::path(
