@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-/// The patterns below are what the schema promises; `kumocms_core::validate` enforces
-/// the same rules (the HTTP tests and schemathesis check that they agree).
+// The patterns below are what the schema promises; `kumocms_core::validate` enforces
+// the same rules (the HTTP tests and schemathesis check that they agree).
 
 /// Integers may arrive as `5` or `5.0` (both are JSON Schema integers).
 fn whole_number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
