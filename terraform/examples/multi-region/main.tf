@@ -18,7 +18,7 @@ module "kumocms_us_east_1" {
   api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn_us_east_1
 
   create_dynamodb_table    = true
-  dynamodb_replica_regions = ["eu-west-1"]
+  dynamodb_replica_regions = var.dynamodb_replica_regions
 
   providers = {
     aws = aws.us_east_1

@@ -15,3 +15,9 @@ variable "api_authorizer_secrets_arn_eu_west_1" {
   type        = string
   default     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kumocms/api-keys-abcdef"
 }
+
+variable "dynamodb_replica_regions" {
+  description = "Replica regions of the global table created in us-east-1 (the second module instance runs in eu-west-1)"
+  type        = list(string)
+  default     = ["eu-west-1"]
+}
