@@ -5,7 +5,6 @@
 
 resource "aws_cloudwatch_log_group" "lambda" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_in_days (seed default 14 days); one year of debug logs is a cost decision for the caller, not a module default.
-  #checkov:skip=CKV_AWS_158:Encrypted with var.kms_key_arn when set; otherwise CloudWatch Logs' own encryption at rest applies.
   for_each = local.functions
 
   name              = "/aws/lambda/${local.function_names[each.key]}"
@@ -16,7 +15,6 @@ resource "aws_cloudwatch_log_group" "lambda" {
 
 resource "aws_cloudwatch_log_group" "api_gateway_access" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_in_days (seed default 14 days); see the lambda log groups.
-  #checkov:skip=CKV_AWS_158:Encrypted with var.kms_key_arn when set; otherwise CloudWatch Logs' own encryption at rest applies.
   count = var.enable_api_gateway_logs ? 1 : 0
 
   name              = "/aws/apigateway/${local.name_prefix}-access"
@@ -29,7 +27,6 @@ resource "aws_cloudwatch_log_group" "api_gateway_access" {
 # retention instead of the never-expiring group API Gateway would create.
 resource "aws_cloudwatch_log_group" "api_gateway_execution" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_in_days (seed default 14 days); see the lambda log groups.
-  #checkov:skip=CKV_AWS_158:Encrypted with var.kms_key_arn when set; otherwise CloudWatch Logs' own encryption at rest applies.
   count = var.enable_api_gateway_logs ? 1 : 0
 
   name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.api_gateway_stage_name}"

@@ -3,7 +3,6 @@
 ################################################################################
 
 resource "aws_dynamodb_table" "this" {
-  #checkov:skip=CKV_AWS_119:Encrypted with var.kms_key_arn when set; otherwise DynamoDB's AWS owned key, which needs no key policy in every replica region.
   count = var.create_dynamodb_table ? 1 : 0
 
   name                        = var.dynamodb_table_name

@@ -5,7 +5,6 @@
 resource "aws_s3_bucket" "documents" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a deployment choice: the multi-region setup runs one bucket per region (see examples/multi-region), and metadata is replicated by DynamoDB global tables.
   #checkov:skip=CKV_AWS_18:Server access logging needs a separate log bucket that this module does not own; API access is logged at API Gateway, and CloudTrail data events can be enabled account-wide.
-  #checkov:skip=CKV_AWS_145:SSE-KMS is used when var.kms_key_arn is set; the default is SSE-S3 (AES256), which needs no key policy.
   bucket        = var.s3_bucket_name
   force_destroy = var.s3_force_destroy
   tags          = local.tags
