@@ -2,6 +2,9 @@
 //! (`scripts/with-moto.sh` starts it and sets `KUMOCMS_MOTO_ENDPOINT`). Each test makes
 //! its own bucket and table in the shapes the Terraform module creates.
 
+// Tests: a failed expectation must panic with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use kumocms_aws::testing::{REGION_A, create_bucket, create_table, moto_config, unique_name};

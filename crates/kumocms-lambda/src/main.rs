@@ -97,7 +97,11 @@ async fn report_init_error(message: &str) -> anyhow::Result<()> {
 
 async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
     let config = kumocms_aws::sdk_config().await;
-    tracing::info!(%role, region = ?config.region().map(|r| r.as_ref().to_owned()), "starting");
+    let region = config
+        .region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_default();
+    tracing::info!(%role, %region, "starting");
     let result = match role {
         Role::Api => {
             let core = Core::from_settings(&config, &settings);
