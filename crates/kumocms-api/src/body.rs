@@ -52,11 +52,24 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     })
 }
 
+/// Cuts `message` to at most `max` bytes, at a character boundary: the messages
+/// quote the client's input, which may be multi-byte UTF-8 (`String::truncate`
+/// inside a character panics).
+fn shorten(message: &mut String, max: usize) {
+    if message.len() > max {
+        let mut end = max;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+}
+
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|error| {
         let mut message = format!("the request body is not valid: {error}");
         // serde's messages are about the client's own input; still, keep them short.
-        message.truncate(300);
+        shorten(&mut message, 300);
         ApiError::bad_request("invalid_body", message)
     })
 }
@@ -126,7 +139,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             .map_err(|rejection| {
                 let mut message =
                     format!("the query string is not valid: {}", rejection.body_text());
-                message.truncate(300);
+                shorten(&mut message, 300);
                 ApiError::bad_request("invalid_query", message)
             })
     }
