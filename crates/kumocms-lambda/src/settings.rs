@@ -81,13 +81,13 @@ impl Settings {
                 })?)
             }
         };
-        // Cursors must verify on every instance of the function. Without a configured
-        // secret, derive one from the deployment: a cursor can then be forged, but it
-        // only names a position in a listing the caller may read anyway, and the
-        // filter binding still holds.
+        // Cursors must verify on every instance of the function, in every region that
+        // shares the (global) table. Without a configured secret, derive one from the
+        // table name: a cursor can then be forged, but it only names a position in a
+        // listing the caller may read anyway, and the filter binding still holds.
         let cursor_key = match get(KUMOCMS_CURSOR_SECRET) {
             Some(secret) => secret.into_bytes(),
-            None => Sha256::digest(format!("kumocms-cursor\0{table}\0{bucket}")).to_vec(),
+            None => Sha256::digest(format!("kumocms-cursor\0{table}")).to_vec(),
         };
         Ok(Self {
             bucket,

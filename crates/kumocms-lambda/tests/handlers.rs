@@ -154,7 +154,22 @@ async fn authorizer_denies_when_the_secret_is_unavailable() {
 
 #[tokio::test]
 async fn a_rotated_secret_takes_effect_after_the_ttl() {
-    let (authorizer, client, arn) = authorizer(Duration::from_secs(1)).await;
+    // A manual clock makes "within" and "after" the TTL exact; the bootstrap test in
+    // runtime_api.rs checks the same with a real one-second TTL.
+    let config = moto_config(REGION_A).await;
+    let (client, arn) = secret(
+        &config,
+        json!({"api_key": "current-key-0123456789", "api_key_previous": "previous-key-0123456789"}),
+    )
+    .await;
+    let clock = Arc::new(kumocms_core::ports::ManualClock::new(chrono::Utc::now()));
+    let keys = SecretsKeySource::with_options(
+        client.clone(),
+        &arn,
+        Duration::from_secs(60),
+        clock.clone(),
+    );
+    let authorizer = Authorizer::new(Arc::new(keys));
     let old = authorizer_event("Authorization", Some("Bearer previous-key-0123456789"));
     assert!(authorizer.handle(old.clone()).await.is_ok());
     client
@@ -164,9 +179,12 @@ async fn a_rotated_secret_takes_effect_after_the_ttl() {
         .send()
         .await
         .unwrap();
-    // Within the TTL the cached keys still apply.
-    assert!(authorizer.handle(old.clone()).await.is_ok());
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(chrono::Duration::seconds(59));
+    assert!(
+        authorizer.handle(old.clone()).await.is_ok(),
+        "within the TTL the cached keys apply"
+    );
+    clock.advance(chrono::Duration::seconds(2));
     assert_eq!(
         authorizer.handle(old).await,
         Err(Unauthorized),
