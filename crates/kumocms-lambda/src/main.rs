@@ -15,6 +15,7 @@ use kumocms_lambda::events::EventsHandler;
 use kumocms_lambda::{Role, Settings};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -45,8 +46,13 @@ async fn main() -> std::process::ExitCode {
 /// JSON lines for CloudWatch. Each line carries the span fields, among them the
 /// runtime's `requestId`.
 fn init_logging(level: &str) {
+    // Dependencies stay at warn/info whatever the level: at debug and trace the SDK's
+    // signer and HTTP layers would log request details (signed URLs, headers).
     let filter = EnvFilter::try_new(format!(
-        "{level},aws_config=warn,aws_smithy_runtime=warn,hyper=warn,h2=warn,rustls=warn"
+        "{level},aws_config=warn,aws_runtime=warn,aws_sigv4=warn,aws_smithy_runtime=warn,\
+         aws_smithy_http_client=warn,aws_sdk_s3=warn,aws_sdk_dynamodb=warn,\
+         aws_sdk_secretsmanager=warn,aws_sdk_sqs=warn,hyper=warn,hyper_util=warn,h2=warn,\
+         rustls=warn,lambda_runtime=info,lambda_runtime_api_client=info,lambda_http=info"
     ))
     .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -112,7 +118,7 @@ async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
         }
         Role::Authorizer => {
             let keys = SecretsKeySource::with_options(
-                aws_sdk_secretsmanager_client(&config),
+                kumocms_aws::SecretsClient::new(&config),
                 &settings.secrets_arn,
                 settings.secrets_ttl,
                 Arc::new(SystemClock),
@@ -121,11 +127,11 @@ async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
                 let authorizer = authorizer.clone();
                 async move {
-                    let request_id = event.context.request_id.clone();
-                    let span = tracing::info_span!("authorizer", request_id = %request_id);
-                    let _guard = span.enter();
+                    let span =
+                        tracing::info_span!("authorizer", request_id = %event.context.request_id);
                     authorizer
                         .handle(event.payload)
+                        .instrument(span)
                         .await
                         .map_err(|_| Diagnostic {
                             error_type: "Unauthorized".to_owned(),
@@ -142,9 +148,9 @@ async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
                 let handler = handler.clone();
                 async move {
                     let span = tracing::info_span!("event", request_id = %event.context.request_id);
-                    let _guard = span.enter();
                     handler
                         .handle(event.payload)
+                        .instrument(span)
                         .await
                         .map_err(|error| Diagnostic {
                             error_type: "KumoCMS.EventFailed".to_owned(),
@@ -167,8 +173,10 @@ async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
                 let drainer = drainer.clone();
                 async move {
                     let span = tracing::info_span!("dlq", request_id = %event.context.request_id);
-                    let _guard = span.enter();
-                    let summary = drainer.run(deadline(event.context.deadline)).await;
+                    let summary = drainer
+                        .run(deadline(event.context.deadline))
+                        .instrument(span)
+                        .await;
                     Ok::<_, Diagnostic>(summary)
                 }
             }))
@@ -178,10 +186,6 @@ async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
     result
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("{role} runtime"))
-}
-
-fn aws_sdk_secretsmanager_client(config: &aws_config::SdkConfig) -> kumocms_aws::SecretsClient {
-    kumocms_aws::SecretsClient::new(config)
 }
 
 /// The invocation's deadline (milliseconds since the epoch) as an `Instant`.
