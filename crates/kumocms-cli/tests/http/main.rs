@@ -12,3 +12,4 @@ mod links;
 mod listing;
 mod openapi;
 mod restart;
+mod security;
