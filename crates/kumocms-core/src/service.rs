@@ -498,13 +498,23 @@ impl DocumentService {
 
     /// Discards uploads whose link expired without content arriving: a document
     /// that never had content goes entirely; a pending replacement is dropped and the
-    /// current content stays. Returns how many records were changed.
+    /// current content stays. Uploads whose content is stored are left to the event
+    /// processor. Returns how many records were changed.
     pub async fn expire_pending_uploads(&self, batch: usize) -> Result<usize, CoreError> {
         let now = self.clock.now();
         let mut changed = 0;
         for document in self.metadata.expired_pending(now, batch).await? {
             let id = document.id;
             let pending_blob = document.pending_blob();
+            // Content that is already stored arrived while its link was valid; only
+            // its event is late (lost with a crash and re-published at start-up, or
+            // still queued). The event processor promotes it: discarding it here
+            // would lose an upload the client was told had succeeded.
+            if let Some(blob) = &pending_blob
+                && self.blobs.head(blob).await?.is_some()
+            {
+                continue;
+            }
             let outcome = if document.content.is_none() {
                 self.metadata
                     .delete(&id, document.version)
