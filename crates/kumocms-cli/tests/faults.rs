@@ -919,3 +919,63 @@ async fn the_event_processor_fails_loudly_when_a_store_fails_and_applies_on_retr
         Some(sha256_hex(b"fault"))
     );
 }
+
+/// An upload that was stored (the client got its 200) but whose `ObjectCreated` died
+/// with the process must not be discarded as abandoned when the server comes back
+/// after the pending-upload TTL: start-up recovery re-publishes the event, and the
+/// sweeper runs at the same moment. Here the sweeper goes first, the order that
+/// lost the upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_stored_before_a_crash_survives_a_restart_past_its_pending_ttl() {
+    let temp = tempfile::tempdir().expect("temp");
+    let mut config = LocalConfig::new(temp.path().join("data"));
+    config.api_key = Some(KEY.to_owned());
+    config.service.pending_upload_ttl = Duration::from_secs(1);
+    let backend = LocalBackend::open(config.clone()).await.expect("backend");
+    backend.set_base_url("http://127.0.0.1:9");
+    let upload = backend
+        .service
+        .create(NewDocument {
+            file_name: "stored.txt".into(),
+            file_size: 6,
+            content_type: Some("text/plain".into()),
+            ..NewDocument::default()
+        })
+        .await
+        .expect("create");
+    let id = upload.document.id;
+    let key = kumocms_core::blob_key::content_key(&id, 1);
+    // The upload handler renamed the bytes into place; then the process died before
+    // the event was applied.
+    let path = config.data_dir.join("blobs/hot").join(&key);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    std::fs::write(&path, b"stored").expect("content");
+    drop(backend);
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let backend = LocalBackend::open(config).await.expect("reopen");
+    assert_eq!(backend.recovery.uploads_republished, 1);
+    // The sweeper's pass, before the worker gets to the re-published event.
+    backend
+        .service
+        .expire_pending_uploads(100)
+        .await
+        .expect("sweep");
+    let tasks = backend.start_background();
+    tokio::time::timeout(Duration::from_secs(20), backend.wait_idle())
+        .await
+        .expect("idle");
+    let record = backend
+        .metadata
+        .get(&id)
+        .await
+        .expect("store")
+        .expect("the acknowledged upload was discarded");
+    assert_eq!(record.status, DocumentStatus::Active);
+    assert_eq!(
+        record.content.and_then(|c| c.checksum_sha256),
+        Some(sha256_hex(b"stored"))
+    );
+    assert!(path.exists());
+    tasks.shutdown().await;
+}
