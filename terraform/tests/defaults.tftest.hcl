@@ -253,6 +253,10 @@ run "basic_api_gateway" {
     error_message = "API Gateway may invoke the api function only from this API"
   }
   assert {
+    condition     = length(aws_api_gateway_deployment.this.triggers["redeployment"]) == 40
+    error_message = "the deployment is re-created when the hash of routes, methods, integrations, authorizers or policy changes"
+  }
+  assert {
     condition     = length(output.api_routes) == 11 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
     error_message = "api_routes output lists the route table"
   }
