@@ -29,7 +29,7 @@ else
 fi
 [[ -n "$versions" ]] || { echo "check-glibc: no GLIBC_ versions found; is bootstrap dynamically linked against glibc?" >&2; exit 1; }
 highest="$(printf '%s\n' $versions | sed 's/^GLIBC_//' | sort -V | tail -n1)"
-echo "bootstrap requires GLIBC_$highest at most (allowed: $max_allowed)"
+echo "bootstrap: highest required glibc symbol version GLIBC_$highest (allowed: at most GLIBC_$max_allowed)"
 if [[ "$(printf '%s\n%s\n' "$highest" "$max_allowed" | sort -V | tail -n1)" != "$max_allowed" ]]; then
   echo "check-glibc: GLIBC_$highest is newer than $max_allowed; symbols needing it:" >&2
   objdump -T "$binary" | grep "GLIBC_$highest" >&2 || true

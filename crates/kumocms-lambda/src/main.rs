@@ -70,13 +70,21 @@ async fn init_failed(message: &str) -> std::process::ExitCode {
     tracing::error!(error = %message, "init failed");
     eprintln!("kumocms bootstrap: {message}");
     if let Err(error) = report_init_error(message).await {
-        tracing::warn!(error = %error, "could not report the init error to the Runtime API");
+        tracing::warn!(error = %format!("{error:#}"), "could not report the init error to the Runtime API");
     }
     std::process::ExitCode::FAILURE
 }
 
 async fn report_init_error(message: &str) -> anyhow::Result<()> {
+    // Outside Lambda (a local run) there is no Runtime API to tell; the builder would
+    // panic without its address, so check for it first.
+    let address = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .context("AWS_LAMBDA_RUNTIME_API is not set (not running in Lambda)")?;
+    let endpoint: http::Uri = format!("http://{address}")
+        .parse()
+        .context("AWS_LAMBDA_RUNTIME_API is not a host:port")?;
     let client = lambda_runtime_api_client::Client::builder()
+        .with_endpoint(endpoint)
         .build()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let body = serde_json::to_vec(&serde_json::json!({
