@@ -1,5 +1,18 @@
 //! The environment contract the Terraform module sets. The region is never read here:
 //! the SDK takes `AWS_REGION`, which Lambda sets and reserves.
+//!
+//! | variable                      | read by              | meaning                                              |
+//! |-------------------------------|----------------------|------------------------------------------------------|
+//! | `_HANDLER`                    | all (set by Lambda)  | the role: `api`, `authorizer`, `events` or `dlq`     |
+//! | `S3_BUCKET_NAME`              | api, events, dlq     | the documents bucket of this region                  |
+//! | `DYNAMODB_TABLE_NAME`         | api, events, dlq     | the documents table (a global table's local replica) |
+//! | `SECRETS_ARN`                 | authorizer           | secret `{"api_key": .., "api_key_previous": ..}`     |
+//! | `KUMOCMS_DLQ_URL`             | dlq                  | URL of the SQS dead-letter queue to drain            |
+//! | `KUMOCMS_LOG_LEVEL`           | all (optional)       | `error`..`trace` or a filter; default `info`         |
+//! | `KUMOCMS_CURSOR_SECRET`       | api (optional)       | HMAC key for listing cursors; default derived        |
+//! | `KUMOCMS_SECRETS_TTL_SECONDS` | authorizer (optional)| how long keys are cached; default 300                |
+//! | `AWS_REGION`                  | SDK (set by Lambda)  | never set it yourself; Lambda reserves it            |
+//! | `AWS_ENDPOINT_URL`            | SDK (tests only)     | e.g. moto; S3 then uses path-style addressing        |
 
 use std::time::Duration;
 

@@ -226,6 +226,38 @@ async fn the_api_serves_rest_proxy_events_with_the_stage_in_the_path() {
     let pending = document(&deployment, &id).await;
     assert_eq!(pending["status"], "pending_upload");
     assert!(pending.get("download").is_none());
+
+    // Cursor pagination over the GSI, through API Gateway's query parameters.
+    let (second, _) = create_and_upload(&deployment, PDF).await;
+    let page = deployment
+        .api("GET", "/documents?type=invoice&limit=1", None)
+        .await;
+    let page = body(&page);
+    assert_eq!(page["documents"][0]["document_id"], json!(id));
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next cursor")
+        .to_owned();
+    let next = deployment
+        .api(
+            "GET",
+            &format!("/documents?type=invoice&limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(status(&next), 200, "{next}");
+    let next = body(&next);
+    assert_eq!(next["documents"][0]["document_id"], json!(second));
+    assert!(next.get("next_cursor").is_none_or(Value::is_null), "{next}");
+    // A cursor is bound to its filter.
+    let other = deployment
+        .api(
+            "GET",
+            &format!("/documents?type=receipt&limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(status(&other), 400, "{other}");
 }
 
 // ---------------------------------------------------------------- events
