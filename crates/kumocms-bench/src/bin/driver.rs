@@ -1,0 +1,591 @@
+//! `kumocms-bench lambda`: cold start and peak memory of `bootstrap`, run as Lambda
+//! runs it: a child process talking to a local Lambda Runtime API server (this
+//! process), with the environment the Terraform module sets and moto server as the
+//! AWS endpoint (run it through scripts/with-moto.sh).
+//!
+//! ```text
+//! kumocms-bench lambda --bootstrap PATH --hello PATH [--runs N] [--workload N]
+//! ```
+//!
+//! For each run, and for each of `hello` (the floor), `api`, `authorizer` and
+//! `events` in turn (interleaved, so that a busy moment on the machine hits all of
+//! them alike), it starts the binary and serves it two invocations. It records:
+//! exec → first `GET .../invocation/next` (init), exec → `POST .../response` of the
+//! first invocation (the cold start), the second invocation's next → response (warm,
+//! for comparison: the same call to moto without the start-up), and `VmHWM`.
+//! Then the `api` function serves the memory workload (creates, reads, listings)
+//! and its `VmHWM` is read. Prints one JSON object with every sample.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use kumocms_aws::testing::{REGION_A, create_bucket, create_table, moto_config, moto_endpoint};
+use kumocms_bench::fixtures;
+use kumocms_core::events::StorageEvent;
+use kumocms_core::service::NewDocument;
+use kumocms_lambda::api::Core;
+use kumocms_lambda::{Role, Settings};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+const API_KEY: &str = "bench-api-key-0123456789";
+const CONTENT: &[u8] = b"KumoCMS benchmark content: plain text, a few lines long.\n";
+
+#[derive(Debug, Clone)]
+enum Report {
+    Next {
+        at: Instant,
+    },
+    Response {
+        at: Instant,
+        id: String,
+        body: Value,
+    },
+    Error {
+        at: Instant,
+        id: String,
+        body: Value,
+    },
+    InitError {
+        body: Value,
+    },
+}
+
+#[derive(Default)]
+struct Session {
+    queue: VecDeque<(String, Value)>,
+    reports: Vec<Report>,
+}
+
+#[derive(Default)]
+struct RuntimeApi {
+    session: Mutex<Session>,
+    changed: Notify,
+    queued: Notify,
+}
+
+impl RuntimeApi {
+    fn report(&self, report: Report) {
+        self.session.lock().unwrap().reports.push(report);
+        self.changed.notify_waiters();
+    }
+
+    fn start(&self, events: Vec<(String, Value)>) {
+        let mut session = self.session.lock().unwrap();
+        session.queue = events.into();
+        session.reports.clear();
+    }
+
+    fn reports(&self) -> Vec<Report> {
+        self.session.lock().unwrap().reports.clone()
+    }
+
+    /// Waits until `count` invocations were answered (or an init error came).
+    async fn wait_answers(&self, count: usize, timeout: Duration) -> anyhow::Result<Vec<Report>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let changed = self.changed.notified();
+            let reports = self.reports();
+            let answered = reports
+                .iter()
+                .filter(|r| matches!(r, Report::Response { .. } | Report::Error { .. }))
+                .count();
+            if let Some(Report::InitError { body }) = reports
+                .iter()
+                .find(|r| matches!(r, Report::InitError { .. }))
+            {
+                bail!("init error: {body}");
+            }
+            if answered >= count {
+                return Ok(reports);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!("timed out after {answered} of {count} answers");
+            }
+            let _ = tokio::time::timeout(left, changed).await;
+        }
+    }
+}
+
+async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
+    api.report(Report::Next { at: Instant::now() });
+    loop {
+        let queued = api.queued.notified();
+        let event = api.session.lock().unwrap().queue.pop_front();
+        if let Some((id, event)) = event {
+            let deadline =
+                SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(30);
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "lambda-runtime-aws-request-id",
+                HeaderValue::from_str(&id).unwrap(),
+            );
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                HeaderValue::from_str(&deadline.as_millis().to_string()).unwrap(),
+            );
+            headers.insert(
+                "lambda-runtime-invoked-function-arn",
+                HeaderValue::from_static(
+                    "arn:aws:lambda:us-east-1:123456789012:function:kumocms-bench",
+                ),
+            );
+            headers.insert(
+                "lambda-runtime-trace-id",
+                HeaderValue::from_static(
+                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+                ),
+            );
+            return (StatusCode::OK, headers, event.to_string()).into_response();
+        }
+        // As Lambda does: the request waits until there is an invocation (here,
+        // until the process is killed).
+        queued.await;
+    }
+}
+
+fn parse(body: &Bytes) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+async fn response(
+    State(api): State<Arc<RuntimeApi>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let at = Instant::now();
+    api.report(Report::Response {
+        at,
+        id,
+        body: parse(&body),
+    });
+    StatusCode::ACCEPTED
+}
+
+async fn error(
+    State(api): State<Arc<RuntimeApi>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let at = Instant::now();
+    api.report(Report::Error {
+        at,
+        id,
+        body: parse(&body),
+    });
+    StatusCode::ACCEPTED
+}
+
+async fn init_error(State(api): State<Arc<RuntimeApi>>, body: Bytes) -> StatusCode {
+    api.report(Report::InitError { body: parse(&body) });
+    StatusCode::ACCEPTED
+}
+
+async fn serve_runtime_api() -> anyhow::Result<(Arc<RuntimeApi>, SocketAddr)> {
+    let api = Arc::new(RuntimeApi::default());
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(api.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((api, addr))
+}
+
+/// What the Terraform module gives the functions, pointed at moto.
+struct Deployment {
+    bucket: String,
+    table: String,
+    secret_arn: String,
+    /// Active documents, for reads.
+    active: Vec<String>,
+    /// Documents whose content is in the bucket and whose event has not been
+    /// applied yet: one per events invocation.
+    pending_keys: VecDeque<String>,
+}
+
+impl Deployment {
+    fn env(&self, runtime_api: SocketAddr, handler: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+            ("_HANDLER", handler.to_owned()),
+            ("AWS_REGION", REGION_A.to_owned()),
+            ("AWS_DEFAULT_REGION", REGION_A.to_owned()),
+            ("AWS_ENDPOINT_URL", moto_endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_SESSION_TOKEN", "testing".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_NAME", format!("kumocms-{handler}")),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/kumocms-{handler}"),
+            ),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/11/29/[$LATEST]0123456789abcdef".to_owned(),
+            ),
+            ("S3_BUCKET_NAME", self.bucket.clone()),
+            ("DYNAMODB_TABLE_NAME", self.table.clone()),
+            ("SECRETS_ARN", self.secret_arn.clone()),
+        ]
+    }
+}
+
+async fn deploy(active: usize, pending: usize) -> anyhow::Result<Deployment> {
+    let config = moto_config(REGION_A).await;
+    let suffix = ulid::Ulid::new().to_string().to_ascii_lowercase();
+    let bucket = format!("kumocms-bench-{suffix}");
+    let table = format!("kumocms-bench-{suffix}");
+    create_bucket(&config, &bucket).await;
+    create_table(&config, &table).await;
+    let secret_arn = aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(format!("kumocms-bench-{suffix}"))
+        .secret_string(json!({ "api_key": API_KEY }).to_string())
+        .send()
+        .await
+        .context("create the API key secret on moto")?
+        .arn
+        .context("the secret has no ARN")?;
+    let settings = Settings::from_lookup(Role::Api, |name| match name {
+        "S3_BUCKET_NAME" => Some(bucket.clone()),
+        "DYNAMODB_TABLE_NAME" => Some(table.clone()),
+        _ => None,
+    })?;
+    let core = Core::from_settings(&config, &settings);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let mut deployment = Deployment {
+        bucket,
+        table,
+        secret_arn,
+        active: Vec::new(),
+        pending_keys: VecDeque::new(),
+    };
+    for n in 0..active + pending {
+        let upload = core
+            .service
+            .create(NewDocument {
+                file_name: format!("notes-{n}.txt"),
+                file_size: CONTENT.len() as u64,
+                content_type: Some("text/plain".to_owned()),
+                document_type: Some("report".to_owned()),
+                metadata: Some(json!({"author": "Ada Lovelace", "sequence": n})),
+                ..NewDocument::default()
+            })
+            .await?;
+        let pending_upload = upload
+            .document
+            .pending_upload
+            .context("no pending upload")?;
+        s3.put_object()
+            .bucket(&deployment.bucket)
+            .key(&pending_upload.key)
+            .content_type("text/plain")
+            .body(CONTENT.to_vec().into())
+            .send()
+            .await
+            .context("put content on moto")?;
+        if n < active {
+            core.processor
+                .handle(&StorageEvent::ObjectCreated {
+                    location: pending_upload.location,
+                    key: pending_upload.key,
+                })
+                .await?;
+            deployment.active.push(upload.document.id.to_string());
+        } else {
+            deployment.pending_keys.push_back(pending_upload.key);
+        }
+    }
+    Ok(deployment)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Sample {
+    role: String,
+    init_ms: f64,
+    cold_ms: f64,
+    warm_ms: f64,
+    vmhwm_kib: u64,
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn vm_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// Checks an answer is the success a client expects.
+fn check(role: &str, report: &Report) -> anyhow::Result<()> {
+    match report {
+        Report::Response { body, id, .. } => {
+            let ok = match role {
+                "api" => body["statusCode"]
+                    .as_u64()
+                    .is_some_and(|s| (200..300).contains(&s)),
+                "authorizer" => body["policyDocument"]["Statement"][0]["Effect"] == "Allow",
+                _ => true,
+            };
+            if ok {
+                Ok(())
+            } else {
+                bail!("{role} answered {id} with {body}")
+            }
+        }
+        Report::Error { body, id, .. } => bail!("{role} failed {id}: {body}"),
+        _ => Ok(()),
+    }
+}
+
+struct Launch<'a> {
+    binary: &'a str,
+    role: &'a str,
+    events: Vec<Value>,
+    runtime: &'a RuntimeApi,
+    addr: SocketAddr,
+    deployment: &'a Deployment,
+    log: &'a std::path::Path,
+}
+
+/// Starts the binary, serves it `events` and returns the reports and its `VmHWM`.
+async fn launch(launch: Launch<'_>) -> anyhow::Result<(Instant, Vec<Report>, u64)> {
+    let count = launch.events.len();
+    let events = launch
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (format!("{}-{i}-{}", launch.role, ulid::Ulid::new()), e))
+        .collect();
+    launch.runtime.start(events);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(launch.log)?;
+    let mut command = Command::new(launch.binary);
+    command
+        .env_clear()
+        .envs(launch.deployment.env(launch.addr, launch.role))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", launch.binary))?;
+    let outcome = launch
+        .runtime
+        .wait_answers(count, Duration::from_secs(60))
+        .await;
+    let hwm = vm_kib(child.id(), "VmHWM:");
+    let _ = child.kill();
+    let _ = child.wait();
+    let reports = outcome.with_context(|| format!("{} ({})", launch.role, launch.binary))?;
+    Ok((started, reports, hwm?))
+}
+
+fn answers(reports: &[Report]) -> Vec<&Report> {
+    reports
+        .iter()
+        .filter(|r| matches!(r, Report::Response { .. } | Report::Error { .. }))
+        .collect()
+}
+
+fn at(report: &Report) -> Instant {
+    match report {
+        Report::Next { at } | Report::Response { at, .. } | Report::Error { at, .. } => *at,
+        Report::InitError { .. } => Instant::now(),
+    }
+}
+
+/// One cold start with two invocations.
+async fn cold(
+    binary: &str,
+    role: &str,
+    events: Vec<Value>,
+    runtime: &RuntimeApi,
+    addr: SocketAddr,
+    deployment: &Deployment,
+    log: &std::path::Path,
+) -> anyhow::Result<Sample> {
+    let (started, reports, hwm) = launch(Launch {
+        binary,
+        role,
+        events,
+        runtime,
+        addr,
+        deployment,
+        log,
+    })
+    .await?;
+    let nexts: Vec<Instant> = reports
+        .iter()
+        .filter(|r| matches!(r, Report::Next { .. }))
+        .map(at)
+        .collect();
+    let answered = answers(&reports);
+    for answer in &answered {
+        check(role, answer)?;
+    }
+    Ok(Sample {
+        role: role.to_owned(),
+        init_ms: millis(nexts[0] - started),
+        cold_ms: millis(at(answered[0]) - started),
+        warm_ms: millis(at(answered[1]) - nexts[1]),
+        vmhwm_kib: hwm,
+    })
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) != Some("lambda") {
+        bail!(
+            "usage: kumocms-bench lambda --bootstrap PATH --hello PATH [--runs N] [--workload N]"
+        );
+    }
+    let bootstrap = arg(&args, "--bootstrap").context("--bootstrap PATH")?;
+    let hello = arg(&args, "--hello").context("--hello PATH")?;
+    let runs: usize = arg(&args, "--runs").map_or(Ok(15), |s| s.parse())?;
+    let workload: usize = arg(&args, "--workload").map_or(Ok(100), |s| s.parse())?;
+    let log = std::path::PathBuf::from(
+        arg(&args, "--log").unwrap_or_else(|| "/tmp/kumocms-bench-bootstrap.log".to_owned()),
+    );
+    let _ = std::fs::remove_file(&log);
+
+    eprintln!("seeding moto ({} documents)...", workload + 2 * runs + 2);
+    let mut deployment = deploy(workload.max(1), 2 * runs + 2).await?;
+    let (runtime, addr) = serve_runtime_api().await?;
+
+    let mut samples = Vec::new();
+    // One untimed start of each binary first, so that every timed one finds it in
+    // the page cache.
+    for round in 0..=runs {
+        let timed = round > 0;
+        for role in ["hello", "api", "authorizer", "events"] {
+            let (binary, events) = match role {
+                "hello" => (hello.as_str(), vec![fixtures::hello(), fixtures::hello()]),
+                "api" => {
+                    let id = &deployment.active[round % deployment.active.len()];
+                    let event = fixtures::apigw_rest("GET", &format!("/documents/{id}"), &[], None);
+                    (bootstrap.as_str(), vec![event.clone(), event])
+                }
+                "authorizer" => {
+                    let event = fixtures::authorizer(API_KEY, &deployment.active[0]);
+                    (bootstrap.as_str(), vec![event.clone(), event])
+                }
+                _ => {
+                    let mut event = || {
+                        let key = deployment.pending_keys.pop_front().unwrap_or_default();
+                        fixtures::object_created(
+                            &deployment.bucket,
+                            REGION_A,
+                            &key,
+                            CONTENT.len() as u64,
+                        )
+                    };
+                    let events = vec![event(), event()];
+                    (bootstrap.as_str(), events)
+                }
+            };
+            let sample = cold(binary, role, events, &runtime, addr, &deployment, &log).await?;
+            if timed {
+                samples.push(sample);
+            }
+        }
+    }
+
+    // The memory workload: creates, reads of active documents, listings of 100.
+    let mut events = Vec::new();
+    for n in 0..workload {
+        events.push(fixtures::apigw_rest(
+            "POST",
+            "/documents",
+            &[],
+            Some(&fixtures::create_body(n)),
+        ));
+        let id = &deployment.active[n % deployment.active.len()];
+        events.push(fixtures::apigw_rest(
+            "GET",
+            &format!("/documents/{id}"),
+            &[],
+            None,
+        ));
+        if n % 5 == 0 {
+            events.push(fixtures::apigw_rest(
+                "GET",
+                "/documents",
+                &[("limit", "100")],
+                None,
+            ));
+        }
+    }
+    let invocations = events.len();
+    let (started, reports, hwm) = launch(Launch {
+        binary: &bootstrap,
+        role: "api",
+        events,
+        runtime: &runtime,
+        addr,
+        deployment: &deployment,
+        log: &log,
+    })
+    .await?;
+    let answered = answers(&reports);
+    for answer in &answered {
+        check("api", answer)?;
+    }
+    let elapsed = answered.last().map(|r| at(r) - started).unwrap_or_default();
+    println!(
+        "{}",
+        json!({
+            "runs": runs,
+            "samples": samples,
+            "workload": {
+                "invocations": invocations,
+                "seconds": elapsed.as_secs_f64(),
+                "vmhwm_kib": hwm,
+            },
+        })
+    );
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! KumoCMS benchmarks (`scripts/bench.sh`). Not a product crate: it holds
+//!
+//! - [`memory`]: in-memory adapters (metadata, blobs, keys), so that criterion can
+//!   measure the API's own cost per event with no network and no disk;
+//! - [`fixtures`]: API Gateway, authorizer and EventBridge events in the shapes
+//!   Lambda delivers;
+//! - the binaries the bench script runs: `hello-bootstrap` and `minimal-axum` (the
+//!   floors), and `kumocms-bench` (the cold-start and memory driver).
+
+pub mod fixtures;
+pub mod memory;
