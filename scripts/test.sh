@@ -22,6 +22,10 @@ scripts/with-moto.sh cargo nextest run --workspace --locked --no-fail-fast
 step "Schema-driven API tests (schemathesis against kumocms serve)"
 scripts/schemathesis.sh
 
+step "Lambda package: bootstrap.zip, needing glibc <= 2.34"
+scripts/build-lambda.sh
+scripts/check-glibc.sh
+
 step "Terraform module: fmt, validate, terraform test, checkov, README drift"
 scripts/test-terraform.sh
 

@@ -79,7 +79,7 @@ pub async fn create_document(
     get, path = "/documents", tag = "documents",
     params(ListParams),
     responses(
-        (status = 200, description = "A page of documents, oldest first", body = DocumentPage),
+        (status = 200, description = "A page of documents: oldest first when filtered by `type`, in storage order otherwise", body = DocumentPage),
         (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 503, description = "Storage unavailable; retry", body = ErrorBody),

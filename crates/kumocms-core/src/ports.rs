@@ -29,7 +29,9 @@ pub enum StoreError {
     Other(String),
 }
 
-/// A page of a listing, in id order (so newest last, as ids are ULIDs).
+/// A listing request. With a `document_type`, pages come in id order (oldest first,
+/// as ids are ULIDs); without one, in the store's own order (a DynamoDB Scan), each
+/// record exactly once across pages.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub document_type: Option<String>,
