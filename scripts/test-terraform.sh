@@ -131,7 +131,9 @@ step "test (mock_provider \"aws\", terraform/tests/*.tftest.hcl)"
 tests_passed=0
 tests_failed=0
 tasks=()
-for f in "$tf_dir"/tests/*.tftest.hcl; do
+# Largest files first, so that the parallel runs end at about the same time.
+mapfile -t test_files < <(ls -S "$tf_dir"/tests/*.tftest.hcl)
+for f in "${test_files[@]}"; do
   rel="tests/$(basename "$f")"
   dd="$(data_dir "$tf_dir")-$(basename "$f" .tftest.hcl)"
   cp -a "$(data_dir "$tf_dir")" "$dd"
