@@ -435,12 +435,20 @@ async fn kill_9_during_uploads_loses_nothing_and_leaves_nothing_half_written() {
             "{id}: {status:?}"
         );
     }
-    // Storm creates expired too; everything uploaded is still there.
-    let left = server.all_documents().await;
-    assert!(
-        left.iter().all(|d| d["status"] == "active"),
-        "pending documents survived their TTL"
-    );
+    // Storm creates expired too; everything uploaded is still there. The sweeper
+    // works through them in id order, so wait for it rather than race it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let left = loop {
+        let left = server.all_documents().await;
+        if left.iter().all(|d| d["status"] == "active") {
+            break left;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pending documents survived their TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(left.len(), planned.len());
     assert_consistent(&server, &data_dir, &sent).await;
     server.kill9();
