@@ -15,6 +15,7 @@
 #   LOAD_THREADS=2 LOAD_CONNECTIONS=16     wrk's threads and open connections
 #   LOAD_SEED=200                          documents created and uploaded first
 #   LOAD_MAX_RSS_GROWTH_MB=64              allowed RSS growth from start to end
+#   KUMOCMS_BIN=target/release/kumocms     use this binary instead of building one
 #
 # Installs wrk with apt-get when it is missing (as root). Not part of scripts/test.sh.
 set -euo pipefail
@@ -40,9 +41,13 @@ for tool in curl jq; do
   command -v "$tool" >/dev/null 2>&1 || { echo "load.sh needs $tool" >&2; exit 2; }
 done
 
-echo "==> building kumocms (release)"
-cargo build --release --locked -p kumocms-cli
-binary="$root/target/release/kumocms"
+if [[ -n "${KUMOCMS_BIN:-}" ]]; then
+  binary="$KUMOCMS_BIN"
+else
+  echo "==> building kumocms (release)"
+  cargo build --release --locked -p kumocms-cli
+  binary="$root/target/release/kumocms"
+fi
 
 work="$(mktemp -d)"
 server_pid=""

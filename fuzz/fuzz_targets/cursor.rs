@@ -30,9 +30,15 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    // Round trip of a fuzzed position, refused under another filter or key.
+    // Round trip of a fuzzed position, refused under another filter or key. (Cursors
+    // longer than the 4096 bytes `decode` accepts are refused by design; store
+    // positions, a ULID or a small DynamoDB key, never come near that.)
     let cursor = codec.encode(&text, &filters[1]);
-    assert_eq!(codec.decode(&cursor, &filters[1]).as_deref(), Ok(&*text));
+    if cursor.len() <= 4096 {
+        assert_eq!(codec.decode(&cursor, &filters[1]).as_deref(), Ok(&*text));
+    } else {
+        assert!(codec.decode(&cursor, &filters[1]).is_err());
+    }
     assert!(codec.decode(&cursor, &filters[0]).is_err());
     assert!(
         CursorCodec::new(b"other")

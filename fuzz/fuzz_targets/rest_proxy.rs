@@ -36,10 +36,39 @@ fn world() -> &'static World {
     })
 }
 
+fn api_gateway_could_send(event: &LambdaRequest) -> bool {
+    let LambdaRequest::ApiGatewayV1(ag) = event else {
+        return false;
+    };
+    let header = |name: &str| ag.headers.get(name).and_then(|v| v.to_str().ok());
+    let host = header("host").or(ag.request_context.domain_name.as_deref());
+    let scheme = header("x-forwarded-proto").unwrap_or("https");
+    let path = ag.path.as_deref().unwrap_or_default();
+    let stage = ag.request_context.stage.as_deref().unwrap_or_default();
+    [path.to_owned(), format!("/{stage}{path}")]
+        .iter()
+        .all(|path| {
+            let url = match host {
+                Some(host) => format!("{scheme}://{host}{path}"),
+                None => format!("http://localhost{path}"),
+            };
+            url::Url::parse(&url).is_ok_and(|u| u.to_string().parse::<http::Uri>().is_ok())
+        })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(event) = serde_json::from_slice::<LambdaRequest>(data) else {
         return;
     };
+    // lambda_http 1.3.2 builds the URI with `Url::parse(..).unwrap()` from the Host
+    // header (or requestContext.domainName), X-Forwarded-Proto and the path, all of
+    // which API Gateway itself sets and validates; a malformed one panics inside
+    // lambda_http (caught by lambda_runtime's panic layer: the invocation fails).
+    // Such events cannot reach the function, so they are skipped here; see
+    // RELIABILITY.md (upstream finding).
+    if !api_gateway_could_send(&event) {
+        return;
+    }
     let world = world();
     world.fixture.reset();
     let request: lambda_http::Request = event.into();
