@@ -45,11 +45,19 @@ locals {
     Resource = [local.dlq_arn]
   }] : []
 
+  # The events and dlq functions finish deletes and sweeps: a document's
+  # content is removed with all its versions (list the versions, delete each).
   events_statements = [
     {
-      Sid      = "ReadDocuments"
+      Sid      = "ListDocumentVersions"
       Effect   = "Allow"
-      Action   = ["s3:GetObject"]
+      Action   = ["s3:ListBucketVersions"]
+      Resource = [local.s3_bucket_arn]
+    },
+    {
+      Sid      = "ReadAndDeleteDocuments"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]
       Resource = [local.s3_documents_arn]
     },
     {
@@ -60,13 +68,22 @@ locals {
     },
   ]
 
+  # Multi-region: a document's record names the bucket (and region) holding its
+  # content, so this region's api function reads the other regions' buckets.
+  peer_read_statements = length(var.peer_bucket_arns) > 0 ? [{
+    Sid      = "ReadPeerRegionDocuments"
+    Effect   = "Allow"
+    Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+    Resource = [for arn in var.peer_bucket_arns : "${arn}/documents/*"]
+  }] : []
+
   lambda_statements = {
     api = concat(
       [
         {
           Sid      = "ListDocumentsBucket"
           Effect   = "Allow"
-          Action   = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
+          Action   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
           Resource = [local.s3_bucket_arn]
         },
         {
@@ -78,6 +95,7 @@ locals {
             "s3:GetObjectAttributes",
             "s3:PutObject",
             "s3:DeleteObject",
+            "s3:DeleteObjectVersion",
             "s3:RestoreObject",
             "s3:AbortMultipartUpload",
             "s3:ListMultipartUploadParts",
@@ -99,12 +117,20 @@ locals {
           Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
         },
       ],
+      local.peer_read_statements,
       local.secret_statements,
     )
     authorizer = local.secret_statements
     events     = concat(local.events_statements, local.dlq_send_statements)
     dlq = concat(
       local.events_statements,
+      [{
+        # The expire-pending sweep scans the table for uploads never completed.
+        Sid      = "SweepPendingUploads"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Scan"]
+        Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
+      }],
       [{
         Sid      = "DrainDeadLetterQueue"
         Effect   = "Allow"

@@ -209,6 +209,22 @@ variable "s3_bucket_name" {
   }
 }
 
+variable "peer_bucket_arns" {
+  description = "ARNs of the document buckets of the other regions of a multi-region deployment (sharing one global table); the api function gets s3:GetObject and s3:GetObjectVersion on their documents/* so that it serves documents uploaded in those regions"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.peer_bucket_arns : can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", arn))])
+    error_message = "peer_bucket_arns must contain S3 bucket ARNs such as \"arn:aws:s3:::kumocms-prod-documents-eu-west-1\" (the bucket, not an object path)."
+  }
+
+  validation {
+    condition     = !contains([for arn in var.peer_bucket_arns : element(split(":::", arn), 1)], var.s3_bucket_name)
+    error_message = "peer_bucket_arns must not contain this region's own bucket (s3_bucket_name): list only the other regions' buckets."
+  }
+}
+
 variable "enable_s3_versioning" {
   description = "Enable versioning for S3 bucket"
   type        = bool

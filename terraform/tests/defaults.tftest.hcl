@@ -271,7 +271,7 @@ run "basic_iam" {
   }
   assert {
     condition = length(setsubtract(
-      ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+      ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucket", "s3:ListBucketVersions", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
       "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable", "secretsmanager:GetSecretValue"],
       flatten([for s in jsondecode(aws_iam_role_policy.lambda["api"].policy).Statement : s.Action])
     )) == 0
@@ -295,17 +295,17 @@ run "basic_iam" {
   }
   assert {
     condition = length(setsubtract(
-      ["s3:GetObject", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "sqs:SendMessage"],
+      ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "sqs:SendMessage"],
       flatten([for s in jsondecode(aws_iam_role_policy.lambda["events"].policy).Statement : s.Action])
     )) == 0
-    error_message = "the events role needs S3 read, DynamoDB read/write and sqs:SendMessage to its DLQ"
+    error_message = "the events role needs S3 read and delete of every version, DynamoDB read/write and sqs:SendMessage to its DLQ"
   }
   assert {
     condition = length(setsubtract(
-      ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "s3:GetObject", "dynamodb:PutItem"],
+      ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions", "dynamodb:PutItem", "dynamodb:Scan"],
       flatten([for s in jsondecode(aws_iam_role_policy.lambda["dlq"].policy).Statement : s.Action])
     )) == 0
-    error_message = "the dlq role drains the queue and can do what events does"
+    error_message = "the dlq role drains the queue, sweeps expired pending uploads (Scan) and can do what events does"
   }
   assert {
     condition     = flatten([for s in jsondecode(aws_iam_role_policy.lambda["authorizer"].policy).Statement : s.Action if s.Sid != "WriteOwnLogs" && s.Sid != "XRayWrite"]) == ["secretsmanager:GetSecretValue"]
@@ -314,6 +314,10 @@ run "basic_iam" {
   assert {
     condition     = jsondecode(aws_iam_role_policy.authorizer_invocation[0].policy).Statement[0].Resource == ["arn:aws:lambda:us-east-1:123456789012:function:kumocms-prod-authorizer"]
     error_message = "the invocation role may invoke only the authorizer"
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.lambda["api"].policy, "ReadPeerRegionDocuments")
+    error_message = "without peer_bucket_arns the api role reads only its own bucket"
   }
 }
 

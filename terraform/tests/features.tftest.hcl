@@ -132,11 +132,22 @@ run "multi_region_primary" {
   variables {
     dynamodb_table_name      = "kumocms-prod-global-metadata"
     dynamodb_replica_regions = ["eu-west-1"]
+    peer_bucket_arns         = ["arn:aws:s3:::kumocms-prod-documents-eu-west-1"]
   }
 
   assert {
     condition     = one(aws_dynamodb_table.this[0].replica).region_name == "eu-west-1" && one(aws_dynamodb_table.this[0].replica).point_in_time_recovery
     error_message = "the global table gets a PITR replica in eu-west-1"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_iam_role_policy.lambda["api"].policy).Statement :
+      st.Sid == "ReadPeerRegionDocuments" && st.Resource == ["arn:aws:s3:::kumocms-prod-documents-eu-west-1/documents/*"] && contains(st.Action, "s3:GetObject")
+    ])
+    error_message = "the api role reads documents/* of the peer region's bucket"
+  }
+  assert {
+    condition     = alltrue([for k in ["authorizer", "events", "dlq"] : !strcontains(aws_iam_role_policy.lambda[k].policy, "kumocms-prod-documents-eu-west-1")])
+    error_message = "only the api function reads the peer buckets"
   }
 }
 

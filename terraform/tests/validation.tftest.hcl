@@ -330,3 +330,27 @@ run "insecure_callback_url" {
   }
   expect_failures = [var.cognito_callback_urls]
 }
+
+run "peer_bucket_arns_not_a_bucket_arn" {
+  command = plan
+  variables {
+    peer_bucket_arns = ["kumocms-prod-documents-eu-west-1"]
+  }
+  expect_failures = [var.peer_bucket_arns]
+}
+
+run "peer_bucket_arns_with_an_object_path" {
+  command = plan
+  variables {
+    peer_bucket_arns = ["arn:aws:s3:::kumocms-prod-documents-eu-west-1/documents/*"]
+  }
+  expect_failures = [var.peer_bucket_arns]
+}
+
+run "peer_bucket_arns_with_own_bucket" {
+  command = plan
+  variables {
+    peer_bucket_arns = ["arn:aws:s3:::kumocms-prod-documents-us-east-1"]
+  }
+  expect_failures = [var.peer_bucket_arns]
+}

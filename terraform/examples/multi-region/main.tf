@@ -3,7 +3,9 @@
 # Two regions of one account share one DynamoDB global table: region 1 creates
 # it with a replica in region 2, region 2 uses it (create_dynamodb_table =
 # false). IAM role names carry the region, so both module instances can use
-# the same project_name and environment.
+# the same project_name and environment. A document's record names the bucket
+# of its content, so each region's api function may read the other's bucket
+# (peer_bucket_arns).
 
 module "kumocms_us_east_1" {
   source = "../../"
@@ -19,6 +21,9 @@ module "kumocms_us_east_1" {
 
   create_dynamodb_table    = true
   dynamodb_replica_regions = var.dynamodb_replica_regions
+
+  # Documents uploaded in eu-west-1 are read from its bucket.
+  peer_bucket_arns = ["arn:aws:s3:::kumocms-prod-documents-eu-west-1"]
 
   providers = {
     aws = aws.us_east_1
@@ -38,6 +43,9 @@ module "kumocms_eu_west_1" {
   api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn_eu_west_1
 
   create_dynamodb_table = false
+
+  # Documents uploaded in us-east-1 are read from its bucket.
+  peer_bucket_arns = ["arn:aws:s3:::kumocms-prod-documents-us-east-1"]
 
   providers = {
     aws = aws.eu_west_1

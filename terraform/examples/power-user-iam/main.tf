@@ -38,17 +38,25 @@ locals {
     Resource = ["*"]
   }
 
+  # Also the dlq function's: it scans for expired pending uploads and, like
+  # events, deletes content with all its versions.
   event_processing = [
     {
-      Sid      = "ReadDocuments"
+      Sid      = "ListDocumentVersions"
       Effect   = "Allow"
-      Action   = ["s3:GetObject"]
+      Action   = ["s3:ListBucketVersions"]
+      Resource = [local.bucket_arn]
+    },
+    {
+      Sid      = "ReadAndDeleteDocuments"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]
       Resource = ["${local.bucket_arn}/documents/*"]
     },
     {
       Sid      = "WriteMetadata"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
       Resource = [local.table_arn, "${local.table_arn}/index/*"]
     },
   ]
@@ -75,7 +83,7 @@ resource "aws_iam_role_policy" "lambda_api" {
       {
         Sid      = "ListBucket"
         Effect   = "Allow"
-        Action   = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
+        Action   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
         Resource = [local.bucket_arn]
       },
       {
@@ -83,7 +91,7 @@ resource "aws_iam_role_policy" "lambda_api" {
         Effect = "Allow"
         Action = [
           "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:PutObject", "s3:DeleteObject",
-          "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+          "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
         ]
         Resource = ["${local.bucket_arn}/documents/*"]
       },
