@@ -1,0 +1,99 @@
+"""What each function needs from what Terraform created: the contract the suite
+checks on the resources read back from moto.
+
+The IAM actions are those the Rust adapters call (crates/kumocms-aws) for each
+role, on the resource each call names. `{bucket}`, `{table}`, `{secret}` and
+`{queue}` are filled in from the function's own environment read back from moto.
+"""
+
+# (action, resource pattern) per handler. Resource patterns are concrete ARNs of
+# this deployment; a policy statement allows them when one of its Resource entries
+# matches (IAM wildcards) and one of its Actions matches.
+S3_OBJECTS = "arn:aws:s3:::{bucket}/documents/*"
+S3_BUCKET = "arn:aws:s3:::{bucket}"
+TABLE = "{table_arn}"
+INDEX = "{table_arn}/index/DocumentTypeIndex"
+
+STORAGE_EVENTS = [
+    # events: read the uploaded content, finish deletes (every version)
+    ("s3:GetObject", S3_OBJECTS),
+    ("s3:DeleteObject", S3_OBJECTS),
+    ("s3:DeleteObjectVersion", S3_OBJECTS),
+    ("s3:ListBucketVersions", S3_BUCKET),
+    ("dynamodb:GetItem", TABLE),
+    ("dynamodb:PutItem", TABLE),
+    ("dynamodb:UpdateItem", TABLE),
+    ("dynamodb:DeleteItem", TABLE),
+    ("dynamodb:Query", TABLE),
+]
+
+NEEDED_ACTIONS = {
+    "api": [
+        ("s3:ListBucket", S3_BUCKET),
+        ("s3:ListBucketVersions", S3_BUCKET),
+        ("s3:ListBucketMultipartUploads", S3_BUCKET),
+        ("s3:GetObject", S3_OBJECTS),
+        ("s3:GetObjectVersion", S3_OBJECTS),
+        ("s3:GetObjectAttributes", S3_OBJECTS),
+        ("s3:PutObject", S3_OBJECTS),
+        ("s3:DeleteObject", S3_OBJECTS),
+        ("s3:DeleteObjectVersion", S3_OBJECTS),
+        ("s3:RestoreObject", S3_OBJECTS),
+        ("s3:AbortMultipartUpload", S3_OBJECTS),
+        ("s3:ListMultipartUploadParts", S3_OBJECTS),
+        ("dynamodb:GetItem", TABLE),
+        ("dynamodb:PutItem", TABLE),
+        ("dynamodb:UpdateItem", TABLE),
+        ("dynamodb:DeleteItem", TABLE),
+        ("dynamodb:Query", TABLE),
+        ("dynamodb:Query", INDEX),
+        ("dynamodb:Scan", TABLE),
+    ],
+    "authorizer": [
+        ("secretsmanager:GetSecretValue", "{secret}"),
+    ],
+    "events": STORAGE_EVENTS + [
+        ("sqs:SendMessage", "{queue_arn}"),
+    ],
+    "dlq": STORAGE_EVENTS + [
+        ("dynamodb:Scan", TABLE),
+        ("sqs:ReceiveMessage", "{queue_arn}"),
+        ("sqs:DeleteMessage", "{queue_arn}"),
+        ("sqs:GetQueueAttributes", "{queue_arn}"),
+        ("sqs:ChangeMessageVisibility", "{queue_arn}"),
+    ],
+}
+
+# Multi-region: the api function reads documents uploaded in the peer regions.
+PEER_READ = [
+    ("s3:GetObject", "arn:aws:s3:::{peer_bucket}/documents/*"),
+]
+
+# Every function writes its own logs.
+LOGS = [
+    ("logs:CreateLogStream", "arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function}:*"),
+    ("logs:PutLogEvents", "arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function}:*"),
+]
+
+# Environment variables each handler reads (crates/kumocms-lambda/src/settings.rs);
+# the bootstrap also reports a missing one at init, this names it up front.
+NEEDED_ENV = {
+    "api": ["S3_BUCKET_NAME", "DYNAMODB_TABLE_NAME"],
+    "authorizer": ["SECRETS_ARN"],
+    "events": ["S3_BUCKET_NAME", "DYNAMODB_TABLE_NAME"],
+    "dlq": ["S3_BUCKET_NAME", "DYNAMODB_TABLE_NAME", "KUMOCMS_DLQ_URL"],
+}
+
+# Variables the functions read at all; anything else the module sets is a name
+# no function reads (a renamed variable shows up here as well as missing).
+KNOWN_ENV = {
+    "S3_BUCKET_NAME",
+    "DYNAMODB_TABLE_NAME",
+    "SECRETS_ARN",
+    "KUMOCMS_DLQ_URL",
+    "KUMOCMS_LOG_LEVEL",
+    "KUMOCMS_CURSOR_SECRET",
+    "KUMOCMS_SECRETS_TTL_SECONDS",
+}
+
+RUNTIMES = {"provided.al2023", "provided.al2"}

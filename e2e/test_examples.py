@@ -1,0 +1,394 @@
+"""End to end: each example applied to moto through its test-only root, the
+functions read back from moto and run (the real bootstrap, through a Runtime API
+loop) with exactly that handler and environment, then destroyed.
+
+Examples run one after another: they share names (kumocms-prod-*) and the
+leftover check compares moto's inventory before and after each one.
+"""
+import base64
+import datetime
+import hashlib
+import json
+import os
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+
+import deployment as d
+from runtime import Function
+
+ROOT = d.ROOT
+FIXTURES = os.path.join(ROOT, "crates/kumocms-lambda/tests/fixtures")
+PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 1/Kids[3 0 R]>>endobj\n"
+       b"3 0 obj<</Type/Page>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+TEXT = b"second revision, plain text\n"
+CURRENT_KEY = "e2e-current-" + uuid.uuid4().hex
+PREVIOUS_KEY = "e2e-previous-" + uuid.uuid4().hex
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as f:
+        return json.load(f)
+
+
+# --- events, shaped as API Gateway and EventBridge deliver them ------------------------
+
+
+def rest_event(method, path, body=None, query=None, region="us-east-1", cognito=False):
+    event = fixture("apigw-rest-proxy.json")
+    resource = path
+    params = None
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "documents":
+        params = {"id": parts[1]}
+        resource = "/documents/{id}" + ("/" + "/".join(parts[2:]) if len(parts) > 2 else "")
+    host = f"abcdef123.execute-api.{region}.amazonaws.com"
+    event.update({
+        "resource": resource, "path": path, "httpMethod": method, "pathParameters": params,
+        "body": None if body is None else json.dumps(body),
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+    })
+    event["headers"]["Host"] = host
+    event["multiValueHeaders"]["Host"] = [host]
+    ctx = event["requestContext"]
+    ctx.update({"resourcePath": resource, "httpMethod": method, "path": f"/v1{path}",
+                "requestId": str(uuid.uuid4()), "domainName": host})
+    if cognito:
+        ctx["authorizer"] = {"claims": {"sub": "e2e-user", "token_use": "id"}}
+    return event
+
+
+def s3_event(name, bucket, region, key, **detail):
+    event = fixture(name)
+    event["id"] = str(uuid.uuid4())
+    event["region"] = region
+    event["resources"] = [f"arn:aws:s3:::{bucket}"]
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"]["key"] = key
+    event["detail"].update(detail)
+    return event
+
+
+def authorizer_event(value, region):
+    event = fixture("apigw-request-authorizer.json")
+    event["headers"]["Authorization"] = value
+    event["multiValueHeaders"]["Authorization"] = [value]
+    event["methodArn"] = event["methodArn"].replace("us-east-1", region)
+    return event
+
+
+# --- the api function as a client sees it -----------------------------------------------
+
+
+class Api:
+    def __init__(self, function, region, cognito=False):
+        self.function = function
+        self.region = region
+        self.cognito = cognito
+
+    def call(self, method, path, body=None, query=None, expect=None):
+        response = self.function.respond(rest_event(method, path, body, query, self.region, self.cognito))
+        status = response.get("statusCode")
+        text = response.get("body") or ""
+        if response.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode("utf-8", "replace")
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        if expect is not None:
+            assert status == expect, f"{method} {path} through {self.function.describe}: {status} {text[:800]}"
+        return status, parsed, response
+
+
+def upload(link, content):
+    r = requests.request(link["method"], link["url"], data=content, headers=link.get("headers") or {}, timeout=30)
+    assert r.ok, f"upload through the presigned link: {r.status_code} {r.text[:500]}"
+    path = urllib.parse.urlparse(link["url"]).path.lstrip("/")
+    bucket, key = path.split("/", 1)
+    return bucket, urllib.parse.unquote(key)
+
+
+def download(response):
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    location = headers.get("location")
+    if not location:
+        multi = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+        location = (multi.get("location") or [None])[0]
+    assert response["statusCode"] == 307 and location, f"content: expected a 307 redirect, got {response}"
+    r = requests.get(location, timeout=30)
+    assert r.ok, f"download link: {r.status_code} {r.text[:300]}"
+    return r.content
+
+
+def deliver(events, bucket, region, key, name="eventbridge-s3-object-created.json", **detail):
+    body = events.respond(s3_event(name, bucket, region, key, **detail))
+    return body.get("outcome") if isinstance(body, dict) else body
+
+
+# --- a deployment under test -----------------------------------------------------------------
+
+
+class Deployed:
+    """What one region of an applied example has, read back from moto and checked."""
+
+    def __init__(self, moto, region, rust_routes, peers=()):
+        self.moto = moto
+        self.region = region
+        self.fns = d.functions(moto, region)
+        assert "api" in self.fns, f"no api function in {region}: {sorted(self.fns)}"
+        self.env = {}
+        for role, config in self.fns.items():
+            self.env[role] = d.check_function(moto, region, role, config)
+        for role, config in self.fns.items():
+            d.check_iam(moto, region, role, config, peers=peers if role == "api" else ())
+        self.bucket = self.env["api"]["S3_BUCKET_NAME"]
+        self.table = self.env["api"]["DYNAMODB_TABLE_NAME"]
+        d.check_rules(moto, region, self.fns, self.bucket)
+        self.rest_api = d.check_routes(moto, region, rust_routes)
+        self.running = {}
+
+    def start(self, bootstrap, role, log_dir):
+        config = self.fns[role]
+        f = Function(bootstrap, config["FunctionName"], config["Handler"],
+                     config.get("Environment", {}).get("Variables", {}), self.region, self.moto, log_dir)
+        self.running[role] = f
+        return f
+
+    def stop(self):
+        for f in self.running.values():
+            f.stop()
+        self.running = {}
+
+
+def lifecycle(api, events, bucket, region, replicate=lambda: None, other=None):
+    """The document lifecycle through the api and events functions."""
+    _, created, _ = api.call("POST", "/documents", {
+        "file_name": "e2e report.pdf", "file_size": len(PDF), "content_type": "application/pdf",
+        "document_type": "e2e-contract", "metadata": {"owner": "e2e"}}, expect=201)
+    doc_id = created["document_id"]
+    up_bucket, key = upload(created["upload"], PDF)
+    assert up_bucket == bucket, f"the upload link writes to {up_bucket}, the function's bucket is {bucket}"
+    assert deliver(events, bucket, region, key) == "applied"
+
+    _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
+    assert got["status"] == "active", got
+    _, page, _ = api.call("GET", "/documents", query={"type": "e2e-contract"}, expect=200)
+    assert doc_id in [x["document_id"] for x in page["documents"]], page
+    _, _, raw = api.call("GET", f"/documents/{doc_id}/content")
+    assert download(raw) == PDF, "downloaded bytes differ from the uploaded ones"
+
+    _, patched, _ = api.call("PATCH", f"/documents/{doc_id}", {"metadata": {"owner": "e2e", "stage": "patched"}}, expect=200)
+    assert patched["metadata"]["stage"] == "patched", patched
+
+    _, replaced, _ = api.call("PUT", f"/documents/{doc_id}", {"file_size": len(TEXT), "content_type": "text/plain"}, expect=200)
+    _, key2 = upload(replaced["upload"], TEXT)
+    assert deliver(events, bucket, region, key2) == "applied"
+    _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
+    assert got["revision"] == 2 and got["status"] == "active", got
+    _, _, raw = api.call("GET", f"/documents/{doc_id}/content")
+    assert download(raw) == TEXT, "the replaced content is not what is served"
+
+    if other is not None:
+        # Multi-region: the second region's api function serves the document.
+        replicate()
+        _, there, _ = other.call("GET", f"/documents/{doc_id}", expect=200)
+        assert there["revision"] == 2, there
+        _, _, raw = other.call("GET", f"/documents/{doc_id}/content")
+        assert download(raw) == TEXT, "the other region served different bytes"
+
+    api.call("POST", f"/documents/{doc_id}/archive", {"storage_class": "GLACIER"}, expect=202)
+    _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
+    assert got["status"] == "archived", got
+    status, _, _ = api.call("GET", f"/documents/{doc_id}/content")
+    assert status == 409, f"an archived document's content must not be served ({status})"
+
+    api.call("POST", f"/documents/{doc_id}/restore", {"days": 1}, expect=202)
+    until = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert deliver(events, bucket, region, key2, "eventbridge-s3-restore-completed.json",
+                   **{"restore-expiry-time": until}) == "applied"
+    _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
+    assert got["status"] == "restored", got
+    _, _, raw = api.call("GET", f"/documents/{doc_id}/content")
+    assert download(raw) == TEXT, "the restored content differs"
+
+    api.call("DELETE", f"/documents/{doc_id}", expect=204)
+    api.call("GET", f"/documents/{doc_id}", expect=404)
+    return doc_id
+
+
+def check_bucket_empty_of(moto, bucket, doc_id):
+    s3 = d.client(moto, "s3", "us-east-1")
+    listed = s3.list_object_versions(Bucket=bucket, Prefix=f"documents/{doc_id}")
+    left = [v["Key"] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+    assert not left, f"delete left versions in {bucket}: {left}"
+
+
+def check_authorizer(fn, region):
+    for value, key in ((f"Bearer {CURRENT_KEY}", "current"), (f"Bearer {PREVIOUS_KEY}", "previous")):
+        body = fn.respond(authorizer_event(value, region))
+        assert body["policyDocument"]["Statement"][0]["Effect"] == "Allow", body
+        assert body["context"]["key"] == key, body
+    kind, body, _ = fn.invoke(authorizer_event("Bearer not-the-key", region))
+    assert kind == "error" and body.get("errorMessage") == "Unauthorized", (kind, body)
+
+
+def check_dlq(fn):
+    body = fn.respond(fixture("eventbridge-scheduled.json"))
+    assert isinstance(body, dict) and "received" in body, f"dlq summary: {body}"
+
+
+# --- pre-existing resources the examples take as inputs (not the module's) ---------------
+
+
+def create_secret(moto, region):
+    sm = d.client(moto, "secretsmanager", region)
+    return sm.create_secret(
+        Name=f"kumocms/e2e-api-keys-{uuid.uuid4().hex[:8]}",
+        SecretString=json.dumps({"api_key": CURRENT_KEY, "api_key_previous": PREVIOUS_KEY}),
+    )["ARN"]
+
+
+def delete_secret(moto, region, arn):
+    d.client(moto, "secretsmanager", region).delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
+def run_example(example, moto, work, regions, variables, body, pre=None, post=None):
+    """Inventory, apply, body(outputs), destroy; then nothing the module made is left."""
+    before = d.inventory(moto, regions)
+    root = d.Root(example, work, moto, pytest.tf_env, pytest.apigateway)
+    root.init()
+    error = None
+    try:
+        root.apply(variables)
+        body(root)
+    except BaseException as e:  # noqa: BLE001 - destroy whatever happened
+        error = e
+    try:
+        root.destroy(variables)
+    except AssertionError as e:
+        if error is None:
+            error = e
+        else:
+            print(f"(destroy after the failure also failed: {e})")
+    if post:
+        post()
+    if error is not None:
+        raise error
+    left = sorted(d.inventory(moto, regions) - before)
+    assert not left, f"terraform destroy of examples/{example} left in moto: " + ", ".join(f"{k} {n}" for k, n in left)
+
+
+def api_key_flow(dep, bootstrap, log_dir, region, replicate=lambda: None, other=None):
+    restore = d.suspend_tls_only_policy(dep.moto, dep.bucket)
+    api_fn = dep.start(bootstrap, "api", log_dir)
+    events_fn = dep.start(bootstrap, "events", log_dir)
+    try:
+        api = Api(api_fn, region)
+        api.call("GET", "/healthcheck", expect=200)
+        doc_id = lifecycle(api, events_fn, dep.bucket, region, replicate, other)
+        check_bucket_empty_of(dep.moto, dep.bucket, doc_id)
+        if "authorizer" in dep.fns:
+            check_authorizer(dep.start(bootstrap, "authorizer", log_dir), region)
+        if "dlq" in dep.fns:
+            check_dlq(dep.start(bootstrap, "dlq", log_dir))
+    finally:
+        dep.stop()
+        restore()
+
+
+@pytest.fixture(autouse=True)
+def _tf_env(tf_env, apigateway):
+    pytest.tf_env = tf_env
+    pytest.apigateway = apigateway
+
+
+def logs_dir(work, example):
+    path = os.path.join(work, example, "logs")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def test_basic(moto, work, package, bootstrap, rust_routes):
+    region = "us-east-1"
+    secret = create_secret(moto, region)
+    variables = {"lambda_deployment_package_path": package, "api_authorizer_secrets_arn": secret}
+
+    def body(root):
+        out = root.outputs()
+        dep = Deployed(moto, region, rust_routes)
+        assert out["s3_bucket_name"] == dep.bucket and out["dynamodb_table_name"] == dep.table, out
+        assert set(dep.fns) == {"api", "authorizer", "events", "dlq"}, sorted(dep.fns)
+        assert dep.env["authorizer"]["SECRETS_ARN"] == secret
+        authorizers = d.client(moto, "apigateway", region).get_authorizers(restApiId=dep.rest_api["id"])["items"]
+        assert [a["type"] for a in authorizers] == ["REQUEST"], authorizers
+        assert dep.fns["authorizer"]["FunctionName"] in authorizers[0]["authorizerUri"], authorizers
+        api_key_flow(dep, bootstrap, logs_dir(work, "basic"), region)
+
+    run_example("basic", moto, work, [region], variables, body, post=lambda: delete_secret(moto, region, secret))
+
+
+def test_cognito_new_pool(moto, work, package, bootstrap, rust_routes):
+    region = "us-east-1"
+    variables = {"lambda_deployment_package_path": package}
+
+    def body(root):
+        out = root.outputs()
+        dep = Deployed(moto, region, rust_routes)
+        assert "authorizer" not in dep.fns, "Cognito auth deploys no authorizer function"
+        assert "SECRETS_ARN" not in dep.env["api"], dep.env["api"]
+        idp = d.client(moto, "cognito-idp", region)
+        pool = idp.describe_user_pool(UserPoolId=out["cognito_user_pool_id"])["UserPool"]
+        clients = idp.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=60)["UserPoolClients"]
+        assert out["cognito_app_client_id"] in [c["ClientId"] for c in clients], clients
+        authorizers = d.client(moto, "apigateway", region).get_authorizers(restApiId=dep.rest_api["id"])["items"]
+        assert [a["type"] for a in authorizers] == ["COGNITO_USER_POOLS"], authorizers
+        assert authorizers[0]["providerARNs"] == [pool["Arn"]], (authorizers, pool["Arn"])
+        restore = d.suspend_tls_only_policy(moto, dep.bucket)
+        try:
+            api = Api(dep.start(bootstrap, "api", logs_dir(work, "cognito-new-pool")), region, cognito=True)
+            events = dep.start(bootstrap, "events", logs_dir(work, "cognito-new-pool"))
+            api.call("GET", "/healthcheck", expect=200)
+            doc_id = lifecycle(api, events, dep.bucket, region)
+            check_bucket_empty_of(moto, dep.bucket, doc_id)
+            if "dlq" in dep.fns:
+                check_dlq(dep.start(bootstrap, "dlq", logs_dir(work, "cognito-new-pool")))
+        finally:
+            dep.stop()
+            restore()
+
+    run_example("cognito-new-pool", moto, work, [region], variables, body)
+
+
+def test_private_power_user(moto, work, package, bootstrap, rust_routes):
+    region = "us-east-1"
+    secret = create_secret(moto, region)
+    ec2 = d.client(moto, "ec2", region)
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    vpce = ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName=f"com.amazonaws.{region}.execute-api", VpcEndpointType="Interface",
+        SubnetIds=[subnet])["VpcEndpoint"]["VpcEndpointId"]
+    variables = {"lambda_deployment_package_path": package, "api_authorizer_secrets_arn": secret,
+                 "vpc_endpoint_id": vpce}
+
+    def body(root):
+        out = root.outputs()
+        dep = Deployed(moto, region, rust_routes)
+        assert out["vpc_endpoint_id"] == vpce, out
+        api = d.client(moto, "apigateway", region).get_rest_api(restApiId=dep.rest_api["id"])
+        assert api["endpointConfiguration"]["types"] == ["PRIVATE"], api["endpointConfiguration"]
+        assert vpce in json.dumps(api.get("policy", "")).replace("\\", ""), f"the private API's policy does not name {vpce}: {api.get('policy')}"
+        api_key_flow(dep, bootstrap, logs_dir(work, "private-power-user"), region)
+
+    def post():
+        ec2.delete_vpc_endpoints(VpcEndpointIds=[vpce])
+        ec2.delete_subnet(SubnetId=subnet)
+        ec2.delete_vpc(VpcId=vpc)
+        delete_secret(moto, region, secret)
+
+    run_example("private-power-user", moto, work, [region], variables, body, post=post)
