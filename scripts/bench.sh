@@ -22,7 +22,9 @@ wrk_threads=2
 wrk_connections=32
 content_mib=256
 command_line="scripts/bench.sh${*:+ $*}"
-[[ "$runs" != 15 || "$repeats" != 5 ]] && command_line="KUMOCMS_BENCH_RUNS=$runs KUMOCMS_BENCH_REPEATS=$repeats $command_line"
+for var in KUMOCMS_BENCH_RUNS KUMOCMS_BENCH_REPEATS KUMOCMS_BENCH_WRK_DURATION KUMOCMS_BENCH_REUSE_ZIP; do
+  [[ -n "${!var:-}" ]] && command_line="$var=${!var} $command_line"
+done
 target="${CARGO_TARGET_DIR:-$root/target}"
 
 work="$(mktemp -d -p "$root/target" bench.XXXXXX)"
@@ -62,7 +64,11 @@ kumocms="$target/release/kumocms"
 minimal="$target/release/minimal-axum"
 driver="$target/release/kumocms-bench"
 zip_path=""
-if [[ -x scripts/build-lambda.sh ]]; then
+reuse_zip="${KUMOCMS_BENCH_REUSE_ZIP:-0}"   # 1: use target/lambda/*/ as they are (no rebuild)
+if [[ "$reuse_zip" == 1 && -s "$target/lambda/bootstrap/bootstrap.zip" && -x "$target/lambda/hello-bootstrap/bootstrap" ]]; then
+  log "reusing target/lambda/bootstrap/bootstrap.zip and target/lambda/hello-bootstrap/bootstrap"
+  zip_path="$target/lambda/bootstrap/bootstrap.zip"
+elif [[ -x scripts/build-lambda.sh ]]; then
   log "building bootstrap.zip with scripts/build-lambda.sh"
   scripts/build-lambda.sh >"$work/build-lambda.log" 2>&1 || { cat "$work/build-lambda.log" >&2; exit 1; }
   zip_path="$target/lambda/bootstrap/bootstrap.zip"
@@ -75,12 +81,12 @@ if [[ -s "$zip_path" ]]; then
   bootstrap="$work/lambda/bootstrap"
   lambda_target="$(grep -o -- '--target [^ ]*' scripts/build-lambda.sh | awk '{print $2}')"
   lambda_build="scripts/build-lambda.sh (cargo-lambda, --release, --target $lambda_target)"
-  log "building the hello-world floor the same way"
-  (
+  [[ "$reuse_zip" == 1 ]] || (
     export PATH="$root/.venv/bin:$PATH" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target/lambda-build}"
     "$root/.venv/bin/cargo-lambda" lambda build --release --lambda-dir "$target/lambda" --locked \
       --package kumocms-bench --bin hello-bootstrap --target "$lambda_target"
   ) >"$work/build-hello.log" 2>&1 || { cat "$work/build-hello.log" >&2; exit 1; }
+  [[ "$reuse_zip" == 1 ]] && lambda_build="$lambda_build, built earlier (KUMOCMS_BENCH_REUSE_ZIP=1; zip from $(date -u -r "$zip_path" '+%H:%M UTC'))"
   hello="$target/lambda/hello-bootstrap/bootstrap"
 else
   cargo build --release --quiet -p kumocms-lambda --bin bootstrap
@@ -92,7 +98,7 @@ fi
 # --- 2. warm cost (criterion) ---------------------------------------------------
 log "warm cost of one API event (criterion)"
 rm -rf "$target/criterion/router_memory" "$target/criterion/router_s3presign" "$target/criterion/lambda_event"
-cargo bench --quiet -p kumocms-bench --bench warm -- --noplot >"$work/criterion.log" 2>&1 || { cat "$work/criterion.log" >&2; exit 1; }
+CRITERION_HOME="$target/criterion" cargo bench --quiet -p kumocms-bench --bench warm -- --noplot >"$work/criterion.log" 2>&1 || { cat "$work/criterion.log" >&2; exit 1; }
 crit() { jq '.median.point_estimate / 1000' "$target/criterion/$1/$2/new/estimates.json"; }  # µs
 
 # --- 1 and 5. cold start and memory (Runtime API + moto) ------------------------
@@ -193,8 +199,9 @@ ms() { fmt "$1" 1; }
 hello_cold="$(lam hello cold_ms)"
 cold_ok() { le "$1" 30 && le "$2" 3; }
 row_cold() { # role
-  local c i w r; c="$(lam "$1" cold_ms)"; i="$(lam "$1" init_ms)"; w="$(lam "$1" warm_ms)"; r="$(ratio "$c" "$hello_cold")"
-  echo "| 1 | cold start \`$1\`: exec → first response (init → first \`/next\`: $(ms "$i") ms; 2nd event: $(ms "$w") ms) | $(ms "$c") ms | hello-world $(ms "$hello_cold") ms | ${r}× | ≤ 30 ms and ≤ 3× | $(met cold_ok "$c" "$r") |"
+  local c i w r cpu hcpu; c="$(lam "$1" cold_ms)"; i="$(lam "$1" init_ms)"; w="$(lam "$1" warm_ms)"; r="$(ratio "$c" "$hello_cold")"
+  cpu="$(lam "$1" cold_cpu_ms)"; hcpu="$(lam hello cold_cpu_ms)"
+  echo "| 1 | cold start \`$1\`: exec → first response (exec → first \`/next\`: $(ms "$i") ms; the 2nd, warm event: $(ms "$w") ms) | $(ms "$c") ms (CPU $(ms "$cpu") ms) | hello-world $(ms "$hello_cold") ms (CPU $(ms "$hcpu") ms) | ${r}× (CPU $(ratio "$cpu" "$hcpu")×) | ≤ 30 ms and ≤ 3× | $(met cold_ok "$c" "$r") |"
 }
 warm_row() { # group bench label
   local v; v="$(crit "$1" "$2")"

@@ -67,6 +67,31 @@ enum Report {
 struct Session {
     queue: VecDeque<(String, Value)>,
     reports: Vec<Report>,
+    /// The function's process, once started.
+    pid: Option<u32>,
+    /// Its CPU time and run-queue wait when the first answer arrived.
+    first_answer_cpu: Option<CpuTime>,
+}
+
+/// On-CPU time and time spent runnable but waiting for a CPU, summed over the
+/// process's threads (`/proc/<pid>/task/*/schedstat`, nanoseconds).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuTime {
+    on_cpu_ms: f64,
+    waiting_ms: f64,
+}
+
+fn cpu_time(pid: u32) -> Option<CpuTime> {
+    let mut total = CpuTime::default();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        let mut fields = text
+            .split_whitespace()
+            .map(|f| f.parse::<f64>().unwrap_or(0.0));
+        total.on_cpu_ms += fields.next().unwrap_or(0.0) / 1e6;
+        total.waiting_ms += fields.next().unwrap_or(0.0) / 1e6;
+    }
+    Some(total)
 }
 
 #[derive(Default)]
@@ -78,14 +103,30 @@ struct RuntimeApi {
 
 impl RuntimeApi {
     fn report(&self, report: Report) {
-        self.session.lock().unwrap().reports.push(report);
+        let mut session = self.session.lock().unwrap();
+        let answer = matches!(report, Report::Response { .. } | Report::Error { .. });
+        if answer && session.first_answer_cpu.is_none() {
+            session.first_answer_cpu = session.pid.and_then(cpu_time);
+        }
+        session.reports.push(report);
+        drop(session);
         self.changed.notify_waiters();
+    }
+
+    fn started(&self, pid: u32) {
+        self.session.lock().unwrap().pid = Some(pid);
+    }
+
+    fn first_answer_cpu(&self) -> Option<CpuTime> {
+        self.session.lock().unwrap().first_answer_cpu
     }
 
     fn start(&self, events: Vec<(String, Value)>) {
         let mut session = self.session.lock().unwrap();
         session.queue = events.into();
         session.reports.clear();
+        session.pid = None;
+        session.first_answer_cpu = None;
     }
 
     fn reports(&self) -> Vec<Report> {
@@ -333,6 +374,10 @@ struct Sample {
     init_ms: f64,
     cold_ms: f64,
     warm_ms: f64,
+    /// CPU time of the process until its first answer, and how long its threads
+    /// were runnable but waiting for a CPU (the machine's load, not ours).
+    cold_cpu_ms: f64,
+    cold_waiting_ms: f64,
     vmhwm_kib: u64,
 }
 
@@ -406,6 +451,7 @@ async fn launch(launch: Launch<'_>) -> anyhow::Result<(Instant, Vec<Report>, u64
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot start {}", launch.binary))?;
+    launch.runtime.started(child.id());
     let outcome = launch
         .runtime
         .wait_answers(count, Duration::from_secs(60))
@@ -451,6 +497,7 @@ async fn cold(
         log,
     })
     .await?;
+    let cpu = runtime.first_answer_cpu().unwrap_or_default();
     let nexts: Vec<Instant> = reports
         .iter()
         .filter(|r| matches!(r, Report::Next { .. }))
@@ -465,6 +512,8 @@ async fn cold(
         init_ms: millis(nexts[0] - started),
         cold_ms: millis(at(answered[0]) - started),
         warm_ms: millis(at(answered[1]) - nexts[1]),
+        cold_cpu_ms: cpu.on_cpu_ms,
+        cold_waiting_ms: cpu.waiting_ms,
         vmhwm_kib: hwm,
     })
 }
