@@ -392,3 +392,77 @@ def test_private_power_user(moto, work, package, bootstrap, rust_routes):
         delete_secret(moto, region, secret)
 
     run_example("private-power-user", moto, work, [region], variables, body, post=post)
+
+
+def create_replica_stand_in(moto, table, source, region):
+    """moto keeps regions apart and has no global tables: the example runs with
+    dynamodb_replica_regions = [] and the suite stands in for the replica, a
+    table of the same name and schema in the second region that it keeps in sync
+    (`replicate`) before the second region reads."""
+    desc = d.client(moto, "dynamodb", source).describe_table(TableName=table)["Table"]
+    spec = {
+        "TableName": table,
+        "KeySchema": desc["KeySchema"],
+        "AttributeDefinitions": desc["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if desc.get("GlobalSecondaryIndexes"):
+        spec["GlobalSecondaryIndexes"] = [
+            {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+            for g in desc["GlobalSecondaryIndexes"]]
+    d.client(moto, "dynamodb", region).create_table(**spec)
+
+    def replicate():
+        src = d.client(moto, "dynamodb", source)
+        dst = d.client(moto, "dynamodb", region)
+        keys = [k["AttributeName"] for k in desc["KeySchema"]]
+        items = [i for p in src.get_paginator("scan").paginate(TableName=table) for i in p["Items"]]
+        present = [i for p in dst.get_paginator("scan").paginate(TableName=table) for i in p["Items"]]
+        for item in present:
+            dst.delete_item(TableName=table, Key={k: item[k] for k in keys})
+        for item in items:
+            dst.put_item(TableName=table, Item=item)
+    return replicate
+
+
+def test_multi_region(moto, work, package, bootstrap, rust_routes):
+    a, b = "us-east-1", "eu-west-1"
+    secrets = {a: create_secret(moto, a), b: create_secret(moto, b)}
+    variables = {
+        "lambda_deployment_package_path": package,
+        "api_authorizer_secrets_arn_us_east_1": secrets[a],
+        "api_authorizer_secrets_arn_eu_west_1": secrets[b],
+        "dynamodb_replica_regions": [],
+    }
+    made = {}
+
+    def body(root):
+        out = root.outputs()
+        table = out["dynamodb_table_name"]
+        replicate = create_replica_stand_in(moto, table, a, b)
+        made["replica"] = table
+        fns_b = d.functions(moto, b)
+        fns_a = d.functions(moto, a)
+        bucket = {a: fns_a["api"]["Environment"]["Variables"]["S3_BUCKET_NAME"],
+                  b: fns_b["api"]["Environment"]["Variables"]["S3_BUCKET_NAME"]}
+        dep_a = Deployed(moto, a, rust_routes, peers=[bucket[b]])
+        dep_b = Deployed(moto, b, rust_routes, peers=[bucket[a]])
+        assert dep_a.table == dep_b.table == table, (dep_a.table, dep_b.table, table)
+        assert dep_a.bucket != dep_b.bucket
+        log_dir = logs_dir(work, "multi-region")
+        restore_b = d.suspend_tls_only_policy(moto, dep_b.bucket)
+        try:
+            other = Api(dep_b.start(bootstrap, "api", log_dir), b)
+            check_authorizer(dep_b.start(bootstrap, "authorizer", log_dir), b)
+            api_key_flow(dep_a, bootstrap, log_dir, a, replicate=replicate, other=other)
+        finally:
+            dep_b.stop()
+            restore_b()
+
+    def post():
+        if made.get("replica"):
+            d.client(moto, "dynamodb", b).delete_table(TableName=made["replica"])
+        for region, arn in secrets.items():
+            delete_secret(moto, region, arn)
+
+    run_example("multi-region", moto, work, [a, b], variables, body, post=post)
