@@ -13,13 +13,17 @@ examples="${KUMOCMS_SCHEMATHESIS_EXAMPLES:-30}"
 data_dir="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 key="schemathesis-$(date +%s%N)"
-KUMOCMS_API_KEY="$key" KUMOCMS_LOG=warn target/debug/kumocms serve \
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/kumocms"
+KUMOCMS_API_KEY="$key" KUMOCMS_LOG=warn "$bin" serve \
   --addr "127.0.0.1:$port" --data-dir "$data_dir" --restore-delay 1 >"$data_dir.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data_dir" "$data_dir.log"; }
 trap cleanup EXIT INT TERM
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   curl -fsS "http://127.0.0.1:$port/healthcheck" >/dev/null 2>&1 && break
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "schemathesis: kumocms serve did not start:" >&2; cat "$data_dir.log" >&2; exit 1
+  fi
   sleep 0.1
 done
 args=(run "http://127.0.0.1:$port/openapi.json"
