@@ -333,6 +333,11 @@ async fn check_and_store(
     Ok(sha256)
 }
 
+/// Bytes read per step of a download. Every read of a `tokio::fs::File` is a hop to
+/// the blocking pool; at 64 KiB the hops, not the disk, set the pace (BENCHMARKS.md,
+/// row 4), so a download reads 1 MiB at a time.
+const DOWNLOAD_CHUNK: usize = 1024 * 1024;
+
 /// Characters left as they are in an RFC 5987 `filename*` value (`attr-char`).
 const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'!')
@@ -405,7 +410,10 @@ async fn download(
             }
             Err(error) => return Err(LinkResponseError::storage(error)),
         };
-        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024))
+        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            DOWNLOAD_CHUNK,
+        ))
     };
     let mut response = Response::new(body);
     let headers = response.headers_mut();
