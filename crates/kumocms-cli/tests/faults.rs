@@ -60,6 +60,14 @@ struct Server {
     http: reqwest::Client,
 }
 
+/// A test that fails part-way must not leave its server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Server {
     async fn spawn(data_dir: &Path, port: u16, pending_ttl: u64, log: &Path) -> Self {
         let log = std::fs::OpenOptions::new()
