@@ -29,5 +29,9 @@ scripts/check-glibc.sh
 step "Terraform module: fmt, validate, terraform test, checkov, README drift"
 scripts/test-terraform.sh
 
+step "End to end: the module applied to moto, the functions run on what it made"
+# bootstrap.zip was built and checked above.
+KUMOCMS_E2E_SKIP_BUILD=1 scripts/test-e2e.sh
+
 echo
 echo "All checks passed."
