@@ -50,8 +50,12 @@ class Root:
             ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*", ".terraform.lock.hcl"),
         )
         self.dir = os.path.join(self.copy, "examples", example)
-        for name in os.listdir(os.path.join(E2E, "roots", example)):
-            shutil.copy(os.path.join(E2E, "roots", example, name), self.dir)
+        root = os.path.join(E2E, "roots", example)
+        for name in os.listdir(root):
+            shutil.copy(os.path.join(root, name), self.dir)
+        # Single-region examples share one provider override; multi-region has its own.
+        if not os.path.exists(os.path.join(root, "providers_override.tf")):
+            shutil.copy(os.path.join(E2E, "roots", "providers_override.tf"), self.dir)
         self.env["TF_DATA_DIR"] = os.path.join(work, example, "tf-data")
         self.log = os.path.join(work, example, "terraform.log")
 
