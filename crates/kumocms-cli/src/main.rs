@@ -76,10 +76,19 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Log lines are written by a background thread: a write to stdout on the request's
+    // own thread, under stdout's lock, cost about 30 % of the read throughput. Not
+    // lossy: if the writer falls behind, requests wait instead of lines going missing.
+    // The guard flushes what is queued when `serve` returns.
+    let (log_writer, _flush_logs_on_exit) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .finish(std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("KUMOCMS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(log_writer)
         .init();
     let mut options = ServeOptions::new(args.addr, args.data_dir);
     options.api_key = args.api_key;
