@@ -2,6 +2,8 @@
 //!
 //! - [`memory`]: in-memory adapters (metadata, blobs, keys), so that criterion can
 //!   measure the API's own cost per event with no network and no disk;
+//! - [`recorded_aws`]: a stand-in for AWS that replays moto's replies at once, so
+//!   that a cold start measures the function, not the emulator;
 //! - [`fixtures`]: API Gateway, authorizer and EventBridge events in the shapes
 //!   Lambda delivers;
 //! - the binaries the bench script runs: `hello-bootstrap` and `minimal-axum` (the
@@ -9,3 +11,4 @@
 
 pub mod fixtures;
 pub mod memory;
+pub mod recorded_aws;

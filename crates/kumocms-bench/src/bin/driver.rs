@@ -15,6 +15,11 @@
 //! for comparison: the same call to moto without the start-up), and `VmHWM`.
 //! Then the `api` function serves the memory workload (creates, reads, listings)
 //! and its `VmHWM` is read. Prints one JSON object with every sample.
+//!
+//! Each of `api`, `authorizer` and `events` is measured twice per run: against moto
+//! (`"aws": "moto"`) and against [`RecordedAws`] replaying moto's replies to the same
+//! calls at once (`"aws": "replay"`), which takes the emulator's latency out of the
+//! cold start. The replies are recorded in the untimed first round.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -33,6 +38,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kumocms_aws::testing::{REGION_A, create_bucket, create_table, moto_config, moto_endpoint};
 use kumocms_bench::fixtures;
+use kumocms_bench::recorded_aws::{Mode, RecordedAws};
 use kumocms_core::events::StorageEvent;
 use kumocms_core::service::NewDocument;
 use kumocms_lambda::api::Core;
@@ -266,14 +272,19 @@ struct Deployment {
 }
 
 impl Deployment {
-    fn env(&self, runtime_api: SocketAddr, handler: &str) -> Vec<(&'static str, String)> {
+    fn env(
+        &self,
+        runtime_api: SocketAddr,
+        handler: &str,
+        aws_endpoint: &str,
+    ) -> Vec<(&'static str, String)> {
         vec![
             ("PATH", std::env::var("PATH").unwrap_or_default()),
             ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
             ("_HANDLER", handler.to_owned()),
             ("AWS_REGION", REGION_A.to_owned()),
             ("AWS_DEFAULT_REGION", REGION_A.to_owned()),
-            ("AWS_ENDPOINT_URL", moto_endpoint()),
+            ("AWS_ENDPOINT_URL", aws_endpoint.to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
             ("AWS_SESSION_TOKEN", "testing".to_owned()),
@@ -371,6 +382,9 @@ async fn deploy(active: usize, pending: usize) -> anyhow::Result<Deployment> {
 #[derive(Debug, Clone, serde::Serialize)]
 struct Sample {
     role: String,
+    /// Where the function's AWS calls went: `moto`, `replay` (recorded moto replies
+    /// served at once, see [`RecordedAws`]) or `none` (the floor makes none).
+    aws: &'static str,
     init_ms: f64,
     cold_ms: f64,
     warm_ms: f64,
@@ -423,6 +437,7 @@ struct Launch<'a> {
     runtime: &'a RuntimeApi,
     addr: SocketAddr,
     deployment: &'a Deployment,
+    aws_endpoint: &'a str,
     log: &'a std::path::Path,
 }
 
@@ -443,7 +458,11 @@ async fn launch(launch: Launch<'_>) -> anyhow::Result<(Instant, Vec<Report>, u64
     let mut command = Command::new(launch.binary);
     command
         .env_clear()
-        .envs(launch.deployment.env(launch.addr, launch.role))
+        .envs(
+            launch
+                .deployment
+                .env(launch.addr, launch.role, launch.aws_endpoint),
+        )
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -478,25 +497,10 @@ fn at(report: &Report) -> Instant {
 }
 
 /// One cold start with two invocations.
-async fn cold(
-    binary: &str,
-    role: &str,
-    events: Vec<Value>,
-    runtime: &RuntimeApi,
-    addr: SocketAddr,
-    deployment: &Deployment,
-    log: &std::path::Path,
-) -> anyhow::Result<Sample> {
-    let (started, reports, hwm) = launch(Launch {
-        binary,
-        role,
-        events,
-        runtime,
-        addr,
-        deployment,
-        log,
-    })
-    .await?;
+async fn cold(run: Launch<'_>, aws: &'static str) -> anyhow::Result<Sample> {
+    let role = run.role;
+    let runtime = run.runtime;
+    let (started, reports, hwm) = launch(run).await?;
     let cpu = runtime.first_answer_cpu().unwrap_or_default();
     let nexts: Vec<Instant> = reports
         .iter()
@@ -509,6 +513,7 @@ async fn cold(
     }
     Ok(Sample {
         role: role.to_owned(),
+        aws,
         init_ms: millis(nexts[0] - started),
         cold_ms: millis(at(answered[0]) - started),
         warm_ms: millis(at(answered[1]) - nexts[1]),
@@ -541,17 +546,42 @@ async fn main() -> anyhow::Result<()> {
     );
     let _ = std::fs::remove_file(&log);
 
-    eprintln!("seeding moto ({} documents)...", workload + 2 * runs + 2);
-    let mut deployment = deploy(workload.max(1), 2 * runs + 2).await?;
+    // Pending documents: two events per start, for the moto starts and the one
+    // recorded start (the replayed ones repeat the recorded events).
+    eprintln!("seeding moto ({} documents)...", workload + 2 * runs + 4);
+    let mut deployment = deploy(workload.max(1), 2 * runs + 4).await?;
     let (runtime, addr) = serve_runtime_api().await?;
+    let moto = moto_endpoint();
+    let recorded = RecordedAws::start(&moto)
+        .await
+        .context("start the recorded-AWS proxy")?;
+    let replay_endpoint = recorded.endpoint();
+    let mut recorded_events: Vec<(&str, Vec<Value>)> = Vec::new();
 
     let mut samples = Vec::new();
     // One untimed start of each binary first, so that every timed one finds it in
-    // the page cache.
+    // the page cache; it also records the replies the replayed starts get.
     for round in 0..=runs {
         let timed = round > 0;
-        for role in ["hello", "api", "authorizer", "events"] {
+        for (role, aws) in [
+            ("hello", "none"),
+            ("api", "moto"),
+            ("authorizer", "moto"),
+            ("events", "moto"),
+            ("api", "replay"),
+            ("authorizer", "replay"),
+            ("events", "replay"),
+        ] {
+            let replayed = aws == "replay";
             let (binary, events) = match role {
+                _ if replayed && timed => {
+                    let recorded_for_role = recorded_events
+                        .iter()
+                        .find(|(r, _)| *r == role)
+                        .map(|(_, events)| events.clone())
+                        .context("no recorded events")?;
+                    (bootstrap.as_str(), recorded_for_role)
+                }
                 "hello" => (hello.as_str(), vec![fixtures::hello(), fixtures::hello()]),
                 "api" => {
                     let id = &deployment.active[round % deployment.active.len()];
@@ -576,7 +606,35 @@ async fn main() -> anyhow::Result<()> {
                     (bootstrap.as_str(), events)
                 }
             };
-            let sample = cold(binary, role, events, &runtime, addr, &deployment, &log).await?;
+            if replayed {
+                let name = role.to_owned();
+                if timed {
+                    recorded.set_mode(Mode::Replay(name));
+                } else {
+                    recorded.set_mode(Mode::Record(name));
+                    recorded_events.push((role, events.clone()));
+                }
+            }
+            let sample = cold(
+                Launch {
+                    binary,
+                    role,
+                    events,
+                    runtime: &runtime,
+                    addr,
+                    deployment: &deployment,
+                    aws_endpoint: if replayed { &replay_endpoint } else { &moto },
+                    log: &log,
+                },
+                aws,
+            )
+            .await?;
+            if replayed && recorded.misses() > 0 {
+                bail!(
+                    "{role} made {} call(s) in replay that its recorded start did not make",
+                    recorded.misses()
+                );
+            }
             if timed {
                 samples.push(sample);
             }
@@ -616,6 +674,7 @@ async fn main() -> anyhow::Result<()> {
         runtime: &runtime,
         addr,
         deployment: &deployment,
+        aws_endpoint: &moto,
         log: &log,
     })
     .await?;
