@@ -12,6 +12,7 @@
 
 mod dynamo;
 mod errors;
+mod http_client;
 mod s3;
 mod secrets;
 #[cfg(feature = "test-support")]
@@ -20,21 +21,32 @@ pub mod testing;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub use aws_sdk_secretsmanager::Client as SecretsClient;
 pub use dynamo::{DOCUMENT_TYPE_INDEX, DynamoMetadataStore};
+pub use http_client::HttpClientError;
 pub use s3::{S3BlobStore, content_disposition};
 pub use secrets::{DEFAULT_SECRETS_TTL, SecretsKeySource, parse_secret};
 
-/// The SDK's HTTP client on rustls with ring, the workspace's one TLS stack (the SDK
-/// default would add aws-lc, a slow C build that also complicates the zig link).
-pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+/// The SDK's HTTP client: hyper on rustls with ring, the workspace's one TLS stack
+/// (the SDK default would add aws-lc, a slow C build that also complicates the zig
+/// link), trusting the Mozilla root certificates compiled into the binary.
+///
+/// Not the platform's store: loading it (reading and PEM-decoding every file in
+/// /etc/ssl/certs when the client is built) was a quarter of the Lambda function's
+/// cold-start CPU. Lambda's own images carry the same Mozilla set, and AWS endpoints,
+/// VPC endpoints included, are signed by Amazon Trust Services roots it holds, so no
+/// private CA is needed. See the `http_client` module for the details.
+pub fn http_client() -> SharedHttpClient {
+    http_client::with_roots(http_client::webpki_roots())
+}
+
+/// [`http_client`] trusting `roots` instead of the compiled-in Mozilla set: for tests
+/// against a local TLS server with a test CA. Production code has no use for it.
+#[doc(hidden)]
+pub fn http_client_with_roots(roots: rustls::RootCertStore) -> SharedHttpClient {
+    http_client::with_roots(roots)
 }
 
 /// The SDK configuration from the environment, as Lambda provides it.
