@@ -315,23 +315,18 @@ enum HyperKind {
     Other,
 }
 
-/// Reads the kind of a `hyper::Error` from its `Debug` form (`hyper::Error(Kind, cause)`).
-/// `hyper` is not a direct dependency of this crate, so its error type cannot be named
-/// for a downcast; the `Debug` form is derived from hyper's private kind enum and h2's
-/// error kinds. The tests in tests/tls.rs produce real hyper errors, so a change of
-/// that form in a hyper upgrade fails them instead of silently changing retries.
+/// What hyper says about a failed exchange, if the error is hyper's.
 fn hyper_kind(error: &(dyn StdError + 'static)) -> Option<HyperKind> {
-    let debug = format!("{error:?}");
-    let kind = debug.strip_prefix("hyper::Error(")?;
-    Some(if kind.starts_with("User(") {
+    let error = error.downcast_ref::<hyper::Error>()?;
+    Some(if error.is_user() {
         HyperKind::User
-    } else if kind.starts_with("Canceled") || kind.starts_with("ChannelClosed") {
+    } else if error.is_canceled() || error.is_closed() {
         HyperKind::ClosedOrCanceled
-    } else if kind.starts_with("IncompleteMessage") {
+    } else if error.is_incomplete_message() {
         HyperKind::IncompleteMessage
-    } else if kind.starts_with("Http2")
-        && (kind.contains("kind: GoAway(")
-            || (kind.contains("kind: Reset(") && kind.contains("REFUSED_STREAM")))
+    } else if chain(error)
+        .filter_map(|e| e.downcast_ref::<h2::Error>())
+        .any(|h2| h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
     {
         HyperKind::Http2Refused
     } else {

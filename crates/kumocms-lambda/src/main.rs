@@ -50,7 +50,7 @@ fn init_logging(level: &str) {
     // signer and HTTP layers would log request details (signed URLs, headers).
     let filter = EnvFilter::try_new(format!(
         "{level},aws_config=warn,aws_runtime=warn,aws_sigv4=warn,aws_smithy_runtime=warn,\
-         aws_smithy_http_client=warn,aws_sdk_s3=warn,aws_sdk_dynamodb=warn,\
+         aws_sdk_s3=warn,aws_sdk_dynamodb=warn,\
          aws_sdk_secretsmanager=warn,aws_sdk_sqs=warn,hyper=warn,hyper_util=warn,h2=warn,\
          rustls=warn,lambda_runtime=info,lambda_runtime_api_client=info,lambda_http=info"
     ))
