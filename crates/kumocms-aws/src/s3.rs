@@ -1,7 +1,10 @@
 //! Content in S3, under `documents/` (see `kumocms_core::blob_key`).
 
+mod presign;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -24,6 +27,7 @@ use kumocms_core::{BlobLocation, BlobRef, DocumentId, RestoreTier, StorageClass}
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::errors::{Kind, classify, describe};
+use presign::{PresignError, Presigner, Route};
 
 /// Above this size CopyObject is refused by S3, so archiving uses a multipart copy.
 pub const MULTIPART_COPY_THRESHOLD: u64 = 5 * 1024 * 1024 * 1024;
@@ -45,6 +49,9 @@ struct Inner {
     region: Option<String>,
     /// Clients for content in other regions' buckets (read through a global table).
     regional: Mutex<HashMap<String, Client>>,
+    /// Signs links without the SDK's per-request pipeline; shared by the stores made
+    /// from one another (`with_multipart_copy`), as its caches do not depend on them.
+    presigner: Arc<Presigner>,
     multipart_threshold: u64,
     part_size: u64,
 }
@@ -63,11 +70,25 @@ fn client_for(config: &SdkConfig, region: Option<&str>) -> Client {
         // Checksums are bound explicitly where the API asks for them; the SDK's
         // default CRC32 on every request would also leak into presigned PUTs.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .force_path_style(crate::custom_endpoint(config));
+        .force_path_style(force_path_style(config));
     if let Some(region) = region {
         builder = builder.region(Region::new(region.to_owned()));
     }
     Client::from_conf(builder.build())
+}
+
+/// Path-style addressing on custom endpoints (the clients and the presigner agree).
+fn force_path_style(config: &SdkConfig) -> bool {
+    crate::custom_endpoint(config)
+}
+
+fn presign_error(error: PresignError) -> BlobError {
+    match error {
+        // Loading credentials can fail for a moment (a container endpoint restarting);
+        // the request may succeed when retried.
+        PresignError::Credentials(_) => BlobError::Unavailable(error.to_string()),
+        _ => BlobError::Other(error.to_string()),
+    }
 }
 
 fn blob_error<E, R>(
@@ -162,9 +183,29 @@ fn copy_source(bucket: &str, key: &str) -> String {
     format!("{bucket}/{}", utf8_percent_encode(key, PATH))
 }
 
-fn link(
+fn expires_at(now: SystemTime, expires_in: Duration) -> chrono::DateTime<Utc> {
+    // Saturates: links are at most a week long, and a clock past year 262 143 must not
+    // panic a request.
+    chrono::Duration::from_std(expires_in)
+        .ok()
+        .and_then(|d| chrono::DateTime::<Utc>::from(now).checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
+}
+
+fn presigning_config(now: SystemTime, expires_in: Duration) -> Result<PresigningConfig, BlobError> {
+    PresigningConfig::builder()
+        .start_time(now)
+        .expires_in(expires_in)
+        .build()
+        .map_err(|e| BlobError::Other(e.to_string()))
+}
+
+/// A link from the SDK's presigning (the fallback for endpoints [`Presigner`] leaves to
+/// the SDK).
+fn sdk_link(
     request: &aws_sdk_s3::presigning::PresignedRequest,
-    expires_in: std::time::Duration,
+    now: SystemTime,
+    expires_in: Duration,
 ) -> SignedLink {
     let headers: BTreeMap<String, String> = request
         .headers()
@@ -176,8 +217,20 @@ fn link(
         method: request.method().to_owned(),
         url: request.uri().to_owned(),
         headers,
-        expires_at: Utc::now()
-            + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::MAX),
+        expires_at: expires_at(now, expires_in),
+    }
+}
+
+fn link(presigned: presign::Presigned, now: SystemTime, expires_in: Duration) -> SignedLink {
+    SignedLink {
+        method: presigned.method.to_owned(),
+        url: presigned.url,
+        headers: presigned
+            .headers
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+        expires_at: expires_at(now, expires_in),
     }
 }
 
@@ -191,6 +244,7 @@ impl S3BlobStore {
                 bucket: bucket.into(),
                 region: config.region().map(|r| r.as_ref().to_owned()),
                 regional: Mutex::new(HashMap::new()),
+                presigner: Arc::new(Presigner::new(config, force_path_style(config))),
                 multipart_threshold: MULTIPART_COPY_THRESHOLD,
                 part_size: COPY_PART_SIZE,
             }),
@@ -208,6 +262,7 @@ impl S3BlobStore {
                 bucket: inner.bucket.clone(),
                 region: inner.region.clone(),
                 regional: Mutex::new(HashMap::new()),
+                presigner: inner.presigner.clone(),
                 multipart_threshold: threshold,
                 part_size: part_size.max(5 * 1024 * 1024),
             }),
@@ -239,6 +294,130 @@ impl S3BlobStore {
                     .clone()
             }
         }
+    }
+
+    /// An upload link from the SDK's pipeline, for endpoints the presigner leaves to it.
+    async fn upload_link_by_sdk(
+        &self,
+        spec: &UploadSpec,
+        size: i64,
+        checksum: Option<String>,
+        now: SystemTime,
+    ) -> Result<SignedLink, BlobError> {
+        let presigning = presigning_config(now, spec.expires_in)?;
+        let request = self
+            .client_at(&spec.blob.location)
+            .put_object()
+            .bucket(&spec.blob.location.store)
+            .key(&spec.blob.key)
+            .content_type(&spec.content_type)
+            .content_length(size)
+            .set_checksum_sha256(checksum)
+            .presigned(presigning)
+            .await
+            .map_err(|e| BlobError::Other(format!("presigning PutObject: {e}")))?;
+        Ok(sdk_link(&request, now, spec.expires_in))
+    }
+
+    /// A download link from the SDK's pipeline, for endpoints the presigner leaves to it.
+    async fn download_link_by_sdk(
+        &self,
+        spec: &DownloadSpec,
+        now: SystemTime,
+    ) -> Result<SignedLink, BlobError> {
+        let presigning = presigning_config(now, spec.expires_in)?;
+        let request = self
+            .client_at(&spec.blob.location)
+            .get_object()
+            .bucket(&spec.blob.location.store)
+            .key(&spec.blob.key)
+            .response_content_disposition(content_disposition(&spec.file_name))
+            .response_content_type(&spec.content_type)
+            .presigned(presigning)
+            .await
+            .map_err(|e| BlobError::Other(format!("presigning GetObject: {e}")))?;
+        Ok(sdk_link(&request, now, spec.expires_in))
+    }
+
+    /// The upload link, signed as of `now`.
+    async fn upload_link_at(
+        &self,
+        spec: &UploadSpec,
+        now: SystemTime,
+    ) -> Result<SignedLink, BlobError> {
+        let checksum = match spec.checksum_sha256.as_deref() {
+            None => None,
+            Some(hex_digest) => Some(
+                hex::decode(hex_digest)
+                    .map(|digest| BASE64.encode(digest))
+                    .map_err(|_| BlobError::Other("checksum is not hex".into()))?,
+            ),
+        };
+        let size = i64::try_from(spec.size)
+            .map_err(|_| BlobError::Other(format!("size {} is out of range", spec.size)))?;
+        let location = &spec.blob.location;
+        let presigner = &self.inner.presigner;
+        let route = presigner
+            .route(&location.store, location.region.as_deref())
+            .await
+            .map_err(presign_error)?;
+        let Route::Direct(endpoint) = route.as_ref() else {
+            return self.upload_link_by_sdk(spec, size, checksum, now).await;
+        };
+        let identity = presigner.identity(now).await.map_err(presign_error)?;
+        let length = size.to_string();
+        // What the SDK's PutObject puts on the request for these members, nothing else.
+        let mut headers = vec![
+            ("content-type", spec.content_type.as_str()),
+            ("content-length", length.as_str()),
+        ];
+        if let Some(checksum) = checksum.as_deref() {
+            headers.push(("x-amz-checksum-sha256", checksum));
+        }
+        let request = presign::Request {
+            method: "PUT",
+            key: &spec.blob.key,
+            query: &[("x-id", "PutObject")],
+            headers: &headers,
+            expires_in: spec.expires_in,
+        };
+        let presigned =
+            Presigner::sign(endpoint, &identity, &request, now).map_err(presign_error)?;
+        Ok(link(presigned, now, spec.expires_in))
+    }
+
+    /// The download link, signed as of `now`.
+    async fn download_link_at(
+        &self,
+        spec: &DownloadSpec,
+        now: SystemTime,
+    ) -> Result<SignedLink, BlobError> {
+        let location = &spec.blob.location;
+        let presigner = &self.inner.presigner;
+        let route = presigner
+            .route(&location.store, location.region.as_deref())
+            .await
+            .map_err(presign_error)?;
+        let Route::Direct(endpoint) = route.as_ref() else {
+            return self.download_link_by_sdk(spec, now).await;
+        };
+        let identity = presigner.identity(now).await.map_err(presign_error)?;
+        let disposition = content_disposition(&spec.file_name);
+        let request = presign::Request {
+            method: "GET",
+            key: &spec.blob.key,
+            // GetObject's serializer order: x-id first, then the members as declared.
+            query: &[
+                ("x-id", "GetObject"),
+                ("response-content-disposition", &disposition),
+                ("response-content-type", &spec.content_type),
+            ],
+            headers: &[],
+            expires_in: spec.expires_in,
+        };
+        let presigned =
+            Presigner::sign(endpoint, &identity, &request, now).map_err(presign_error)?;
+        Ok(link(presigned, now, spec.expires_in))
     }
 
     async fn head_raw(
@@ -448,46 +627,11 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn upload_link(&self, spec: &UploadSpec) -> Result<SignedLink, BlobError> {
-        let checksum = match spec.checksum_sha256.as_deref() {
-            None => None,
-            Some(hex_digest) => Some(
-                hex::decode(hex_digest)
-                    .map(|digest| BASE64.encode(digest))
-                    .map_err(|_| BlobError::Other("checksum is not hex".into()))?,
-            ),
-        };
-        let size = i64::try_from(spec.size)
-            .map_err(|_| BlobError::Other(format!("size {} is out of range", spec.size)))?;
-        let presigning = PresigningConfig::expires_in(spec.expires_in)
-            .map_err(|e| BlobError::Other(e.to_string()))?;
-        let request = self
-            .client_at(&spec.blob.location)
-            .put_object()
-            .bucket(&spec.blob.location.store)
-            .key(&spec.blob.key)
-            .content_type(&spec.content_type)
-            .content_length(size)
-            .set_checksum_sha256(checksum)
-            .presigned(presigning)
-            .await
-            .map_err(|e| BlobError::Other(format!("presigning PutObject: {e}")))?;
-        Ok(link(&request, spec.expires_in))
+        self.upload_link_at(spec, SystemTime::now()).await
     }
 
     async fn download_link(&self, spec: &DownloadSpec) -> Result<SignedLink, BlobError> {
-        let presigning = PresigningConfig::expires_in(spec.expires_in)
-            .map_err(|e| BlobError::Other(e.to_string()))?;
-        let request = self
-            .client_at(&spec.blob.location)
-            .get_object()
-            .bucket(&spec.blob.location.store)
-            .key(&spec.blob.key)
-            .response_content_disposition(content_disposition(&spec.file_name))
-            .response_content_type(&spec.content_type)
-            .presigned(presigning)
-            .await
-            .map_err(|e| BlobError::Other(format!("presigning GetObject: {e}")))?;
-        Ok(link(&request, spec.expires_in))
+        self.download_link_at(spec, SystemTime::now()).await
     }
 
     async fn head(&self, blob: &BlobRef) -> Result<Option<BlobHead>, BlobError> {
