@@ -159,6 +159,10 @@ head -c "$bytes" /dev/urandom >"$work/source.bin"
 timed() { local t0 t1; t0="$(date +%s.%N)"; "$@"; t1="$(date +%s.%N)"; awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b-a}'; }
 drop_cache() { dd if="$1" iflag=nocache count=0 status=none; }  # POSIX_FADV_DONTNEED on clean pages
 for i in $(seq 1 "$repeats"); do
+  # Start each pair with nothing else waiting to be written back: the sections before
+  # (thousands of SQLite commits) and the previous pair leave dirty pages that the
+  # kernel would flush during whichever write comes next.
+  sync
   cat "$work/source.bin" >/dev/null   # the source is read from the page cache by both
   # dd: write the same bytes to a new file on the same disk, flushed to it.
   t_dd_w="$(timed dd if="$work/source.bin" of="$work/copy.bin" bs=1M conv=fdatasync status=none)"
