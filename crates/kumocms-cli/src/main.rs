@@ -89,6 +89,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             EnvFilter::try_from_env("KUMOCMS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(log_writer)
+        // Colours only for a person at a terminal, not in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let mut options = ServeOptions::new(args.addr, args.data_dir);
     options.api_key = args.api_key;
