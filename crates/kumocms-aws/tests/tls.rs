@@ -179,10 +179,10 @@ async fn join<T: Send + 'static>(server: JoinHandle<T>) -> T {
         .expect("joined the server thread")
 }
 
-fn dispatch_failure<E: std::fmt::Debug, R: std::fmt::Debug>(
-    error: SdkError<E, R>,
-) -> DispatchFailure {
-    match error {
+/// Calls `ListTables`, which must fail in the connector (`why` says why it must), and
+/// returns that failure.
+async fn list_tables_failure(client: &aws_sdk_dynamodb::Client, why: &str) -> DispatchFailure {
+    match client.list_tables().send().await.expect_err(why) {
         SdkError::DispatchFailure(failure) => failure,
         other => panic!("expected a dispatch (connector) failure, got {other:?}"),
     }
@@ -258,13 +258,11 @@ async fn the_production_client_refuses_a_server_outside_the_mozilla_roots() {
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);
 
-    let error = client
-        .list_tables()
-        .send()
-        .await
-        .expect_err("a certificate from the test CA must not be trusted");
-
-    let failure = dispatch_failure(error);
+    let failure = list_tables_failure(
+        &client,
+        "a certificate from the test CA must not be trusted",
+    )
+    .await;
     let connector_error = failure
         .as_connector_error()
         .expect("a connector error, not a panic or a response");
@@ -294,13 +292,7 @@ async fn a_closed_port_is_an_io_error_the_sdk_retries() {
         short_connect_timeout(),
     );
 
-    let error = client
-        .list_tables()
-        .send()
-        .await
-        .expect_err("nothing listens");
-
-    let failure = dispatch_failure(error);
+    let failure = list_tables_failure(&client, "nothing listens").await;
     assert!(failure.is_io(), "{failure:?}");
 }
 
@@ -334,13 +326,7 @@ async fn a_connect_that_hangs_is_a_timeout_after_the_connect_timeout() {
     );
 
     let started = Instant::now();
-    let error = client
-        .list_tables()
-        .send()
-        .await
-        .expect_err("the connect hangs");
-
-    let failure = dispatch_failure(error);
+    let failure = list_tables_failure(&client, "the connect hangs").await;
     assert!(failure.is_timeout(), "{failure:?}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -376,13 +362,7 @@ async fn a_response_slower_than_the_read_timeout_is_a_timeout() {
     );
 
     let started = Instant::now();
-    let error = client
-        .list_tables()
-        .send()
-        .await
-        .expect_err("no response comes");
-
-    let failure = dispatch_failure(error);
+    let failure = list_tables_failure(&client, "no response comes").await;
     assert!(failure.is_timeout(), "{failure:?}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -414,13 +394,7 @@ async fn a_connection_closed_before_the_response_is_a_transient_error() {
         short_connect_timeout(),
     );
 
-    let error = client
-        .list_tables()
-        .send()
-        .await
-        .expect_err("no response comes");
-
-    let failure = dispatch_failure(error);
+    let failure = list_tables_failure(&client, "no response comes").await;
     assert_eq!(
         failure.as_other(),
         Some(ErrorKind::TransientError),
