@@ -8,143 +8,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::stream;
 use hmac::{Hmac, Mac};
 use kumocms_core::auth::ApiKeys;
 use kumocms_core::cursor::CursorCodec;
 use kumocms_core::id::DocumentId;
+pub use kumocms_core::memory::MemoryMetadataStore;
 use kumocms_core::ports::{
-    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, KeySource, ListPage,
-    ListQuery, MetadataStore, SecretsError, SignedLink, StoreError, SystemClock, UploadSpec,
+    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, KeySource, SecretsError,
+    SignedLink, SystemClock, UploadSpec,
 };
 use kumocms_core::service::{DocumentService, ServiceConfig};
 use kumocms_core::{
     BlobLocation, BlobRef, ContentVersion, Document, DocumentStatus, RestoreTier, StorageClass,
 };
 use sha2::Sha256;
-
-fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Other("lock poisoned".to_owned())
-}
-
-/// Records in a `BTreeMap` keyed by id, so listings come in id order as in the real
-/// stores.
-#[derive(Debug, Default)]
-pub struct MemoryMetadataStore {
-    records: RwLock<BTreeMap<String, Document>>,
-}
-
-impl MemoryMetadataStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.records.read().map(|r| r.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[async_trait]
-impl MetadataStore for MemoryMetadataStore {
-    async fn insert(&self, document: &Document) -> Result<(), StoreError> {
-        let mut records = self.records.write().map_err(poisoned)?;
-        let id = document.id.to_string();
-        if records.contains_key(&id) {
-            return Err(StoreError::Conflict);
-        }
-        records.insert(id, document.clone());
-        Ok(())
-    }
-
-    async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
-        let records = self.records.read().map_err(poisoned)?;
-        Ok(records.get(&id.to_string()).cloned())
-    }
-
-    async fn update(&self, document: &Document, expected_version: u64) -> Result<(), StoreError> {
-        let mut records = self.records.write().map_err(poisoned)?;
-        match records.get_mut(&document.id.to_string()) {
-            Some(stored) if stored.version == expected_version => {
-                *stored = document.clone();
-                stored.version = expected_version + 1;
-                Ok(())
-            }
-            _ => Err(StoreError::Conflict),
-        }
-    }
-
-    async fn delete(&self, id: &DocumentId, expected_version: u64) -> Result<(), StoreError> {
-        let mut records = self.records.write().map_err(poisoned)?;
-        let key = id.to_string();
-        match records.get(&key) {
-            Some(stored) if stored.version == expected_version => {
-                records.remove(&key);
-                Ok(())
-            }
-            _ => Err(StoreError::Conflict),
-        }
-    }
-
-    async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
-        let records = self.records.read().map_err(poisoned)?;
-        let start = match &query.after {
-            Some(after) => std::ops::Bound::Excluded(after.clone()),
-            None => std::ops::Bound::Unbounded,
-        };
-        let mut documents = Vec::with_capacity(query.limit.min(1000));
-        let mut more = false;
-        for document in records
-            .range((start, std::ops::Bound::Unbounded))
-            .map(|(_, d)| d)
-            .filter(|d| query.status.is_none_or(|s| d.status == s))
-            .filter(|d| {
-                query
-                    .document_type
-                    .as_deref()
-                    .is_none_or(|t| d.document_type == t)
-            })
-        {
-            if documents.len() == query.limit {
-                more = true;
-                break;
-            }
-            documents.push(document.clone());
-        }
-        let next = if more {
-            documents.last().map(|d| d.id.to_string())
-        } else {
-            None
-        };
-        Ok(ListPage { documents, next })
-    }
-
-    async fn expired_pending(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Document>, StoreError> {
-        let records = self.records.read().map_err(poisoned)?;
-        Ok(records
-            .values()
-            .filter(|d| {
-                d.pending_upload
-                    .as_ref()
-                    .is_some_and(|p| p.expires_at < now)
-            })
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
 
 type HmacSha256 = Hmac<Sha256>;
 

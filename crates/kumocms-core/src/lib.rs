@@ -13,6 +13,8 @@ pub mod events;
 pub mod extract;
 pub mod id;
 pub mod lifecycle;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod ports;
 pub mod service;
 pub mod validate;

@@ -1,134 +1,22 @@
-//! In-memory stores for fuzzing the API router without I/O: each iteration starts
+//! In-memory stores for fuzzing the API router without I/O (the core's
+//! `MemoryMetadataStore` and a blob store that stores nothing): each iteration starts
 //! from the same three documents (pending, active, archived), so that a crash
 //! reproduces from its input alone.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use kumocms_core::cursor::CursorCodec;
 use kumocms_core::document::{BlobLocation, BlobRef, ContentVersion, StorageClass};
+use kumocms_core::memory::{MemoryMetadataStore, Records};
 use kumocms_core::ports::{
-    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, ListPage, ListQuery,
-    MetadataStore, SignedLink, StoreError, UploadSpec,
+    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, SignedLink, UploadSpec,
 };
 use kumocms_core::service::{DocumentService, NewDocument, ServiceConfig};
-use kumocms_core::{Document, DocumentId, DocumentStatus, RestoreTier};
-
-#[derive(Default)]
-pub struct MemMetadata {
-    records: Mutex<BTreeMap<DocumentId, Document>>,
-}
-
-impl MemMetadata {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<DocumentId, Document>> {
-        self.records.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn snapshot(&self) -> BTreeMap<DocumentId, Document> {
-        self.lock().clone()
-    }
-
-    pub fn restore(&self, records: BTreeMap<DocumentId, Document>) {
-        *self.lock() = records;
-    }
-
-    pub fn put(&self, document: Document) {
-        self.lock().insert(document.id, document);
-    }
-}
-
-#[async_trait]
-impl MetadataStore for MemMetadata {
-    async fn insert(&self, document: &Document) -> Result<(), StoreError> {
-        let mut records = self.lock();
-        if records.contains_key(&document.id) {
-            return Err(StoreError::Conflict);
-        }
-        records.insert(document.id, document.clone());
-        Ok(())
-    }
-
-    async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
-        Ok(self.lock().get(id).cloned())
-    }
-
-    async fn update(&self, document: &Document, expected: u64) -> Result<(), StoreError> {
-        let mut records = self.lock();
-        match records.get(&document.id) {
-            Some(stored) if stored.version == expected => {
-                records.insert(document.id, document.clone());
-                Ok(())
-            }
-            _ => Err(StoreError::Conflict),
-        }
-    }
-
-    async fn delete(&self, id: &DocumentId, expected: u64) -> Result<(), StoreError> {
-        let mut records = self.lock();
-        match records.get(id) {
-            Some(stored) if stored.version == expected => {
-                records.remove(id);
-                Ok(())
-            }
-            _ => Err(StoreError::Conflict),
-        }
-    }
-
-    async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
-        let records = self.lock();
-        let mut documents: Vec<Document> = records
-            .values()
-            .filter(|d| {
-                query
-                    .after
-                    .as_deref()
-                    .is_none_or(|a| d.id.to_string().as_str() > a)
-            })
-            .filter(|d| {
-                query
-                    .document_type
-                    .as_deref()
-                    .is_none_or(|t| d.document_type == t)
-            })
-            .filter(|d| query.status.is_none_or(|s| d.status == s))
-            .take(query.limit + 1)
-            .cloned()
-            .collect();
-        let next = if documents.len() > query.limit {
-            documents.truncate(query.limit);
-            documents.last().map(|d| d.id.to_string())
-        } else {
-            None
-        };
-        Ok(ListPage { documents, next })
-    }
-
-    async fn expired_pending(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Document>, StoreError> {
-        Ok(self
-            .lock()
-            .values()
-            .filter(|d| {
-                d.pending_upload
-                    .as_ref()
-                    .is_some_and(|p| p.expires_at < now)
-            })
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
+use kumocms_core::{DocumentId, DocumentStatus, RestoreTier};
 
 /// A blob store that signs nothing and stores nothing: links are fixed strings.
 pub struct NullBlobs;
@@ -201,15 +89,15 @@ impl Clock for FixedClock {
 /// pending, active, archived) and a snapshot to reset to before each input.
 pub struct Fixture {
     pub service: Arc<DocumentService>,
-    pub metadata: Arc<MemMetadata>,
+    pub metadata: Arc<MemoryMetadataStore>,
     pub ids: [String; 3],
     pub cursor: String,
-    initial: BTreeMap<DocumentId, Document>,
+    initial: Records,
 }
 
 impl Fixture {
     pub fn new(rt: &tokio::runtime::Runtime) -> Self {
-        let metadata = Arc::new(MemMetadata::default());
+        let metadata = Arc::new(MemoryMetadataStore::new());
         let service = Arc::new(DocumentService::new(
             metadata.clone(),
             Arc::new(NullBlobs),
