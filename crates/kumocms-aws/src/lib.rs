@@ -26,7 +26,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 pub use aws_sdk_secretsmanager::Client as SecretsClient;
 pub use dynamo::{DOCUMENT_TYPE_INDEX, DynamoMetadataStore};
 pub use http_client::HttpClientError;
-pub use s3::{S3BlobStore, content_disposition};
+pub use s3::S3BlobStore;
 pub use secrets::{DEFAULT_SECRETS_TTL, SecretsKeySource, parse_secret};
 
 /// The SDK's HTTP client: hyper on rustls with ring, the workspace's one TLS stack

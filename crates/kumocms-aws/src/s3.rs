@@ -20,6 +20,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use kumocms_core::blob_key;
+use kumocms_core::disposition::content_disposition;
 use kumocms_core::ports::{
     BlobError, BlobHead, BlobStore, BlobStream, DownloadSpec, SignedLink, UploadSpec,
 };
@@ -105,46 +106,6 @@ where
         Kind::Transient => BlobError::Unavailable(describe(operation, error)),
         Kind::Conflict | Kind::Permanent => BlobError::Other(describe(operation, error)),
     }
-}
-
-/// Characters allowed unencoded in an RFC 5987 `attr-char` (RFC 6266 `filename*`).
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `Content-Disposition: attachment` for a file name, per RFC 6266: an ASCII
-/// `filename` fallback (quotes, backslashes, controls and non-ASCII replaced) and the
-/// exact name as UTF-8 in `filename*`.
-pub fn content_disposition(file_name: &str) -> String {
-    let fallback: String = file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let fallback = if fallback.trim().is_empty() {
-        "download".to_owned()
-    } else {
-        fallback
-    };
-    format!(
-        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
-        utf8_percent_encode(file_name, ATTR_CHAR)
-    )
 }
 
 fn storage_class(class: StorageClass) -> aws_sdk_s3::types::StorageClass {
@@ -753,19 +714,17 @@ impl BlobStore for S3BlobStore {
         };
         // With versioning on, the copy becomes the current version and the original
         // stays as a noncurrent STANDARD version: remove it, or archiving saves nothing.
-        if let Some(old) = head.version_id().filter(|v| *v != "null") {
-            if new_version.as_deref() != Some(old) {
-                if let Err(error) = client
-                    .delete_object()
-                    .bucket(&blob.location.store)
-                    .key(&blob.key)
-                    .version_id(old)
-                    .send()
-                    .await
-                {
-                    tracing::warn!(key = %blob.key, error = %describe("DeleteObject", &error), "could not delete the pre-archive version");
-                }
-            }
+        if let Some(old) = head.version_id().filter(|v| *v != "null")
+            && new_version.as_deref() != Some(old)
+            && let Err(error) = client
+                .delete_object()
+                .bucket(&blob.location.store)
+                .key(&blob.key)
+                .version_id(old)
+                .send()
+                .await
+        {
+            tracing::warn!(key = %blob.key, error = %describe("DeleteObject", &error), "could not delete the pre-archive version");
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use chrono::Utc;
 use kumocms_aws::testing::{
     REGION_A, REGION_B, create_bucket, create_table, moto_config, unique_name,
 };
-use kumocms_aws::{DynamoMetadataStore, S3BlobStore, SecretsKeySource, content_disposition};
+use kumocms_aws::{DynamoMetadataStore, S3BlobStore, SecretsKeySource};
 use kumocms_core::auth::KeyMatch;
 use kumocms_core::conformance::{sample_document, with_pending};
 use kumocms_core::ports::{
@@ -290,26 +290,6 @@ async fn content_in_another_region_is_reached_through_that_region() {
     );
     in_a.delete(&blob).await.unwrap();
     assert_eq!(in_b.head(&blob).await.unwrap(), None);
-}
-
-#[test]
-fn content_disposition_follows_rfc_6266() {
-    assert_eq!(
-        content_disposition("report.pdf"),
-        "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
-    );
-    assert_eq!(
-        content_disposition("a\\b\r\n\"c\".pdf"),
-        "attachment; filename=\"a_b___c_.pdf\"; filename*=UTF-8''a%5Cb%0D%0A%22c%22.pdf"
-    );
-    assert_eq!(
-        content_disposition("日本.txt"),
-        "attachment; filename=\"__.txt\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt"
-    );
-    assert_eq!(
-        content_disposition(""),
-        "attachment; filename=\"download\"; filename*=UTF-8''"
-    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ pub mod blob_key;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod cursor;
+pub mod disposition;
 pub mod document;
 pub mod error;
 pub mod events;

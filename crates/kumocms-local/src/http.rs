@@ -25,9 +25,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use kumocms_core::disposition::content_disposition;
 use kumocms_core::events::StorageEvent;
 use kumocms_core::ports::BlobStore;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -519,40 +519,6 @@ fn write_batch(out: &mut std::fs::File, batch: &[Bytes]) -> std::io::Result<u64>
     Ok(batch.iter().map(|chunk| chunk.len() as u64).sum())
 }
 
-/// Characters left as they are in an RFC 5987 `filename*` value (`attr-char`).
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
-/// The fallback drops anything a quoted string or an old browser could misread.
-pub fn content_disposition(file_name: &str) -> String {
-    let fallback: String = file_name
-        .chars()
-        .map(|c| {
-            if (c.is_ascii_graphic() || c == ' ') && !matches!(c, '"' | '\\' | '%' | ';') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!(
-        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
-        utf8_percent_encode(file_name, ATTR_CHAR)
-    )
-}
-
 async fn download(
     State(store): State<Arc<FsBlobStore>>,
     UrlPath(key): UrlPath<String>,
@@ -611,18 +577,6 @@ async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_disposition_has_a_safe_fallback_and_the_exact_name() {
-        assert_eq!(
-            content_disposition("report.pdf"),
-            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
-        );
-        assert_eq!(
-            content_disposition("Été \"x\";100%.pdf"),
-            "attachment; filename=\"_t_ _x__100_.pdf\"; filename*=UTF-8''%C3%89t%C3%A9%20%22x%22%3B100%25.pdf"
-        );
-    }
 
     #[test]
     fn media_types_compare_like_media_types() {

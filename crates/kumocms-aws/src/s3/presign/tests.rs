@@ -281,7 +281,7 @@ async fn links_bind_what_the_spec_says() {
     assert_eq!(q["X-Amz-SignedHeaders"], "host");
     assert_eq!(
         q["response-content-disposition"],
-        super::super::content_disposition("report.pdf")
+        kumocms_core::disposition::content_disposition("report.pdf")
     );
     assert_eq!(q["response-content-type"], "text/plain; charset=utf-8");
 
