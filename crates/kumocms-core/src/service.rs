@@ -428,8 +428,8 @@ impl DocumentService {
     }
 
     /// Claims the archived status with a conditional write, then moves the content;
-    /// if the move fails the claim is undone, so the record never says archived for
-    /// content that is not.
+    /// if the move fails the claim is undone (re-read and retried if other changes
+    /// landed meanwhile), so the record never says archived for content that is not.
     pub async fn archive(
         &self,
         id: &DocumentId,
@@ -451,12 +451,11 @@ impl DocumentService {
         document.storage_class = class;
         let archived = self.save(document).await?;
         if let Err(error) = self.blobs.archive(&blob, class).await {
-            let mut undo = archived.clone();
-            undo.status = DocumentStatus::Active;
-            undo.storage_class = previous_class;
-            if let Err(undo_error) = self.save(undo).await {
-                tracing::error!(%id, %undo_error, "could not undo the archived status after a failed archive");
-            }
+            self.undo_claim(id, DocumentStatus::Archived, "archive", |undo| {
+                undo.status = DocumentStatus::Active;
+                undo.storage_class = previous_class;
+            })
+            .await;
             return Err(error.into());
         }
         Ok(archived)
@@ -485,15 +484,49 @@ impl DocumentService {
         });
         let restoring = self.save(document).await?;
         if let Err(error) = self.blobs.restore(&blob, days, tier).await {
-            let mut undo = restoring.clone();
-            undo.status = previous_status;
-            undo.restore = None;
-            if let Err(undo_error) = self.save(undo).await {
-                tracing::error!(%id, %undo_error, "could not undo the restoring status after a failed restore");
-            }
+            self.undo_claim(id, DocumentStatus::Restoring, "restore", |undo| {
+                undo.status = previous_status;
+                undo.restore = None;
+            })
+            .await;
             return Err(error.into());
         }
         Ok(restoring)
+    }
+
+    /// Undoes a status claim whose storage call failed. Other changes may have
+    /// landed since the claim (a PATCH of metadata bumps the version while the blob
+    /// moves), so the undo re-reads the record and applies itself to what is stored
+    /// now, retrying lost races, for as long as the record still has the claimed
+    /// status. A record that has left that status (deleted, or moved on by someone
+    /// else) is not touched: there is no claim of ours left to undo.
+    async fn undo_claim(
+        &self,
+        id: &DocumentId,
+        claimed: DocumentStatus,
+        operation: &'static str,
+        undo: impl Fn(&mut Document),
+    ) {
+        for _ in 0..MERGE_ATTEMPTS {
+            let mut current = match self.metadata.get(id).await {
+                Ok(Some(current)) if current.status == claimed => current,
+                Ok(_) => return,
+                Err(read_error) => {
+                    tracing::error!(%id, %read_error, operation, "could not read the record to undo a failed claim");
+                    return;
+                }
+            };
+            undo(&mut current);
+            match self.save(current).await {
+                Ok(_) => return,
+                Err(CoreError::Conflict) => continue,
+                Err(undo_error) => {
+                    tracing::error!(%id, %undo_error, operation, "could not undo the claimed status after a failed storage call");
+                    return;
+                }
+            }
+        }
+        tracing::error!(%id, operation, "could not undo the claimed status: every attempt lost a race");
     }
 
     /// Discards uploads whose link expired without content arriving: a document
