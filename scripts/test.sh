@@ -33,6 +33,9 @@ scripts/with-moto.sh cargo nextest run --workspace --locked --no-fail-fast
 step "Schema-driven API tests (schemathesis against kumocms serve)"
 scripts/schemathesis.sh
 
+step "The README's Quickstart, 20 times in a row from a fresh data directory"
+scripts/test-quickstart.sh 20
+
 step "Lambda package: bootstrap.zip, needing glibc <= 2.34"
 scripts/build-lambda.sh
 scripts/check-glibc.sh
