@@ -37,6 +37,13 @@ pub trait ConformanceUploader: Send + Sync {
     async fn upload(&self, link: &SignedLink, body: Bytes) -> Result<(), String>;
     /// Fetches a download link's body. `Ok` only on success.
     async fn download(&self, link: &SignedLink) -> Result<Bytes, String>;
+    /// Whether the server behind the links itself refuses bytes that differ from
+    /// what the link signed (a wrong SHA-256, a short body). `kumocms serve` does, and
+    /// so does S3; moto 5 does not, so the suite run on moto cannot show it and leaves
+    /// those two checks out rather than pass them by refusing in the test itself.
+    fn server_refuses_unsigned_bytes(&self) -> bool {
+        true
+    }
 }
 
 /// A fresh record as the service would create it, with every optional part set so
@@ -614,24 +621,26 @@ pub async fn blob_store(store: &dyn BlobStore, uploader: &dyn ConformanceUploade
         "an upload link must not be expired when issued"
     );
 
-    let mut altered = body.to_vec();
-    altered[100] ^= 1;
-    assert!(
-        uploader.upload(&link, Bytes::from(altered)).await.is_err(),
-        "an upload whose bytes do not match the signed SHA-256 must be refused"
-    );
-    assert!(
-        uploader
-            .upload(&link, body.slice(..body.len() - 1))
-            .await
-            .is_err(),
-        "an upload shorter than the signed length must be refused"
-    );
-    assert_eq!(
-        store.head(&content).await.expect("head"),
-        None,
-        "a refused upload must store nothing"
-    );
+    if uploader.server_refuses_unsigned_bytes() {
+        let mut altered = body.to_vec();
+        altered[100] ^= 1;
+        assert!(
+            uploader.upload(&link, Bytes::from(altered)).await.is_err(),
+            "an upload whose bytes do not match the signed SHA-256 must be refused"
+        );
+        assert!(
+            uploader
+                .upload(&link, body.slice(..body.len() - 1))
+                .await
+                .is_err(),
+            "an upload shorter than the signed length must be refused"
+        );
+        assert_eq!(
+            store.head(&content).await.expect("head"),
+            None,
+            "a refused upload must store nothing"
+        );
+    }
 
     uploader
         .upload(&link, body.clone())
