@@ -31,11 +31,15 @@ locals {
     Resource = ["*"]
   }] : []
 
+  # A partial secret ARN (no "-" and six random characters at the end, as in the
+  # published module's examples) works for GetSecretValue, but IAM compares the
+  # full ARN: grant the name followed by any suffix.
+  secret_is_partial_arn = var.api_authorizer_secrets_arn == null ? false : !can(regex("-[A-Za-z0-9]{6}$", var.api_authorizer_secrets_arn))
   secret_statements = local.use_api_key_auth ? [{
     Sid      = "ReadApiKeySecret"
     Effect   = "Allow"
     Action   = ["secretsmanager:GetSecretValue"]
-    Resource = [var.api_authorizer_secrets_arn]
+    Resource = local.secret_is_partial_arn ? ["${var.api_authorizer_secrets_arn}-??????"] : [var.api_authorizer_secrets_arn]
   }] : []
 
   dlq_send_statements = var.enable_dlq ? [{

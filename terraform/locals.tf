@@ -51,6 +51,7 @@ locals {
 
   ##############################################################################
   # Lambda functions: one deployment package, the role is chosen by the handler
+  # (the bootstrap's roles: api, authorizer, events, dlq; anything else fails at init)
   ##############################################################################
 
   function_names = {
@@ -79,7 +80,7 @@ locals {
     }
     authorizer = {
       enabled     = local.use_api_key_auth
-      handler     = var.lambda_authorizer_handler
+      handler     = "authorizer"
       description = "KumoCMS API Gateway REQUEST authorizer (Authorization header)"
       timeout     = min(var.lambda_timeout, 29)
       async       = false
@@ -87,7 +88,7 @@ locals {
     }
     events = {
       enabled     = local.enable_events
-      handler     = var.lambda_event_processor_handler
+      handler     = "events"
       description = "KumoCMS EventBridge S3 event processor"
       timeout     = var.lambda_timeout
       async       = true
@@ -95,7 +96,7 @@ locals {
     }
     dlq = {
       enabled     = local.enable_dlq_function
-      handler     = var.lambda_dlq_handler
+      handler     = "dlq"
       description = "KumoCMS dead-letter queue drain (re-runs failed events)"
       timeout     = var.lambda_timeout
       async       = true

@@ -44,56 +44,23 @@ variable "tags" {
 ################################################################################
 
 variable "lambda_deployment_package_path" {
-  description = "Path to the Lambda deployment package: the bootstrap.zip built by scripts/build-lambda.sh (target/lambda/bootstrap.zip), containing the Rust `bootstrap` binary"
+  description = "Path to the Lambda deployment package: the bootstrap.zip built by scripts/build-lambda.sh (target/lambda/bootstrap/bootstrap.zip; with --arm64, target/lambda-arm64/bootstrap/bootstrap.zip), containing the Rust `bootstrap` binary"
   type        = string
 
   validation {
     condition     = endswith(var.lambda_deployment_package_path, ".zip")
-    error_message = "lambda_deployment_package_path must point to a .zip file (build it with scripts/build-lambda.sh; it writes target/lambda/bootstrap.zip)."
+    error_message = "lambda_deployment_package_path must point to a .zip file (build it with scripts/build-lambda.sh; it writes target/lambda/bootstrap/bootstrap.zip)."
   }
 }
 
 variable "lambda_handler" {
-  description = "Handler of the API function. The Rust bootstrap selects its role from the handler setting: `api` serves every API Gateway route"
+  description = "Handler of the API function. The Rust bootstrap picks its role from the handler, and the API function's role is `api`; the only accepted value (kept as an input for configurations written for the published module)"
   type        = string
   default     = "api"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_handler))
-    error_message = "lambda_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"api\")."
-  }
-}
-
-variable "lambda_authorizer_handler" {
-  description = "Handler of the API Gateway REQUEST authorizer function (api_key auth only)"
-  type        = string
-  default     = "authorizer"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_authorizer_handler))
-    error_message = "lambda_authorizer_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"authorizer\")."
-  }
-}
-
-variable "lambda_event_processor_handler" {
-  description = "Handler of the EventBridge S3 event processor function (Object Created, Object Restore Completed/Expired)"
-  type        = string
-  default     = "events"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_event_processor_handler))
-    error_message = "lambda_event_processor_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"events\")."
-  }
-}
-
-variable "lambda_dlq_handler" {
-  description = "Handler of the function that drains the SQS dead-letter queue on a schedule (created when enable_dlq and enable_eventbridge_metadata_extraction are true)"
-  type        = string
-  default     = "dlq"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_dlq_handler))
-    error_message = "lambda_dlq_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"dlq\")."
+    condition     = var.lambda_handler == "api"
+    error_message = "lambda_handler must be \"api\" (or left unset): the KumoCMS bootstrap binary runs the role its handler names (\"api\", \"authorizer\", \"events\" or \"dlq\"), and the API function is \"api\". A Python handler path such as \"src.handlers.api.main.lambda_handler\" would deploy a function that fails at init; remove the setting."
   }
 }
 
@@ -301,9 +268,9 @@ variable "dynamodb_table_name" {
 }
 
 variable "create_dynamodb_table" {
-  description = "Create the DynamoDB table (PK/SK, DocumentTypeIndex, streams, PITR, SSE, TTL, replicas). Set false to use an existing table with that schema"
+  description = "Create the DynamoDB table (PK/SK, DocumentTypeIndex, streams, PITR, SSE, TTL, replicas): Option A. Default false (Option B): use the existing table dynamodb_table_name, which must have that schema"
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "dynamodb_replica_regions" {
@@ -371,9 +338,9 @@ variable "api_gateway_endpoint_type" {
 }
 
 variable "enable_api_gateway_logs" {
-  description = "Enable CloudWatch logging for API Gateway (JSON access logs without the Authorization header, ERROR-level execution logs, data trace off). Needs a CloudWatch role in the region's API Gateway account settings, see manage_api_gateway_account"
+  description = "Enable CloudWatch logging for API Gateway (JSON access logs without the Authorization header, ERROR-level execution logs, data trace off). Off by default: it needs a CloudWatch Logs role in the region's API Gateway account settings, which a fresh account does not have; set manage_api_gateway_account = true in one module instance per account and region, or check `aws apigateway get-account`"
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "manage_api_gateway_account" {

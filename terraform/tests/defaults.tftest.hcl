@@ -12,6 +12,7 @@ variables {
   lambda_deployment_package_path = "tests/fixtures/bootstrap.zip"
   s3_bucket_name                 = "kumocms-prod-documents-us-east-1"
   dynamodb_table_name            = "kumocms-prod-metadata"
+  create_dynamodb_table          = true # as examples/basic (Option A); the module's default is false
   api_authorizer_secrets_arn     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-abcdef"
   api_gateway_stage_name         = "v1"
   enable_s3_versioning           = true

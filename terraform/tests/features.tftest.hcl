@@ -12,6 +12,8 @@ variables {
   lambda_deployment_package_path = "tests/fixtures/bootstrap.zip"
   s3_bucket_name                 = "kumocms-prod-documents-us-east-1"
   dynamodb_table_name            = "kumocms-prod-metadata"
+  create_dynamodb_table          = true # Option A, so the table's settings can be checked; runs that test an existing table set false
+  enable_api_gateway_logs        = true # as examples/basic; the module's default is false
   api_authorizer_secrets_arn     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-abcdef"
 }
 
@@ -426,10 +428,6 @@ run "lambda_settings" {
     lambda_timeout                        = 120
     lambda_reserved_concurrent_executions = 10
     lambda_log_level                      = "debug"
-    lambda_handler                        = "custom-api"
-    lambda_authorizer_handler             = "custom-authorizer"
-    lambda_event_processor_handler        = "custom-events"
-    lambda_dlq_handler                    = "custom-dlq"
     lambda_runtime                        = "provided.al2"
     log_retention_in_days                 = 30
   }
@@ -443,8 +441,8 @@ run "lambda_settings" {
     error_message = "the api function stays within API Gateway's 29 s"
   }
   assert {
-    condition     = [for k in ["api", "authorizer", "events", "dlq"] : aws_lambda_function.this[k].handler] == ["custom-api", "custom-authorizer", "custom-events", "custom-dlq"]
-    error_message = "handler names are configurable"
+    condition     = [for k in ["api", "authorizer", "events", "dlq"] : aws_lambda_function.this[k].handler] == ["api", "authorizer", "events", "dlq"]
+    error_message = "each function's handler is the bootstrap role it runs, whatever the other settings"
   }
   assert {
     condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 30])
@@ -565,5 +563,38 @@ run "authorizer_ttl_and_boundary" {
   assert {
     condition     = alltrue([for r in aws_iam_role.lambda : r.permissions_boundary == var.iam_role_permissions_boundary]) && aws_iam_role.authorizer_invocation[0].permissions_boundary == var.iam_role_permissions_boundary
     error_message = "the permissions boundary is attached to every created role"
+  }
+}
+
+# The published module's examples pass the secret's partial ARN (no random
+# suffix). GetSecretValue accepts it, but IAM matches the full ARN, so the
+# policy must name the secret with any six-character suffix.
+run "partial_secret_arn" {
+  command = plan
+
+  variables {
+    api_authorizer_secrets_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys"
+  }
+
+  assert {
+    condition = alltrue([for k in ["api", "authorizer"] : contains(flatten([
+      for st in jsondecode(aws_iam_role_policy.lambda[k].policy).Statement : st.Resource if contains(flatten([st.Action]), "secretsmanager:GetSecretValue")
+    ]), "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-??????")])
+    error_message = "a partial secret ARN is granted with the -?????? suffix the real ARN has"
+  }
+  assert {
+    condition     = aws_lambda_function.this["authorizer"].environment[0].variables["SECRETS_ARN"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys"
+    error_message = "the function still gets the ARN as given (GetSecretValue resolves a partial ARN)"
+  }
+}
+
+run "full_secret_arn_granted_exactly" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k in ["api", "authorizer"] : flatten([
+      for st in jsondecode(aws_iam_role_policy.lambda[k].policy).Statement : st.Resource if contains(flatten([st.Action]), "secretsmanager:GetSecretValue")
+    ]) == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-abcdef"]])
+    error_message = "a full secret ARN is granted as given, without a wildcard"
   }
 }

@@ -193,6 +193,7 @@ run "replicas_with_cmk_need_regional_keys" {
   command = plan
   variables {
     kms_key_arn              = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    create_dynamodb_table    = true
     dynamodb_replica_regions = ["eu-west-1"]
   }
   expect_failures = [var.dynamodb_replica_kms_key_arns]
@@ -265,4 +266,34 @@ run "peer_bucket_arns_with_own_bucket" {
     peer_bucket_arns = ["arn:aws:s3:::kumocms-prod-documents-us-east-1"]
   }
   expect_failures = [var.peer_bucket_arns]
+}
+
+# The bootstrap binary runs only the roles it knows (api, authorizer, events,
+# dlq); the handler of the Python functions would deploy an API function that
+# fails at init.
+run "lambda_handler_python_path" {
+  command = plan
+  variables {
+    lambda_handler = "src.handlers.api.main.lambda_handler"
+  }
+  expect_failures = [var.lambda_handler]
+}
+
+run "lambda_handler_other_role" {
+  command = plan
+  variables {
+    lambda_handler = "events"
+  }
+  expect_failures = [var.lambda_handler]
+}
+
+run "lambda_handler_api_accepted" {
+  command = plan
+  variables {
+    lambda_handler = "api"
+  }
+  assert {
+    condition     = aws_lambda_function.this["api"].handler == "api" && aws_lambda_function.this["authorizer"].handler == "authorizer"
+    error_message = "lambda_handler = \"api\" is accepted and the authorizer keeps its own role"
+  }
 }

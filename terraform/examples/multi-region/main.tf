@@ -1,4 +1,4 @@
-# Seed usage: Multi-Region Deployment Example
+# Usage example of the published module README: Multi-Region Deployment Example
 #
 # Two regions of one account share one DynamoDB global table: region 1 creates
 # it with a replica in region 2, region 2 uses it (create_dynamodb_table =

@@ -1,9 +1,9 @@
-# Seed usage: Power User Mode - IAM Policy Examples
+# Usage example of the published module README: Power User Mode - IAM Policy Examples
 #
 # The IAM roles are created outside the module (here, in the same root; in
 # practice often by a separate, privileged pipeline) and passed in with
 # create_iam_roles = false. The policies below are exactly what the functions
-# need; they fix the seed's example (sqs:SendMessage for the DLQ,
+# need; they fix the published README's example (sqs:SendMessage for the DLQ,
 # s3:RestoreObject, GetItem/PutItem for the event processor, the GSI ARN, no
 # account wildcards, region in the role names).
 
@@ -212,6 +212,10 @@ module "kumocms_regional" {
   s3_bucket_name                 = var.s3_bucket_name
   dynamodb_table_name            = var.dynamodb_table_name
   api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn
+
+  # Option A: the module creates the table. create_dynamodb_table defaults to
+  # false, which expects an existing table (see examples/dynamodb-existing).
+  create_dynamodb_table = true
 
   create_iam_roles                           = false
   lambda_api_role_arn                        = aws_iam_role.lambda_api.arn
