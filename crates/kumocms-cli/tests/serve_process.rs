@@ -149,15 +149,18 @@ async fn slow_connections_at_the_open_file_limit_leave_the_healthcheck_answering
     let mut closed = 0;
     for stream in &mut held {
         let mut buffer = [0_u8; 256];
-        if let Ok(Ok(_)) =
-            tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer)).await
+        // End of stream, a 408, or a reset (a connection closed with unread bytes):
+        // anything but still waiting.
+        if tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer))
+            .await
+            .is_ok()
         {
             closed += 1;
         }
     }
     assert_eq!(closed, held.len(), "every slow connection is closed");
-    let stderr = std::fs::read_to_string(temp.path().join("stdout")).expect("log");
-    assert!(!stderr.contains("Too many open files"), "{stderr}");
+    let log = std::fs::read_to_string(temp.path().join("stdout")).expect("log");
+    assert!(!log.contains("Too many open files"), "{log}");
 }
 
 /// Item 11: a generated key is printed to stderr, never with the log lines on
