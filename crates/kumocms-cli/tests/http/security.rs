@@ -550,10 +550,11 @@ async fn a_link_outliving_its_document_stores_nothing() {
         .call(Method::DELETE, &format!("/documents/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    // The signature is genuine, so the bytes are accepted, then the event processor
-    // finds no record and deletes them: nothing is served, nothing is left.
+    // The signature is genuine, but the record is gone: 410, nothing stored (issue
+    // 16, item 12; before, the bytes were accepted and the event processor deleted
+    // them as an orphan).
     let (status, body) = server.upload(&created["upload"], b"late").await;
-    assert!(status.is_success() || status.is_client_error(), "{body}");
+    assert_error(status, &body, StatusCode::GONE, "document_gone");
     server.idle().await;
     let (status, _, body) = server
         .call(Method::GET, &format!("/documents/{id}"), None)
