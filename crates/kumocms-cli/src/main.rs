@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API on this machine, storing everything in one data directory.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List the API's routes (method, path, whether a key is required).
     Routes {
         /// Print JSON instead of a table.
@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", kumocms_api::openapi::json());
             Ok(())
         }
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
     }
 }
 
