@@ -166,7 +166,7 @@ def full_secret_arn(moto, region, secret_id):
         return secret_id
 
 
-def check_iam(moto, region, role, config, peers=()):
+def check_iam(moto, region, role, config, peers=(), sharing=()):
     """Every action the handler needs, on this deployment's resources."""
     env = config.get("Environment", {}).get("Variables", {})
     values = {
@@ -203,6 +203,32 @@ def check_iam(moto, region, role, config, peers=()):
         raise Mismatch(
             f"IAM: the {role} function's role {config['Role']} does not allow what the {role} handler calls: "
             + "; ".join(missing))
+    unused = set.intersection(*(unused_grants(statements, r) for r in set(sharing) | {role}))
+    unused = sorted(unused)
+    if unused:
+        raise Mismatch(
+            f"IAM: the {role} function's role {config['Role']} grants actions the {role} handler never calls: "
+            + ", ".join(unused))
+
+
+def unused_grants(statements, role):
+    """Actions a role's Allow statements grant that its handler never calls (the
+    other direction of the contract): each granted action, wildcards included,
+    must name an action of NEEDED_ACTIONS[role] (PEER_READ too for the api) or
+    of PLATFORM_ACTIONS."""
+    called = {a.lower() for a, _ in contract.NEEDED_ACTIONS[role]}
+    if role == "api":
+        called |= {a.lower() for a, _ in contract.PEER_READ}
+    allowed = called | {a.lower() for a in contract.PLATFORM_ACTIONS}
+    unused = set()
+    for st in statements:
+        for granted in _as_list(st.get("Action", [])):
+            g = granted.lower()
+            # A wildcard grant ("s3:*") is unused unless every action it covers is
+            # needed, which a wildcard never is: refuse it outright.
+            if "*" in g or "?" in g or g not in allowed:
+                unused.add(granted)
+    return unused
 
 
 def check_function(moto, region, role, config):

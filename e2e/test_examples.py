@@ -146,7 +146,10 @@ class Deployed:
         for role, config in self.fns.items():
             self.env[role] = d.check_function(moto, region, role, config)
         for role, config in self.fns.items():
-            d.check_iam(moto, region, role, config, peers=peers if role == "api" else ())
+            # A role shared by several functions (power-user mode) may hold what
+            # each of them calls.
+            sharing = [r for r, c in self.fns.items() if c["Role"] == config["Role"]]
+            d.check_iam(moto, region, role, config, peers=peers if role == "api" else (), sharing=sharing)
         self.bucket = self.env["api"]["S3_BUCKET_NAME"]
         self.table = self.env["api"]["DYNAMODB_TABLE_NAME"]
         d.check_rules(moto, region, self.fns, self.bucket)

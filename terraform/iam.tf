@@ -51,6 +51,8 @@ locals {
 
   # The events and dlq functions finish deletes and sweeps: a document's
   # content is removed with all its versions (list the versions, delete each).
+  # Each action below is one the code calls (crates/kumocms-aws); e2e/contract.py
+  # holds the same list and the e2e suite fails on a grant the code never uses.
   events_statements = [
     {
       Sid      = "ListDocumentVersions"
@@ -65,10 +67,11 @@ locals {
       Resource = [local.s3_documents_arn]
     },
     {
+      # The processor reads a record and writes it back conditionally (PutItem).
       Sid      = "WriteMetadata"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
-      Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+      Resource = [local.dynamodb_table_arn]
     },
   ]
 
@@ -77,7 +80,7 @@ locals {
   peer_read_statements = length(var.peer_bucket_arns) > 0 ? [{
     Sid      = "ReadPeerRegionDocuments"
     Effect   = "Allow"
-    Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+    Action   = ["s3:GetObject"]
     Resource = [for arn in var.peer_bucket_arns : "${arn}/documents/*"]
   }] : []
 
@@ -85,62 +88,67 @@ locals {
     api = concat(
       [
         {
+          # HeadBucket (health) and ListObjectVersions (a deleted document's versions).
           Sid      = "ListDocumentsBucket"
           Effect   = "Allow"
-          Action   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
+          Action   = ["s3:ListBucket", "s3:ListBucketVersions"]
           Resource = [local.s3_bucket_arn]
         },
         {
+          # Presigned PUT/GET, HeadObject, archive's copy in place (of a given
+          # version, single or multipart), restore, deletes of every version.
           Sid    = "ManageDocuments"
           Effect = "Allow"
           Action = [
             "s3:GetObject",
             "s3:GetObjectVersion",
-            "s3:GetObjectAttributes",
             "s3:PutObject",
             "s3:DeleteObject",
             "s3:DeleteObjectVersion",
             "s3:RestoreObject",
             "s3:AbortMultipartUpload",
-            "s3:ListMultipartUploadParts",
           ]
           Resource = [local.s3_documents_arn]
         },
         {
+          # Records: conditional PutItem, GetItem, DeleteItem; listings Scan the
+          # table or Query the document-type index.
           Sid    = "ManageMetadata"
           Effect = "Allow"
           Action = [
             "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
             "dynamodb:Query",
             "dynamodb:Scan",
-            "dynamodb:DescribeTable",
           ]
           Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
         },
       ],
       local.peer_read_statements,
-      local.secret_statements,
     )
+    # Only the authorizer reads the API key.
     authorizer = local.secret_statements
     events     = concat(local.events_statements, local.dlq_send_statements)
     dlq = concat(
       local.events_statements,
       [{
-        # The expire-pending sweep scans the table for uploads never completed.
+        # The expire-pending sweep scans the table for uploads never completed
+        # and deletes the records of those that never had content.
         Sid      = "SweepPendingUploads"
         Effect   = "Allow"
-        Action   = ["dynamodb:Scan"]
-        Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
+        Action   = ["dynamodb:Scan", "dynamodb:DeleteItem"]
+        Resource = [local.dynamodb_table_arn]
       }],
       [{
         Sid      = "DrainDeadLetterQueue"
         Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
         Resource = [coalesce(local.dlq_arn, "none")]
       }],
+      # Lambda itself sends a failed asynchronous invocation of this function to
+      # its dead-letter target with this role.
+      local.dlq_send_statements,
     )
   }
 

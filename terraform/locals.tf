@@ -76,7 +76,9 @@ locals {
       description = "KumoCMS API (API Gateway REST proxy for every route)"
       timeout     = min(var.lambda_timeout, 29)
       async       = false
-      environment = merge(local.common_environment, local.secrets_environment)
+      # No SECRETS_ARN: API Gateway's authorizer checks the key; the api function
+      # never reads the secret, and its role cannot.
+      environment = local.common_environment
     }
     authorizer = {
       enabled     = local.use_api_key_auth

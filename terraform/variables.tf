@@ -495,9 +495,9 @@ variable "api_authorizer_secrets_arn" {
 }
 
 variable "authorizer_result_ttl_in_seconds" {
-  description = "How long API Gateway caches the Lambda authorizer's policy per Authorization header value (0 disables caching)"
+  description = "How long API Gateway caches the Lambda authorizer's policy per Authorization header value (0 disables caching). A rotated-out key keeps working for up to this plus the authorizer's own key cache (60 s): 120 s by default"
   type        = number
-  default     = 300
+  default     = 60
 
   validation {
     condition     = var.authorizer_result_ttl_in_seconds >= 0 && var.authorizer_result_ttl_in_seconds <= 3600

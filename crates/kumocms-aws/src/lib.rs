@@ -24,7 +24,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub use aws_sdk_secretsmanager::Client as SecretsClient;
-pub use dynamo::{DOCUMENT_TYPE_INDEX, DynamoMetadataStore};
+pub use dynamo::{DOCUMENT_TYPE_INDEX, DynamoMetadataStore, TTL_BACKSTOP};
 pub use http_client::HttpClientError;
 pub use s3::S3BlobStore;
 pub use secrets::{DEFAULT_SECRETS_TTL, SecretsKeySource, parse_secret};

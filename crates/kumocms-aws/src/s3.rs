@@ -153,6 +153,11 @@ fn expires_at(now: SystemTime, expires_in: Duration) -> chrono::DateTime<Utc> {
         .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
 }
 
+/// `If-None-Match: *`, signed into every upload link: S3 writes the object only if
+/// the key holds none (a conditional write), so a link can store content once and
+/// never overwrite what its first use stored, for all of its life.
+const CREATE_ONLY: &str = "*";
+
 fn presigning_config(now: SystemTime, expires_in: Duration) -> Result<PresigningConfig, BlobError> {
     PresigningConfig::builder()
         .start_time(now)
@@ -274,6 +279,7 @@ impl S3BlobStore {
             .content_type(&spec.content_type)
             .content_length(size)
             .set_checksum_sha256(checksum)
+            .if_none_match(CREATE_ONLY)
             .presigned(presigning)
             .await
             .map_err(|e| BlobError::Other(format!("presigning PutObject: {e}")))?;
@@ -331,6 +337,7 @@ impl S3BlobStore {
         let mut headers = vec![
             ("content-type", spec.content_type.as_str()),
             ("content-length", length.as_str()),
+            ("if-none-match", CREATE_ONLY),
         ];
         if let Some(checksum) = checksum.as_deref() {
             headers.push(("x-amz-checksum-sha256", checksum));

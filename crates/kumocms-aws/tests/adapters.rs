@@ -54,7 +54,9 @@ async fn items_carry_the_attributes_the_module_relies_on() {
     create_table(&config, &table).await;
     let store = DynamoMetadataStore::new(&config, &table);
 
-    // A first upload pending: TTL set, location of the upload recorded.
+    // A first upload pending: TTL set as a backstop, 15 days after the upload's
+    // expiry (issue 16, item 14: a late event must still find the record), location
+    // of the upload recorded.
     let mut pending = with_pending(
         sample_document("invoice", DocumentStatus::PendingUpload),
         Utc::now() + chrono::Duration::hours(24),
@@ -74,6 +76,12 @@ async fn items_carry_the_attributes_the_module_relies_on() {
     assert_eq!(item.get("version"), Some(&AttributeValue::N("1".into())));
     assert_eq!(
         item.get("expiresAt"),
+        Some(&AttributeValue::N(
+            (expires + kumocms_aws::TTL_BACKSTOP.num_seconds()).to_string()
+        ))
+    );
+    assert_eq!(
+        item.get("pendingExpiresAt"),
         Some(&AttributeValue::N(expires.to_string()))
     );
     let uploaded_at = text(&item, "uploadedAt");

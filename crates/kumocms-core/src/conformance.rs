@@ -657,6 +657,43 @@ pub async fn blob_store(store: &dyn BlobStore, uploader: &dyn ConformanceUploade
         body.to_vec(),
         "read must stream back exactly the uploaded bytes"
     );
+    assert!(
+        uploader.upload(&link, body.clone()).await.is_err(),
+        "a second upload through a used link must be refused"
+    );
+    // Without a checksum, a link binds only type and length: a reused link must still
+    // not replace what its first use stored (S3: the signed `If-None-Match: *`).
+    let once = BlobRef {
+        key: blob_key::content_key(&DocumentId::new(), 1),
+        location: location.clone(),
+    };
+    let once_link = store
+        .upload_link(&UploadSpec {
+            blob: once.clone(),
+            content_type: "text/plain".into(),
+            size: 5,
+            checksum_sha256: None,
+            expires_in: std::time::Duration::from_secs(300),
+        })
+        .await
+        .expect("upload_link without a checksum");
+    uploader
+        .upload(&once_link, Bytes::from_static(b"first"))
+        .await
+        .unwrap_or_else(|e| panic!("the first upload through a link must succeed: {e}"));
+    assert!(
+        uploader
+            .upload(&once_link, Bytes::from_static(b"other"))
+            .await
+            .is_err(),
+        "an upload link reused with other bytes must be refused"
+    );
+    assert_eq!(
+        read_all(store, &once).await.expect("read"),
+        b"first".to_vec(),
+        "a reused upload link must not replace the stored bytes"
+    );
+    store.delete(&once).await.expect("delete");
     assert_eq!(
         store.read_small(&content, body.len()).await,
         Ok(Some(body.clone())),

@@ -16,6 +16,7 @@ pub mod id;
 pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod page_budget;
 pub mod ports;
 pub mod service;
 pub mod validate;

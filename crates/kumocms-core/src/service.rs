@@ -28,6 +28,8 @@ pub struct ServiceConfig {
     pub download_link_ttl: Duration,
     /// How long a pending upload may wait for its content before it is discarded.
     pub pending_upload_ttl: Duration,
+    /// The most a listing page's records may weigh as JSON (`page_budget`).
+    pub max_page_bytes: usize,
 }
 
 impl Default for ServiceConfig {
@@ -37,6 +39,7 @@ impl Default for ServiceConfig {
             upload_link_ttl: Duration::from_secs(3600),
             download_link_ttl: Duration::from_secs(300),
             pending_upload_ttl: Duration::from_secs(24 * 3600),
+            max_page_bytes: crate::page_budget::DEFAULT_MAX_PAGE_BYTES,
         }
     }
 }
@@ -337,15 +340,18 @@ impl DocumentService {
             None => None,
             Some(cursor) => Some(self.cursors.decode(cursor, &filter)?),
         };
-        let page = self
-            .metadata
-            .list(&ListQuery {
-                document_type,
-                status,
-                limit,
-                after,
-            })
-            .await?;
+        let query = ListQuery {
+            document_type,
+            status,
+            limit,
+            after,
+        };
+        let page = crate::page_budget::list_within(
+            self.metadata.as_ref(),
+            query,
+            self.config.max_page_bytes,
+        )
+        .await?;
         Ok(Page {
             documents: page.documents,
             next_cursor: page

@@ -10,7 +10,7 @@
 //! | `KUMOCMS_DLQ_URL`             | dlq                  | URL of the SQS dead-letter queue to drain            |
 //! | `KUMOCMS_LOG_LEVEL`           | all (optional)       | `error`..`trace` or a filter; default `info`         |
 //! | `KUMOCMS_CURSOR_SECRET`       | api (optional)       | HMAC key for listing cursors; default derived        |
-//! | `KUMOCMS_SECRETS_TTL_SECONDS` | authorizer (optional)| how long keys are cached; default 300                |
+//! | `KUMOCMS_SECRETS_TTL_SECONDS` | authorizer (optional)| how long keys are cached; default 60                 |
 //! | `AWS_REGION`                  | SDK (set by Lambda)  | never set it yourself; Lambda reserves it            |
 //! | `AWS_ENDPOINT_URL`            | SDK (tests only)     | e.g. moto; S3 then uses path-style addressing        |
 
@@ -146,7 +146,7 @@ mod tests {
         assert!(error.to_string().contains("KUMOCMS_DLQ_URL"));
         // The authorizer needs no storage.
         let ok = Settings::from_lookup(Role::Authorizer, lookup(&[(SECRETS_ARN, "arn")])).unwrap();
-        assert_eq!(ok.secrets_ttl, Duration::from_secs(300));
+        assert_eq!(ok.secrets_ttl, Duration::from_secs(60));
         assert_eq!(ok.log_level, "info");
     }
 

@@ -19,5 +19,5 @@ module "kumocms_regional" {
   # {"api_key": "...", "api_key_previous": "..."}. The module never creates it.
   auth_method                      = "api_key"
   api_authorizer_secrets_arn       = var.api_authorizer_secrets_arn
-  authorizer_result_ttl_in_seconds = 300
+  authorizer_result_ttl_in_seconds = 60
 }

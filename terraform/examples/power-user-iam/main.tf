@@ -56,8 +56,8 @@ locals {
     {
       Sid      = "WriteMetadata"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
-      Resource = [local.table_arn, "${local.table_arn}/index/*"]
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+      Resource = [local.table_arn]
     },
   ]
 }
@@ -83,15 +83,15 @@ resource "aws_iam_role_policy" "lambda_api" {
       {
         Sid      = "ListBucket"
         Effect   = "Allow"
-        Action   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
+        Action   = ["s3:ListBucket", "s3:ListBucketVersions"]
         Resource = [local.bucket_arn]
       },
       {
         Sid    = "Documents"
         Effect = "Allow"
         Action = [
-          "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:PutObject", "s3:DeleteObject",
-          "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+          "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
+          "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload",
         ]
         Resource = ["${local.bucket_arn}/documents/*"]
       },
@@ -99,16 +99,10 @@ resource "aws_iam_role_policy" "lambda_api" {
         Sid    = "Metadata"
         Effect = "Allow"
         Action = [
-          "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-          "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable",
+          "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
+          "dynamodb:Query", "dynamodb:Scan",
         ]
         Resource = [local.table_arn, "${local.table_arn}/index/*"]
-      },
-      {
-        Sid      = "ApiKeySecret"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [var.api_authorizer_secrets_arn]
       },
       local.xray,
     ]
@@ -166,7 +160,7 @@ resource "aws_iam_role_policy" "lambda_event_processor" {
       {
         Sid      = "DeadLetterQueue"
         Effect   = "Allow"
-        Action   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+        Action   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
         Resource = [local.dlq_arn]
       },
       local.xray,
