@@ -146,9 +146,10 @@ impl MetadataStore for HomeRegionStore {
         // A new document's upload goes to this region's bucket: it is homed here.
         match self.replica_for(document.home_region())? {
             Home::Local => self.local.insert(document).await,
-            Home::Remote { region, store } => {
-                store.insert(document).await.map_err(|e| at_home(&region, e))
-            }
+            Home::Remote { region, store } => store
+                .insert(document)
+                .await
+                .map_err(|e| at_home(&region, e)),
         }
     }
 
@@ -331,7 +332,12 @@ mod tests {
         assert_eq!(latest.document_type, "changed-at-home");
         // Plain reads stay local.
         assert_eq!(
-            through_b.get_nearby(&document.id).await.unwrap().unwrap().version,
+            through_b
+                .get_nearby(&document.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
             1
         );
         // A write on b's stale version is checked at home and refused.
@@ -340,8 +346,14 @@ mod tests {
             Err(StoreError::Conflict)
         );
         through_b.update(&latest, 2).await.unwrap();
-        assert_eq!(regions.a.get(&document.id).await.unwrap().unwrap().version, 3);
-        assert_eq!(regions.b.get(&document.id).await.unwrap().unwrap().version, 1);
+        assert_eq!(
+            regions.a.get(&document.id).await.unwrap().unwrap().version,
+            3
+        );
+        assert_eq!(
+            regions.b.get(&document.id).await.unwrap().unwrap().version,
+            1
+        );
         through_b.delete(&document.id, 3).await.unwrap();
         assert!(regions.a.get(&document.id).await.unwrap().is_none());
     }
@@ -355,7 +367,10 @@ mod tests {
         let mut changed = through_b.get(&document.id).await.unwrap().unwrap();
         changed.document_type = "x".into();
         through_b.update(&changed, 1).await.unwrap();
-        assert_eq!(regions.b.get(&document.id).await.unwrap().unwrap().version, 2);
+        assert_eq!(
+            regions.b.get(&document.id).await.unwrap().unwrap().version,
+            2
+        );
         // Deleting a document nobody read first finds its home from the local copy.
         let (regions, through_b) = setup();
         let document = homed_in("a");
