@@ -17,6 +17,9 @@
 //!
 //! Behind the `conformance` and `memory` features: a test tool, not shipped.
 
+// A test tool: a setup that fails must panic, with the message saying why.
+#![allow(clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
