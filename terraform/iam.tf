@@ -84,6 +84,30 @@ locals {
     Resource = [for arn in var.peer_bucket_arns : "${arn}/documents/*"]
   }] : []
 
+  # Multi-region (eventually consistent global table): every change to a document
+  # is written to the replica in its home region, and its uploads go to the home
+  # region's bucket, whichever region's API receives the request.
+  peer_table_statements = length(var.peer_table_arns) > 0 ? [{
+    Sid      = "WritePeerRegionReplicas"
+    Effect   = "Allow"
+    Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    Resource = var.peer_table_arns
+  }] : []
+  peer_write_statements = length(var.peer_bucket_arns) > 0 ? [
+    {
+      Sid      = "ListPeerRegionDocuments"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucketVersions"]
+      Resource = var.peer_bucket_arns
+    },
+    {
+      Sid      = "ManagePeerRegionDocuments"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject"]
+      Resource = [for arn in var.peer_bucket_arns : "${arn}/documents/*"]
+    },
+  ] : []
+
   lambda_statements = {
     api = concat(
       [
@@ -126,12 +150,15 @@ locals {
         },
       ],
       local.peer_read_statements,
+      local.peer_write_statements,
+      local.peer_table_statements,
     )
     # Only the authorizer reads the API key.
     authorizer = local.secret_statements
-    events     = concat(local.events_statements, local.dlq_send_statements)
+    events     = concat(local.events_statements, local.peer_table_statements, local.dlq_send_statements)
     dlq = concat(
       local.events_statements,
+      local.peer_table_statements,
       [{
         # The expire-pending sweep scans the table for uploads never completed
         # and deletes the records of those that never had content.

@@ -65,6 +65,8 @@ locals {
     S3_BUCKET_NAME      = var.s3_bucket_name
     DYNAMODB_TABLE_NAME = local.dynamodb_table_name
     KUMOCMS_LOG_LEVEL   = var.lambda_log_level
+    # EVENTUAL: each change is written in the document's home region.
+    KUMOCMS_MULTI_REGION_CONSISTENCY = var.dynamodb_multi_region_consistency
   }
 
   secrets_environment = local.use_api_key_auth ? { SECRETS_ARN = var.api_authorizer_secrets_arn } : {}

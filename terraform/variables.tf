@@ -177,7 +177,7 @@ variable "s3_bucket_name" {
 }
 
 variable "peer_bucket_arns" {
-  description = "ARNs of the document buckets of the other regions of a multi-region deployment (sharing one global table); the api function gets s3:GetObject and s3:GetObjectVersion on their documents/* so that it serves documents uploaded in those regions"
+  description = "ARNs of the document buckets of the other regions of a multi-region deployment (sharing one global table); the api function gets s3:GetObject and s3:GetObjectVersion on their documents/* so that it serves documents uploaded in those regions, and s3:PutObject, DeleteObject, DeleteObjectVersion, RestoreObject there (plus s3:ListBucketVersions on the buckets) because a document's uploads, deletion, archive and restore happen in its home region's bucket whichever region receives the request"
   type        = list(string)
   default     = []
 
@@ -189,6 +189,43 @@ variable "peer_bucket_arns" {
   validation {
     condition     = !contains([for arn in var.peer_bucket_arns : element(split(":::", arn), 1)], var.s3_bucket_name)
     error_message = "peer_bucket_arns must not contain this region's own bucket (s3_bucket_name): list only the other regions' buckets."
+  }
+}
+
+variable "peer_table_arns" {
+  description = "ARNs of the other regions' replicas of the global table (same table name, one ARN per peer region). Every change to a document is written to the replica in its home region (the region that created it), so this region's api, events and dlq functions get dynamodb:GetItem, PutItem and DeleteItem (conditional writes) on these tables only. Not needed with dynamodb_multi_region_consistency = \"STRONG\""
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.peer_table_arns : can(regex("^arn:aws[a-z-]*:dynamodb:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}$", arn))])
+    error_message = "peer_table_arns must contain DynamoDB table ARNs such as \"arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-global-metadata\" (the table, not an index or stream)."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.peer_table_arns : element(split("table/", arn), 1) == var.dynamodb_table_name])
+    error_message = "peer_table_arns must name the same table as dynamodb_table_name: a global table has one name in every region, only the region in the ARN differs."
+  }
+
+  validation {
+    condition     = !contains([for arn in var.peer_table_arns : element(split(":", arn), 3)], var.aws_region)
+    error_message = "peer_table_arns must not contain this region's own replica (aws_region): list only the other regions' replicas."
+  }
+}
+
+variable "dynamodb_multi_region_consistency" {
+  description = "Consistency mode of the global table. EVENTUAL (default): replicas converge by last-writer-wins, and the functions write each document in its home region (list the other replicas in peer_table_arns). STRONG: multi-Region strong consistency (three regions, or two plus a witness), every replica checks writes globally and the functions write locally. hashicorp/aws 5.100.0 cannot create an MRSC table: create it outside the module (see README) and set create_dynamodb_table = false; the module checks at plan time that the table exists and has replicas"
+  type        = string
+  default     = "EVENTUAL"
+
+  validation {
+    condition     = contains(["EVENTUAL", "STRONG"], var.dynamodb_multi_region_consistency)
+    error_message = "dynamodb_multi_region_consistency must be \"EVENTUAL\" or \"STRONG\" (upper case)."
+  }
+
+  validation {
+    condition     = var.dynamodb_multi_region_consistency == "EVENTUAL" || !var.create_dynamodb_table
+    error_message = "dynamodb_multi_region_consistency = \"STRONG\" needs create_dynamodb_table = false: the pinned hashicorp/aws 5.100.0 cannot create a table with multi-Region strong consistency. Create it with the AWS CLI (terraform/README.md, \"Multi-Region strong consistency\") and pass its name in dynamodb_table_name."
   }
 }
 

@@ -98,6 +98,75 @@ run "multi_region_secondary" {
   }
 }
 
+# Multi-region, eventually consistent global table: each change to a document is
+# written to the replica in its home region (peer_table_arns), uploads go to the
+# home region's bucket (peer_bucket_arns).
+run "multi_region_home_region_writes" {
+  command = apply
+
+  variables {
+    dynamodb_table_name      = "kumocms-prod-global-metadata"
+    dynamodb_replica_regions = ["eu-west-1"]
+    peer_bucket_arns         = ["arn:aws:s3:::kumocms-prod-documents-eu-west-1"]
+    peer_table_arns          = ["arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-global-metadata"]
+  }
+
+  assert {
+    condition = alltrue([for k in ["api", "events", "dlq"] : anytrue([for st in jsondecode(aws_iam_role_policy.lambda[k].policy).Statement :
+      st.Sid == "WritePeerRegionReplicas" && st.Resource == ["arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-global-metadata"] && toset(st.Action) == toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"])
+    ])])
+    error_message = "api, events and dlq write the peer replica (items only, the table only)"
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.lambda["authorizer"].policy, "eu-west-1")
+    error_message = "the authorizer gets nothing in the peer region"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_iam_role_policy.lambda["api"].policy).Statement :
+      st.Sid == "ManagePeerRegionDocuments" && st.Resource == ["arn:aws:s3:::kumocms-prod-documents-eu-west-1/documents/*"] && contains(st.Action, "s3:PutObject")
+    ])
+    error_message = "the api role signs uploads to (and deletes, archives, restores in) the home region's bucket"
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.environment[0].variables["KUMOCMS_MULTI_REGION_CONSISTENCY"] == "EVENTUAL"])
+    error_message = "the functions are told the table is eventually consistent (home-region writes)"
+  }
+  assert {
+    condition     = length(data.aws_dynamodb_table.strong) == 0
+    error_message = "no MRSC check without STRONG"
+  }
+}
+
+# Multi-Region strong consistency: a table created outside the module, checked at plan.
+run "multi_region_strong_consistency" {
+  command = apply
+
+  variables {
+    dynamodb_table_name               = "kumocms-prod-global-metadata"
+    create_dynamodb_table             = false
+    dynamodb_multi_region_consistency = "STRONG"
+  }
+
+  override_data {
+    target = data.aws_dynamodb_table.strong[0]
+    values = {
+      replica = [
+        { region_name = "us-east-2", kms_key_arn = "" },
+        { region_name = "us-west-2", kms_key_arn = "" },
+      ]
+    }
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.environment[0].variables["KUMOCMS_MULTI_REGION_CONSISTENCY"] == "STRONG"])
+    error_message = "the functions are told the table is strongly consistent (local writes)"
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.lambda["api"].policy, "WritePeerRegionReplicas")
+    error_message = "without peer_table_arns no peer replica is writable"
+  }
+}
+
 # Seed: "With S3 Lifecycle Policies"
 run "s3_lifecycle_rules" {
   command = apply

@@ -297,3 +297,59 @@ run "lambda_handler_api_accepted" {
     error_message = "lambda_handler = \"api\" is accepted and the authorizer keeps its own role"
   }
 }
+
+run "peer_table_arns_not_a_table_arn" {
+  command = plan
+  variables {
+    peer_table_arns = ["arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-metadata/index/DocumentTypeIndex"]
+  }
+  expect_failures = [var.peer_table_arns]
+}
+
+run "peer_table_arns_with_another_table_name" {
+  command = plan
+  variables {
+    peer_table_arns = ["arn:aws:dynamodb:eu-west-1:123456789012:table/some-other-table"]
+  }
+  expect_failures = [var.peer_table_arns]
+}
+
+run "peer_table_arns_with_own_region" {
+  command = plan
+  variables {
+    peer_table_arns = ["arn:aws:dynamodb:us-east-1:123456789012:table/kumocms-prod-metadata"]
+  }
+  expect_failures = [var.peer_table_arns]
+}
+
+run "multi_region_consistency_lower_case" {
+  command = plan
+  variables {
+    dynamodb_multi_region_consistency = "strong"
+  }
+  expect_failures = [var.dynamodb_multi_region_consistency]
+}
+
+run "strong_consistency_with_a_created_table" {
+  command = plan
+  variables {
+    dynamodb_multi_region_consistency = "STRONG"
+    create_dynamodb_table             = true
+  }
+  expect_failures = [var.dynamodb_multi_region_consistency]
+}
+
+run "strong_consistency_on_a_table_without_replicas" {
+  command = plan
+  variables {
+    dynamodb_multi_region_consistency = "STRONG"
+    create_dynamodb_table             = false
+  }
+  override_data {
+    target = data.aws_dynamodb_table.strong[0]
+    values = {
+      replica = []
+    }
+  }
+  expect_failures = [data.aws_dynamodb_table.strong]
+}

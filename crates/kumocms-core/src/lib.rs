@@ -12,12 +12,15 @@ pub mod document;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod home_region;
 pub mod id;
 pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod page_budget;
 pub mod ports;
+#[cfg(all(feature = "conformance", feature = "memory"))]
+pub mod replication;
 pub mod service;
 pub mod validate;
 

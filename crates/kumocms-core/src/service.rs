@@ -154,6 +154,15 @@ impl DocumentService {
             .ok_or_else(|| CoreError::NotFound(id.to_string()))
     }
 
+    /// [`load`](Self::load) for a read that no write depends on: may be served by a
+    /// nearby replica (multi-region), so it keeps working when the home region is down.
+    async fn load_nearby(&self, id: &DocumentId) -> Result<Document, CoreError> {
+        self.metadata
+            .get_nearby(id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(id.to_string()))
+    }
+
     /// Writes `document` if the stored version is still the one it was read at.
     async fn save(&self, mut document: Document) -> Result<Document, CoreError> {
         let expected = document.version;
@@ -254,7 +263,7 @@ impl DocumentService {
                     .map(|p| p.file_name.clone())
             })
             .unwrap_or_default();
-        let pending = self.pending_upload(
+        let mut pending = self.pending_upload(
             id,
             revision,
             file_name,
@@ -262,6 +271,12 @@ impl DocumentService {
             request.content_type.as_deref(),
             request.checksum_sha256.as_deref(),
         )?;
+        if let Some(home) = document.home_location() {
+            // Every upload goes to the bucket of the first, whichever region the
+            // request came to: its region stays the document's home, and that
+            // region's events function promotes the content.
+            pending.location = home.clone();
+        }
         let upload = self.upload_link(&pending).await?;
         let superseded = document.pending_blob();
         document.pending_upload = Some(pending);
@@ -277,7 +292,7 @@ impl DocumentService {
     }
 
     pub async fn get(&self, id: &DocumentId) -> Result<DocumentView, CoreError> {
-        let document = self.load(id).await?;
+        let document = self.load_nearby(id).await?;
         let download = match content_unreadable(document.status) {
             None => Some(self.download_link(&document).await?),
             Some(_) => None,
@@ -303,7 +318,7 @@ impl DocumentService {
 
     /// The link `GET /documents/{id}/content` redirects to.
     pub async fn content_link(&self, id: &DocumentId) -> Result<SignedLink, CoreError> {
-        let document = self.load(id).await?;
+        let document = self.load_nearby(id).await?;
         if let Some(refusal) = content_unreadable(document.status) {
             return Err(refusal.into());
         }

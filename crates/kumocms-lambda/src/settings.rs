@@ -11,6 +11,7 @@
 //! | `KUMOCMS_LOG_LEVEL`           | all (optional)       | `error`..`trace` or a filter; default `info`         |
 //! | `KUMOCMS_CURSOR_SECRET`       | api (optional)       | HMAC key for listing cursors; default derived        |
 //! | `KUMOCMS_SECRETS_TTL_SECONDS` | authorizer (optional)| how long keys are cached; default 60                 |
+//! | `KUMOCMS_MULTI_REGION_CONSISTENCY` | api, events, dlq (optional) | the table's mode: `EVENTUAL` (default): each change is written in the document's home region; `STRONG` (MRSC): in the local replica |
 //! | `AWS_REGION`                  | SDK (set by Lambda)  | never set it yourself; Lambda reserves it            |
 //! | `AWS_ENDPOINT_URL`            | SDK (tests only)     | e.g. moto; S3 then uses path-style addressing        |
 
@@ -27,6 +28,20 @@ pub const KUMOCMS_DLQ_URL: &str = "KUMOCMS_DLQ_URL";
 pub const KUMOCMS_LOG_LEVEL: &str = "KUMOCMS_LOG_LEVEL";
 pub const KUMOCMS_CURSOR_SECRET: &str = "KUMOCMS_CURSOR_SECRET";
 pub const KUMOCMS_SECRETS_TTL_SECONDS: &str = "KUMOCMS_SECRETS_TTL_SECONDS";
+pub const KUMOCMS_MULTI_REGION_CONSISTENCY: &str = "KUMOCMS_MULTI_REGION_CONSISTENCY";
+
+/// The consistency mode of the (global) documents table, as the module's
+/// `dynamodb_multi_region_consistency` sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MultiRegionConsistency {
+    /// Replicas converge by last-writer-wins: every change to a document is written
+    /// to the replica in its home region (`kumocms_core::home_region`).
+    #[default]
+    Eventual,
+    /// Multi-Region strong consistency: every replica checks conditions against the
+    /// latest write, so changes go to the local replica.
+    Strong,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
@@ -49,6 +64,7 @@ pub struct Settings {
     pub cursor_key: Vec<u8>,
     pub secrets_ttl: Duration,
     pub log_level: String,
+    pub multi_region_consistency: MultiRegionConsistency,
 }
 
 impl std::fmt::Debug for Settings {
@@ -60,6 +76,7 @@ impl std::fmt::Debug for Settings {
             .field("dlq_url", &self.dlq_url)
             .field("secrets_ttl", &self.secrets_ttl)
             .field("log_level", &self.log_level)
+            .field("multi_region_consistency", &self.multi_region_consistency)
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +111,19 @@ impl Settings {
                 })?)
             }
         };
+        let multi_region_consistency = match get(KUMOCMS_MULTI_REGION_CONSISTENCY)
+            .map(|v| v.trim().to_ascii_uppercase())
+            .as_deref()
+        {
+            None | Some("EVENTUAL") => MultiRegionConsistency::Eventual,
+            Some("STRONG") => MultiRegionConsistency::Strong,
+            Some(_) => {
+                return Err(SettingsError::Invalid {
+                    name: KUMOCMS_MULTI_REGION_CONSISTENCY,
+                    expected: "EVENTUAL or STRONG",
+                });
+            }
+        };
         // Cursors must verify on every instance of the function, in every region that
         // shares the (global) table. Without a configured secret, derive one from the
         // table name: a cursor can then be forged, but it only names a position in a
@@ -110,6 +140,7 @@ impl Settings {
             cursor_key,
             secrets_ttl,
             log_level: get(KUMOCMS_LOG_LEVEL).unwrap_or_else(|| "info".to_owned()),
+            multi_region_consistency,
         })
     }
 }
@@ -168,5 +199,32 @@ mod tests {
         let b = Settings::from_lookup(Role::Api, lookup(&vars[..2])).unwrap();
         assert_eq!(a.cursor_key, b.cursor_key);
         assert!(!format!("{a:?}").contains("cursor_key"));
+    }
+
+    #[test]
+    fn multi_region_consistency_defaults_to_eventual_and_rejects_typos() {
+        let base = [(S3_BUCKET_NAME, "b"), (DYNAMODB_TABLE_NAME, "t")];
+        let settings = Settings::from_lookup(Role::Api, lookup(&base)).unwrap();
+        assert_eq!(
+            settings.multi_region_consistency,
+            MultiRegionConsistency::Eventual
+        );
+        let strong = [
+            base[0],
+            base[1],
+            (KUMOCMS_MULTI_REGION_CONSISTENCY, "strong"),
+        ];
+        let settings = Settings::from_lookup(Role::Events, lookup(&strong)).unwrap();
+        assert_eq!(
+            settings.multi_region_consistency,
+            MultiRegionConsistency::Strong
+        );
+        let typo = [
+            base[0],
+            base[1],
+            (KUMOCMS_MULTI_REGION_CONSISTENCY, "STRICT"),
+        ];
+        let error = Settings::from_lookup(Role::Api, lookup(&typo)).unwrap_err();
+        assert!(error.to_string().contains("EVENTUAL or STRONG"), "{error}");
     }
 }
