@@ -64,6 +64,10 @@ locals {
     S3_BUCKET_NAME      = var.s3_bucket_name
     DYNAMODB_TABLE_NAME = local.dynamodb_table_name
     KUMOCMS_LOG_LEVEL   = var.lambda_log_level
+    # Content history and the trash (read by api, events and dlq).
+    KUMOCMS_REVISION_RETENTION_COUNT = tostring(var.revision_retention_count)
+    KUMOCMS_REVISION_RETENTION_DAYS  = tostring(var.revision_retention_days)
+    KUMOCMS_TRASH_RETENTION_DAYS     = tostring(var.trash_retention_days)
   }
 
   secrets_environment = local.use_api_key_auth ? { SECRETS_ARN = var.api_authorizer_secrets_arn } : {}

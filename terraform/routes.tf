@@ -20,6 +20,12 @@ locals {
     "GET /documents/{id}/content"  = { method = "GET", path = "/documents/{id}/content", public = false }
     "POST /documents/{id}/archive" = { method = "POST", path = "/documents/{id}/archive", public = false }
     "POST /documents/{id}/restore" = { method = "POST", path = "/documents/{id}/restore", public = false }
+    # Content history and the trash.
+    "POST /documents/{id}/undelete"              = { method = "POST", path = "/documents/{id}/undelete", public = false }
+    "GET /documents/{id}/revisions"              = { method = "GET", path = "/documents/{id}/revisions", public = false }
+    "GET /documents/{id}/revisions/{n}"          = { method = "GET", path = "/documents/{id}/revisions/{n}", public = false }
+    "GET /documents/{id}/revisions/{n}/content"  = { method = "GET", path = "/documents/{id}/revisions/{n}/content", public = false }
+    "POST /documents/{id}/revisions/{n}/restore" = { method = "POST", path = "/documents/{id}/revisions/{n}/restore", public = false }
   }
 
   # Every API Gateway resource (path) the routes need, including intermediate

@@ -11,17 +11,20 @@ pub mod document;
 pub mod error;
 pub mod events;
 pub mod extract;
+mod history;
 pub mod id;
 pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod ports;
+pub mod revision;
 pub mod service;
 pub mod validate;
 
 pub use document::{
     BlobLocation, BlobRef, ContentVersion, Document, DocumentStatus, Extracted, PendingUpload,
-    RestoreState, RestoreTier, StorageClass,
+    RecordError, RestoreState, RestoreTier, SCHEMA_VERSION, StorageClass,
 };
 pub use error::CoreError;
+pub use history::{DeleteOptions, RevisionPage, RevisionView, parse_revision};
 pub use id::DocumentId;
