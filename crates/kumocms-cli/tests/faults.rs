@@ -683,10 +683,7 @@ fn end_state(document: &Document, files: Vec<PathBuf>, root: &Path) -> Value {
             for field in ["arrived_at", "superseded_at"] {
                 revision.remove(field);
             }
-            if let Some(extracted) = revision
-                .get_mut("extracted")
-                .and_then(Value::as_object_mut)
-            {
+            if let Some(extracted) = revision.get_mut("extracted").and_then(Value::as_object_mut) {
                 extracted.remove("extracted_at");
             }
         }
