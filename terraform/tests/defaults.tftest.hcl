@@ -113,6 +113,8 @@ run "basic_api_gateway" {
       "GET /healthcheck", "GET /openapi.json", "GET /documents", "POST /documents",
       "GET /documents/{id}", "PUT /documents/{id}", "PATCH /documents/{id}", "DELETE /documents/{id}",
       "GET /documents/{id}/content", "POST /documents/{id}/archive", "POST /documents/{id}/restore",
+      "POST /documents/{id}/undelete", "GET /documents/{id}/revisions", "GET /documents/{id}/revisions/{n}",
+      "GET /documents/{id}/revisions/{n}/content", "POST /documents/{id}/revisions/{n}/restore",
     ])
     error_message = "the route table must match the API contract (no {proxy+} catch-all)"
   }
