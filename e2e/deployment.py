@@ -51,10 +51,14 @@ class Root:
         )
         self.dir = os.path.join(self.copy, "examples", example)
         root = os.path.join(E2E, "roots", example)
+        # A root that is no example of terraform/examples (published-multi-region)
+        # is the whole configuration, in a directory of its own next to them.
+        os.makedirs(self.dir, exist_ok=True)
         for name in os.listdir(root):
             shutil.copy(os.path.join(root, name), self.dir)
-        # Single-region examples share one provider override; multi-region has its own.
-        if not os.path.exists(os.path.join(root, "providers_override.tf")):
+        # Single-region examples share one provider override; multi-region has its
+        # own, and a root with its own providers.tf needs none.
+        if not any(os.path.exists(os.path.join(root, f)) for f in ("providers_override.tf", "providers.tf")):
             shutil.copy(os.path.join(E2E, "roots", "providers_override.tf"), self.dir)
         self.env["TF_DATA_DIR"] = os.path.join(work, example, "tf-data")
         self.log = os.path.join(work, example, "terraform.log")
@@ -151,13 +155,25 @@ def allows(statements, action, resource):
     return False
 
 
-def check_iam(moto, region, role, config, peers=()):
+def full_secret_arn(moto, region, secret_id):
+    """The ARN Secrets Manager gives the secret: IAM evaluates a GetSecretValue
+    against it, even when the caller named the secret by a partial ARN."""
+    if not secret_id:
+        return "?"
+    try:
+        return client(moto, "secretsmanager", region).describe_secret(SecretId=secret_id)["ARN"]
+    except Exception:  # noqa: BLE001 - check_function reports a missing secret
+        return secret_id
+
+
+def check_iam(moto, region, role, config, peers=(), sharing=()):
     """Every action the handler needs, on this deployment's resources."""
     env = config.get("Environment", {}).get("Variables", {})
     values = {
         "bucket": env.get("S3_BUCKET_NAME", "?"),
         "table_arn": f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{env.get('DYNAMODB_TABLE_NAME', '?')}",
-        "secret": env.get("SECRETS_ARN", "?"),
+        # IAM matches the secret's full ARN, whatever form of it SECRETS_ARN has.
+        "secret": full_secret_arn(moto, region, env.get("SECRETS_ARN")),
         "region": region,
         "account": ACCOUNT,
         "function": config["FunctionName"],
@@ -187,6 +203,32 @@ def check_iam(moto, region, role, config, peers=()):
         raise Mismatch(
             f"IAM: the {role} function's role {config['Role']} does not allow what the {role} handler calls: "
             + "; ".join(missing))
+    unused = set.intersection(*(unused_grants(statements, r) for r in set(sharing) | {role}))
+    unused = sorted(unused)
+    if unused:
+        raise Mismatch(
+            f"IAM: the {role} function's role {config['Role']} grants actions the {role} handler never calls: "
+            + ", ".join(unused))
+
+
+def unused_grants(statements, role):
+    """Actions a role's Allow statements grant that its handler never calls (the
+    other direction of the contract): each granted action, wildcards included,
+    must name an action of NEEDED_ACTIONS[role] (PEER_READ too for the api) or
+    of PLATFORM_ACTIONS."""
+    called = {a.lower() for a, _ in contract.NEEDED_ACTIONS[role]}
+    if role == "api":
+        called |= {a.lower() for a, _ in contract.PEER_READ}
+    allowed = called | {a.lower() for a in contract.PLATFORM_ACTIONS}
+    unused = set()
+    for st in statements:
+        for granted in _as_list(st.get("Action", [])):
+            g = granted.lower()
+            # A wildcard grant ("s3:*") is unused unless every action it covers is
+            # needed, which a wildcard never is: refuse it outright.
+            if "*" in g or "?" in g or g not in allowed:
+                unused.add(granted)
+    return unused
 
 
 def check_function(moto, region, role, config):

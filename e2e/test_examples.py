@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import json
 import os
+import shutil
 import time
 import urllib.parse
 import uuid
@@ -145,7 +146,10 @@ class Deployed:
         for role, config in self.fns.items():
             self.env[role] = d.check_function(moto, region, role, config)
         for role, config in self.fns.items():
-            d.check_iam(moto, region, role, config, peers=peers if role == "api" else ())
+            # A role shared by several functions (power-user mode) may hold what
+            # each of them calls.
+            sharing = [r for r, c in self.fns.items() if c["Role"] == config["Role"]]
+            d.check_iam(moto, region, role, config, peers=peers if role == "api" else (), sharing=sharing)
         self.bucket = self.env["api"]["S3_BUCKET_NAME"]
         self.table = self.env["api"]["DYNAMODB_TABLE_NAME"]
         d.check_rules(moto, region, self.fns, self.bucket)
@@ -287,6 +291,8 @@ def run_example(example, moto, work, regions, variables, body, pre=None, post=No
     """Inventory, apply, body(outputs), destroy; then nothing the module made is left."""
     before = d.inventory(moto, regions)
     root = d.Root(example, work, moto, pytest.tf_env, pytest.apigateway)
+    if pre:
+        pre(root)
     root.init()
     error = None
     try:
@@ -492,3 +498,89 @@ def test_multi_region(moto, work, package, bootstrap, rust_routes):
             delete_secret(moto, region, arn)
 
     run_example("multi-region", moto, work, [a, b], variables, body, post=post)
+
+
+# --- the published module README's multi-region example, applied verbatim ------------------
+
+PUBLISHED_TABLE = "kumocms-prod-global-metadata"
+PUBLISHED_SECRET = "kumocms/api-keys"
+
+
+def create_prerequisite_table(moto, region, table):
+    """The table the published README lists as a prerequisite, with its "Required
+    table schema": PK/SK, DocumentTypeIndex (documentType, uploadedAt), streams, TTL."""
+    ddb = d.client(moto, "dynamodb", region)
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                              for n in ("PK", "SK", "documentType", "uploadedAt")],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "DocumentTypeIndex",
+            "KeySchema": [{"AttributeName": "documentType", "KeyType": "HASH"},
+                          {"AttributeName": "uploadedAt", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+
+
+def test_published_multi_region(moto, work, package, bootstrap, rust_routes):
+    """The "Multi-Region Deployment Example" of the published terraform-aws-kumocms-regional
+    README (e2e/roots/published-multi-region/main.tf, verbatim but for `source`), applied
+    once its prerequisites exist: the global table in both regions (moto has no global
+    tables: one table of that name per region, kept in sync by the suite), the secret
+    `kumocms/api-keys` in each region, named in the example by its partial ARN, and the
+    package at ./lambda/kumocms-lambda.zip. With create_dynamodb_table defaulting to true
+    the apply failed with "ResourceInUseException: Table already exists"."""
+    a, b = "us-east-1", "eu-west-1"
+    secrets = {}
+    tables = []
+    try:
+        for region in (a, b):
+            secrets[region] = d.client(moto, "secretsmanager", region).create_secret(
+                Name=PUBLISHED_SECRET,
+                SecretString=json.dumps({"api_key": CURRENT_KEY, "api_key_previous": PREVIOUS_KEY}),
+            )["ARN"]
+            create_prerequisite_table(moto, region, PUBLISHED_TABLE)
+            tables.append(region)
+    except BaseException:
+        for region in tables:
+            d.client(moto, "dynamodb", region).delete_table(TableName=PUBLISHED_TABLE)
+        for region, arn in secrets.items():
+            delete_secret(moto, region, arn)
+        raise
+
+    def place_package(root):
+        os.makedirs(os.path.join(root.dir, "lambda"), exist_ok=True)
+        shutil.copy(package, os.path.join(root.dir, "lambda", "kumocms-lambda.zip"))
+
+    def body(root):
+        fns = {r: d.functions(moto, r) for r in (a, b)}
+        for region in (a, b):
+            assert set(fns[region]) == {"api", "authorizer", "events", "dlq"}, (region, sorted(fns[region]))
+            # The example names the secret by its partial ARN, as the published README does.
+            assert fns[region]["authorizer"]["Environment"]["Variables"]["SECRETS_ARN"] == \
+                f"arn:aws:secretsmanager:{region}:{d.ACCOUNT}:secret:{PUBLISHED_SECRET}"
+        # Deployed() checks every role against the secret's full ARN (what IAM matches).
+        dep_a = Deployed(moto, a, rust_routes)
+        dep_b = Deployed(moto, b, rust_routes)
+        assert dep_a.table == dep_b.table == PUBLISHED_TABLE, (dep_a.table, dep_b.table)
+        assert (dep_a.bucket, dep_b.bucket) == ("kumocms-prod-documents-us-east-1", "kumocms-prod-documents-eu-west-1")
+        log_dir = logs_dir(work, "published-multi-region")
+        try:
+            check_authorizer(dep_b.start(bootstrap, "authorizer", log_dir), b)
+        finally:
+            dep_b.stop()
+        # The example grants no peer bucket, so each region serves what it stores:
+        # the lifecycle runs in us-east-1 against the prerequisite table.
+        api_key_flow(dep_a, bootstrap, log_dir, a)
+
+    def post():
+        for region in (a, b):
+            d.client(moto, "dynamodb", region).delete_table(TableName=PUBLISHED_TABLE)
+        for region, arn in secrets.items():
+            delete_secret(moto, region, arn)
+
+    run_example("published-multi-region", moto, work, [a, b], {}, body, pre=place_package, post=post)

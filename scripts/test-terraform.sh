@@ -5,6 +5,8 @@
 #   3. terraform test (mock_provider "aws"): terraform/tests/*.tftest.hcl
 #   4. checkov: the module (defaults, every feature on, Cognito) and every example
 #   5. README drift: terraform/README.md Inputs/Outputs vs variables.tf/outputs.tf
+#   6. package path: scripts/build-lambda.sh's output vs the examples' defaults and
+#      the docs (terraform/tests/package_path.py; builds nothing)
 # The aws provider comes from /opt/tf-plugins when that mirror exists; otherwise
 # terraform's normal registry installation is used. Works from any cwd.
 set -euo pipefail
@@ -198,10 +200,19 @@ else
   fail "README drift (print the tables with: python3 terraform/tests/readme_drift.py --print)"
 fi
 
+# --- 6. package path -------------------------------------------------------------------
+step "package path: scripts/build-lambda.sh output vs examples and docs"
+if python3 "$tf_dir/tests/package_path.py" "$root"; then
+  package_result="ok"
+else
+  package_result="FAILED"
+  fail "package path (scripts/build-lambda.sh --print-path vs the examples' lambda_deployment_package_path and the docs)"
+fi
+
 # --- summary ---------------------------------------------------------------------------
 elapsed=$(($(date +%s) - started))
 echo
-echo "terraform summary: fmt $fmt_result; validate ${validated}/${#configs[@]}; terraform test ${tests_passed} passed, ${tests_failed} failed; checkov ${ck_passed} passed, ${ck_failed} failed, ${ck_skipped} skipped; README drift $drift_result; ${elapsed}s"
+echo "terraform summary: fmt $fmt_result; validate ${validated}/${#configs[@]}; terraform test ${tests_passed} passed, ${tests_failed} failed; checkov ${ck_passed} passed, ${ck_failed} failed, ${ck_skipped} skipped; README drift $drift_result; package path $package_result; ${elapsed}s"
 if [[ ${#failures[@]} -ne 0 ]]; then
   printf 'test-terraform.sh FAILED:\n' >&2
   printf '  - %s\n' "${failures[@]}" >&2

@@ -10,17 +10,31 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Python tools (.venv)"
 scripts/venv.sh
 
+step "Cargo tools (cargo-nextest, cargo-machete), installed when missing"
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+command -v cargo-machete >/dev/null || cargo install --locked cargo-machete
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "Unused dependencies (cargo machete)"
+cargo machete crates fuzz
+
+step "Fuzz targets compile (cargo check; scripts/fuzz.sh runs them)"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" \
+  cargo check --manifest-path fuzz/Cargo.toml --locked --features aws --bins
+
 step "Rust tests (moto server on 127.0.0.1 for the AWS adapters)"
 scripts/with-moto.sh cargo nextest run --workspace --locked --no-fail-fast
 
 step "Schema-driven API tests (schemathesis against kumocms serve)"
 scripts/schemathesis.sh
+
+step "The README's Quickstart, 20 times in a row from a fresh data directory"
+scripts/test-quickstart.sh 20
 
 step "Lambda package: bootstrap.zip, needing glibc <= 2.34"
 scripts/build-lambda.sh

@@ -216,6 +216,7 @@ resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:Responses are per-document and authorization-dependent; a stage cache would serve stale or cross-tenant data.
   #checkov:skip=CKV2_AWS_51:Client certificates authenticate API Gateway to HTTP backends; every integration here is AWS_PROXY to Lambda, so there is no backend to present one to.
   #checkov:skip=CKV2_AWS_77:The module does not create the Web ACL; which managed rule groups it holds is the caller's choice.
+  #checkov:skip=CKV2_AWS_4:Logging is opt-in (enable_api_gateway_logs, default false) because API Gateway needs the region's account-level CloudWatch Logs role, which a fresh account lacks; when on, execution logs are at ERROR (tests/defaults.tftest.hcl).
   stage_name           = var.api_gateway_stage_name
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id

@@ -67,3 +67,27 @@ resource "aws_dynamodb_table" "this" {
 
   tags = local.tags
 }
+
+################################################################################
+# Multi-Region strong consistency (dynamodb_multi_region_consistency = "STRONG")
+#
+# hashicorp/aws 5.100.0 has no argument for MRSC, so the table is created outside
+# the module (README: "Multi-Region strong consistency") and used as an existing
+# table. The provider cannot read the consistency mode either; what it can check at
+# plan time is that the table exists and is a global table with one or two peer
+# replicas (three regions, or two plus a witness, which DescribeTable does not
+# list as a replica).
+################################################################################
+
+data "aws_dynamodb_table" "strong" {
+  count = var.dynamodb_multi_region_consistency == "STRONG" ? 1 : 0
+
+  name = var.dynamodb_table_name
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.replica) >= 1 && length(self.replica) <= 2
+      error_message = "dynamodb_multi_region_consistency = \"STRONG\": table ${var.dynamodb_table_name} has ${length(self.replica)} peer replicas; a table with multi-Region strong consistency has replicas in three regions (or two plus a witness). Create it as terraform/README.md (\"Multi-Region strong consistency\") shows, or set dynamodb_multi_region_consistency = \"EVENTUAL\"."
+    }
+  }
+}

@@ -31,11 +31,15 @@ locals {
     Resource = ["*"]
   }] : []
 
+  # A partial secret ARN (no "-" and six random characters at the end, as in the
+  # published module's examples) works for GetSecretValue, but IAM compares the
+  # full ARN: grant the name followed by any suffix.
+  secret_is_partial_arn = var.api_authorizer_secrets_arn == null ? false : !can(regex("-[A-Za-z0-9]{6}$", var.api_authorizer_secrets_arn))
   secret_statements = local.use_api_key_auth ? [{
     Sid      = "ReadApiKeySecret"
     Effect   = "Allow"
     Action   = ["secretsmanager:GetSecretValue"]
-    Resource = [var.api_authorizer_secrets_arn]
+    Resource = local.secret_is_partial_arn ? ["${var.api_authorizer_secrets_arn}-??????"] : [var.api_authorizer_secrets_arn]
   }] : []
 
   dlq_send_statements = var.enable_dlq ? [{
@@ -47,6 +51,8 @@ locals {
 
   # The events and dlq functions finish deletes and sweeps: a document's
   # content is removed with all its versions (list the versions, delete each).
+  # Each action below is one the code calls (crates/kumocms-aws); e2e/contract.py
+  # holds the same list and the e2e suite fails on a grant the code never uses.
   events_statements = [
     {
       Sid      = "ListDocumentVersions"
@@ -61,10 +67,11 @@ locals {
       Resource = [local.s3_documents_arn]
     },
     {
+      # The processor reads a record and writes it back conditionally (PutItem).
       Sid      = "WriteMetadata"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
-      Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+      Resource = [local.dynamodb_table_arn]
     },
   ]
 
@@ -73,70 +80,102 @@ locals {
   peer_read_statements = length(var.peer_bucket_arns) > 0 ? [{
     Sid      = "ReadPeerRegionDocuments"
     Effect   = "Allow"
-    Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+    Action   = ["s3:GetObject"]
     Resource = [for arn in var.peer_bucket_arns : "${arn}/documents/*"]
   }] : []
+
+  # Multi-region (eventually consistent global table): every change to a document
+  # is written to the replica in its home region, and its uploads go to the home
+  # region's bucket, whichever region's API receives the request.
+  peer_table_statements = length(var.peer_table_arns) > 0 ? [{
+    Sid      = "WritePeerRegionReplicas"
+    Effect   = "Allow"
+    Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    Resource = var.peer_table_arns
+  }] : []
+  peer_write_statements = length(var.peer_bucket_arns) > 0 ? [
+    {
+      Sid      = "ListPeerRegionDocuments"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucketVersions"]
+      Resource = var.peer_bucket_arns
+    },
+    {
+      Sid      = "ManagePeerRegionDocuments"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject"]
+      Resource = [for arn in var.peer_bucket_arns : "${arn}/documents/*"]
+    },
+  ] : []
 
   lambda_statements = {
     api = concat(
       [
         {
+          # HeadBucket (health) and ListObjectVersions (a deleted document's versions).
           Sid      = "ListDocumentsBucket"
           Effect   = "Allow"
-          Action   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
+          Action   = ["s3:ListBucket", "s3:ListBucketVersions"]
           Resource = [local.s3_bucket_arn]
         },
         {
+          # Presigned PUT/GET, HeadObject, archive's copy in place (of a given
+          # version, single or multipart), restore, deletes of every version.
           Sid    = "ManageDocuments"
           Effect = "Allow"
           Action = [
             "s3:GetObject",
             "s3:GetObjectVersion",
-            "s3:GetObjectAttributes",
             "s3:PutObject",
             "s3:DeleteObject",
             "s3:DeleteObjectVersion",
             "s3:RestoreObject",
             "s3:AbortMultipartUpload",
-            "s3:ListMultipartUploadParts",
           ]
           Resource = [local.s3_documents_arn]
         },
         {
+          # Records: conditional PutItem, GetItem, DeleteItem; listings Scan the
+          # table or Query the document-type index.
           Sid    = "ManageMetadata"
           Effect = "Allow"
           Action = [
             "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
             "dynamodb:Query",
             "dynamodb:Scan",
-            "dynamodb:DescribeTable",
           ]
           Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
         },
       ],
       local.peer_read_statements,
-      local.secret_statements,
+      local.peer_write_statements,
+      local.peer_table_statements,
     )
+    # Only the authorizer reads the API key.
     authorizer = local.secret_statements
-    events     = concat(local.events_statements, local.dlq_send_statements)
+    events     = concat(local.events_statements, local.peer_table_statements, local.dlq_send_statements)
     dlq = concat(
       local.events_statements,
+      local.peer_table_statements,
       [{
-        # The expire-pending sweep scans the table for uploads never completed.
+        # The expire-pending sweep scans the table for uploads never completed
+        # and deletes the records of those that never had content.
         Sid      = "SweepPendingUploads"
         Effect   = "Allow"
-        Action   = ["dynamodb:Scan"]
-        Resource = [local.dynamodb_table_arn, local.dynamodb_index_arn]
+        Action   = ["dynamodb:Scan", "dynamodb:DeleteItem"]
+        Resource = [local.dynamodb_table_arn]
       }],
       [{
         Sid      = "DrainDeadLetterQueue"
         Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
         Resource = [coalesce(local.dlq_arn, "none")]
       }],
+      # Lambda itself sends a failed asynchronous invocation of this function to
+      # its dead-letter target with this role.
+      local.dlq_send_statements,
     )
   }
 

@@ -51,6 +51,7 @@ locals {
 
   ##############################################################################
   # Lambda functions: one deployment package, the role is chosen by the handler
+  # (the bootstrap's roles: api, authorizer, events, dlq; anything else fails at init)
   ##############################################################################
 
   function_names = {
@@ -68,6 +69,8 @@ locals {
     KUMOCMS_REVISION_RETENTION_COUNT = tostring(var.revision_retention_count)
     KUMOCMS_REVISION_RETENTION_DAYS  = tostring(var.revision_retention_days)
     KUMOCMS_TRASH_RETENTION_DAYS     = tostring(var.trash_retention_days)
+    # EVENTUAL: each change is written in the document's home region.
+    KUMOCMS_MULTI_REGION_CONSISTENCY = var.dynamodb_multi_region_consistency
   }
 
   secrets_environment = local.use_api_key_auth ? { SECRETS_ARN = var.api_authorizer_secrets_arn } : {}
@@ -79,11 +82,13 @@ locals {
       description = "KumoCMS API (API Gateway REST proxy for every route)"
       timeout     = min(var.lambda_timeout, 29)
       async       = false
-      environment = merge(local.common_environment, local.secrets_environment)
+      # No SECRETS_ARN: API Gateway's authorizer checks the key; the api function
+      # never reads the secret, and its role cannot.
+      environment = local.common_environment
     }
     authorizer = {
       enabled     = local.use_api_key_auth
-      handler     = var.lambda_authorizer_handler
+      handler     = "authorizer"
       description = "KumoCMS API Gateway REQUEST authorizer (Authorization header)"
       timeout     = min(var.lambda_timeout, 29)
       async       = false
@@ -91,7 +96,7 @@ locals {
     }
     events = {
       enabled     = local.enable_events
-      handler     = var.lambda_event_processor_handler
+      handler     = "events"
       description = "KumoCMS EventBridge S3 event processor"
       timeout     = var.lambda_timeout
       async       = true
@@ -99,7 +104,7 @@ locals {
     }
     dlq = {
       enabled     = local.enable_dlq_function
-      handler     = var.lambda_dlq_handler
+      handler     = "dlq"
       description = "KumoCMS dead-letter queue drain (re-runs failed events)"
       timeout     = var.lambda_timeout
       async       = true

@@ -1,31 +1,20 @@
 ################################################################################
-# The API route table: the ONE place where routes are declared.
+# The API route table, read from routes.json (generated from the Rust router).
 #
 # Every route is an AWS_PROXY integration to the `api` function. Keys are
-# "METHOD /path"; `public = true` routes have no authorizer. The e2e suite
-# compares this table (output `api_routes`) with the Rust router's listing, and
-# the stage is redeployed whenever it changes (see aws_api_gateway_deployment).
+# "METHOD /path"; `public = true` routes have no authorizer. The e2e suite also
+# compares the deployed API (output `api_routes`) with the Rust router's listing,
+# and the stage is redeployed whenever it changes (see aws_api_gateway_deployment).
 ################################################################################
 
 locals {
+  # routes.json is what `kumocms routes --json` prints: the Rust router is the one
+  # source of the route table; a test (crates/kumocms-api/tests/routes_file.rs) fails
+  # when the file and the router differ. Regenerate it with
+  #   cargo run -q -p kumocms-cli -- routes --json > terraform/routes.json
   routes = {
-    "GET /healthcheck"             = { method = "GET", path = "/healthcheck", public = true }
-    "GET /openapi.json"            = { method = "GET", path = "/openapi.json", public = true }
-    "GET /documents"               = { method = "GET", path = "/documents", public = false }
-    "POST /documents"              = { method = "POST", path = "/documents", public = false }
-    "GET /documents/{id}"          = { method = "GET", path = "/documents/{id}", public = false }
-    "PUT /documents/{id}"          = { method = "PUT", path = "/documents/{id}", public = false }
-    "PATCH /documents/{id}"        = { method = "PATCH", path = "/documents/{id}", public = false }
-    "DELETE /documents/{id}"       = { method = "DELETE", path = "/documents/{id}", public = false }
-    "GET /documents/{id}/content"  = { method = "GET", path = "/documents/{id}/content", public = false }
-    "POST /documents/{id}/archive" = { method = "POST", path = "/documents/{id}/archive", public = false }
-    "POST /documents/{id}/restore" = { method = "POST", path = "/documents/{id}/restore", public = false }
-    # Content history and the trash.
-    "POST /documents/{id}/undelete"              = { method = "POST", path = "/documents/{id}/undelete", public = false }
-    "GET /documents/{id}/revisions"              = { method = "GET", path = "/documents/{id}/revisions", public = false }
-    "GET /documents/{id}/revisions/{n}"          = { method = "GET", path = "/documents/{id}/revisions/{n}", public = false }
-    "GET /documents/{id}/revisions/{n}/content"  = { method = "GET", path = "/documents/{id}/revisions/{n}/content", public = false }
-    "POST /documents/{id}/revisions/{n}/restore" = { method = "POST", path = "/documents/{id}/revisions/{n}/restore", public = false }
+    for r in jsondecode(file("${path.module}/routes.json")) :
+    "${r.method} ${r.path}" => { method = r.method, path = r.path, public = !r.auth }
   }
 
   # Every API Gateway resource (path) the routes need, including intermediate

@@ -44,56 +44,23 @@ variable "tags" {
 ################################################################################
 
 variable "lambda_deployment_package_path" {
-  description = "Path to the Lambda deployment package: the bootstrap.zip built by scripts/build-lambda.sh (target/lambda/bootstrap.zip), containing the Rust `bootstrap` binary"
+  description = "Path to the Lambda deployment package: the bootstrap.zip built by scripts/build-lambda.sh (target/lambda/bootstrap/bootstrap.zip; with --arm64, target/lambda-arm64/bootstrap/bootstrap.zip), containing the Rust `bootstrap` binary"
   type        = string
 
   validation {
     condition     = endswith(var.lambda_deployment_package_path, ".zip")
-    error_message = "lambda_deployment_package_path must point to a .zip file (build it with scripts/build-lambda.sh; it writes target/lambda/bootstrap.zip)."
+    error_message = "lambda_deployment_package_path must point to a .zip file (build it with scripts/build-lambda.sh; it writes target/lambda/bootstrap/bootstrap.zip)."
   }
 }
 
 variable "lambda_handler" {
-  description = "Handler of the API function. The Rust bootstrap selects its role from the handler setting: `api` serves every API Gateway route"
+  description = "Handler of the API function. The Rust bootstrap picks its role from the handler, and the API function's role is `api`; the only accepted value (kept as an input for configurations written for the published module)"
   type        = string
   default     = "api"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_handler))
-    error_message = "lambda_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"api\")."
-  }
-}
-
-variable "lambda_authorizer_handler" {
-  description = "Handler of the API Gateway REQUEST authorizer function (api_key auth only)"
-  type        = string
-  default     = "authorizer"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_authorizer_handler))
-    error_message = "lambda_authorizer_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"authorizer\")."
-  }
-}
-
-variable "lambda_event_processor_handler" {
-  description = "Handler of the EventBridge S3 event processor function (Object Created, Object Restore Completed/Expired)"
-  type        = string
-  default     = "events"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_event_processor_handler))
-    error_message = "lambda_event_processor_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"events\")."
-  }
-}
-
-variable "lambda_dlq_handler" {
-  description = "Handler of the function that drains the SQS dead-letter queue on a schedule (created when enable_dlq and enable_eventbridge_metadata_extraction are true)"
-  type        = string
-  default     = "dlq"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,128}$", var.lambda_dlq_handler))
-    error_message = "lambda_dlq_handler must be 1-128 characters of letters, digits, '.', '_' and '-' (the Rust bootstrap expects \"dlq\")."
+    condition     = var.lambda_handler == "api"
+    error_message = "lambda_handler must be \"api\" (or left unset): the KumoCMS bootstrap binary runs the role its handler names (\"api\", \"authorizer\", \"events\" or \"dlq\"), and the API function is \"api\". A Python handler path such as \"src.handlers.api.main.lambda_handler\" would deploy a function that fails at init; remove the setting."
   }
 }
 
@@ -210,7 +177,7 @@ variable "s3_bucket_name" {
 }
 
 variable "peer_bucket_arns" {
-  description = "ARNs of the document buckets of the other regions of a multi-region deployment (sharing one global table); the api function gets s3:GetObject and s3:GetObjectVersion on their documents/* so that it serves documents uploaded in those regions"
+  description = "ARNs of the document buckets of the other regions of a multi-region deployment (sharing one global table); the api function gets s3:GetObject and s3:GetObjectVersion on their documents/* so that it serves documents uploaded in those regions, and s3:PutObject, DeleteObject, DeleteObjectVersion, RestoreObject there (plus s3:ListBucketVersions on the buckets) because a document's uploads, deletion, archive and restore happen in its home region's bucket whichever region receives the request"
   type        = list(string)
   default     = []
 
@@ -222,6 +189,43 @@ variable "peer_bucket_arns" {
   validation {
     condition     = !contains([for arn in var.peer_bucket_arns : element(split(":::", arn), 1)], var.s3_bucket_name)
     error_message = "peer_bucket_arns must not contain this region's own bucket (s3_bucket_name): list only the other regions' buckets."
+  }
+}
+
+variable "peer_table_arns" {
+  description = "ARNs of the other regions' replicas of the global table (same table name, one ARN per peer region). Every change to a document is written to the replica in its home region (the region that created it), so this region's api, events and dlq functions get dynamodb:GetItem, PutItem and DeleteItem (conditional writes) on these tables only. Not needed with dynamodb_multi_region_consistency = \"STRONG\""
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.peer_table_arns : can(regex("^arn:aws[a-z-]*:dynamodb:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}$", arn))])
+    error_message = "peer_table_arns must contain DynamoDB table ARNs such as \"arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-global-metadata\" (the table, not an index or stream)."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.peer_table_arns : element(split("table/", arn), 1) == var.dynamodb_table_name])
+    error_message = "peer_table_arns must name the same table as dynamodb_table_name: a global table has one name in every region, only the region in the ARN differs."
+  }
+
+  validation {
+    condition     = !contains([for arn in var.peer_table_arns : element(split(":", arn), 3)], var.aws_region)
+    error_message = "peer_table_arns must not contain this region's own replica (aws_region): list only the other regions' replicas."
+  }
+}
+
+variable "dynamodb_multi_region_consistency" {
+  description = "Consistency mode of the global table. EVENTUAL (default): replicas converge by last-writer-wins, and the functions write each document in its home region (list the other replicas in peer_table_arns). STRONG: multi-Region strong consistency (three regions, or two plus a witness), every replica checks writes globally and the functions write locally. hashicorp/aws 5.100.0 cannot create an MRSC table: create it outside the module (see README) and set create_dynamodb_table = false; the module checks at plan time that the table exists and has replicas"
+  type        = string
+  default     = "EVENTUAL"
+
+  validation {
+    condition     = contains(["EVENTUAL", "STRONG"], var.dynamodb_multi_region_consistency)
+    error_message = "dynamodb_multi_region_consistency must be \"EVENTUAL\" or \"STRONG\" (upper case)."
+  }
+
+  validation {
+    condition     = var.dynamodb_multi_region_consistency == "EVENTUAL" || !var.create_dynamodb_table
+    error_message = "dynamodb_multi_region_consistency = \"STRONG\" needs create_dynamodb_table = false: the pinned hashicorp/aws 5.100.0 cannot create a table with multi-Region strong consistency. Create it with the AWS CLI (terraform/README.md, \"Multi-Region strong consistency\") and pass its name in dynamodb_table_name."
   }
 }
 
@@ -301,9 +305,9 @@ variable "dynamodb_table_name" {
 }
 
 variable "create_dynamodb_table" {
-  description = "Create the DynamoDB table (PK/SK, DocumentTypeIndex, streams, PITR, SSE, TTL, replicas). Set false to use an existing table with that schema"
+  description = "Create the DynamoDB table (PK/SK, DocumentTypeIndex, streams, PITR, SSE, TTL, replicas): Option A. Default false (Option B): use the existing table dynamodb_table_name, which must have that schema"
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "dynamodb_replica_regions" {
@@ -371,9 +375,9 @@ variable "api_gateway_endpoint_type" {
 }
 
 variable "enable_api_gateway_logs" {
-  description = "Enable CloudWatch logging for API Gateway (JSON access logs without the Authorization header, ERROR-level execution logs, data trace off). Needs a CloudWatch role in the region's API Gateway account settings, see manage_api_gateway_account"
+  description = "Enable CloudWatch logging for API Gateway (JSON access logs without the Authorization header, ERROR-level execution logs, data trace off). Off by default: it needs a CloudWatch Logs role in the region's API Gateway account settings, which a fresh account does not have; set manage_api_gateway_account = true in one module instance per account and region, or check `aws apigateway get-account`"
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "manage_api_gateway_account" {
@@ -528,9 +532,9 @@ variable "api_authorizer_secrets_arn" {
 }
 
 variable "authorizer_result_ttl_in_seconds" {
-  description = "How long API Gateway caches the Lambda authorizer's policy per Authorization header value (0 disables caching)"
+  description = "How long API Gateway caches the Lambda authorizer's policy per Authorization header value (0 disables caching). A rotated-out key keeps working for up to this plus the authorizer's own key cache (60 s): 120 s by default"
   type        = number
-  default     = 300
+  default     = 60
 
   validation {
     condition     = var.authorizer_result_ttl_in_seconds >= 0 && var.authorizer_result_ttl_in_seconds <= 3600

@@ -12,6 +12,8 @@ variables {
   lambda_deployment_package_path = "tests/fixtures/bootstrap.zip"
   s3_bucket_name                 = "kumocms-prod-documents-us-east-1"
   dynamodb_table_name            = "kumocms-prod-metadata"
+  create_dynamodb_table          = true # Option A, so the table's settings can be checked; runs that test an existing table set false
+  enable_api_gateway_logs        = true # as examples/basic; the module's default is false
   api_authorizer_secrets_arn     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-abcdef"
 }
 
@@ -93,6 +95,75 @@ run "multi_region_secondary" {
   assert {
     condition     = output.dynamodb_table_arn == "arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-global-metadata"
     error_message = "the existing table's ARN is built from partition, region and account"
+  }
+}
+
+# Multi-region, eventually consistent global table: each change to a document is
+# written to the replica in its home region (peer_table_arns), uploads go to the
+# home region's bucket (peer_bucket_arns).
+run "multi_region_home_region_writes" {
+  command = apply
+
+  variables {
+    dynamodb_table_name      = "kumocms-prod-global-metadata"
+    dynamodb_replica_regions = ["eu-west-1"]
+    peer_bucket_arns         = ["arn:aws:s3:::kumocms-prod-documents-eu-west-1"]
+    peer_table_arns          = ["arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-global-metadata"]
+  }
+
+  assert {
+    condition = alltrue([for k in ["api", "events", "dlq"] : anytrue([for st in jsondecode(aws_iam_role_policy.lambda[k].policy).Statement :
+      st.Sid == "WritePeerRegionReplicas" && st.Resource == ["arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-global-metadata"] && toset(st.Action) == toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"])
+    ])])
+    error_message = "api, events and dlq write the peer replica (items only, the table only)"
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.lambda["authorizer"].policy, "eu-west-1")
+    error_message = "the authorizer gets nothing in the peer region"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_iam_role_policy.lambda["api"].policy).Statement :
+      st.Sid == "ManagePeerRegionDocuments" && st.Resource == ["arn:aws:s3:::kumocms-prod-documents-eu-west-1/documents/*"] && contains(st.Action, "s3:PutObject")
+    ])
+    error_message = "the api role signs uploads to (and deletes, archives, restores in) the home region's bucket"
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.environment[0].variables["KUMOCMS_MULTI_REGION_CONSISTENCY"] == "EVENTUAL"])
+    error_message = "the functions are told the table is eventually consistent (home-region writes)"
+  }
+  assert {
+    condition     = length(data.aws_dynamodb_table.strong) == 0
+    error_message = "no MRSC check without STRONG"
+  }
+}
+
+# Multi-Region strong consistency: a table created outside the module, checked at plan.
+run "multi_region_strong_consistency" {
+  command = apply
+
+  variables {
+    dynamodb_table_name               = "kumocms-prod-global-metadata"
+    create_dynamodb_table             = false
+    dynamodb_multi_region_consistency = "STRONG"
+  }
+
+  override_data {
+    target = data.aws_dynamodb_table.strong[0]
+    values = {
+      replica = [
+        { region_name = "us-east-2", kms_key_arn = "" },
+        { region_name = "us-west-2", kms_key_arn = "" },
+      ]
+    }
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.environment[0].variables["KUMOCMS_MULTI_REGION_CONSISTENCY"] == "STRONG"])
+    error_message = "the functions are told the table is strongly consistent (local writes)"
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.lambda["api"].policy, "WritePeerRegionReplicas")
+    error_message = "without peer_table_arns no peer replica is writable"
   }
 }
 
@@ -426,10 +497,6 @@ run "lambda_settings" {
     lambda_timeout                        = 120
     lambda_reserved_concurrent_executions = 10
     lambda_log_level                      = "debug"
-    lambda_handler                        = "custom-api"
-    lambda_authorizer_handler             = "custom-authorizer"
-    lambda_event_processor_handler        = "custom-events"
-    lambda_dlq_handler                    = "custom-dlq"
     lambda_runtime                        = "provided.al2"
     log_retention_in_days                 = 30
   }
@@ -443,8 +510,8 @@ run "lambda_settings" {
     error_message = "the api function stays within API Gateway's 29 s"
   }
   assert {
-    condition     = [for k in ["api", "authorizer", "events", "dlq"] : aws_lambda_function.this[k].handler] == ["custom-api", "custom-authorizer", "custom-events", "custom-dlq"]
-    error_message = "handler names are configurable"
+    condition     = [for k in ["api", "authorizer", "events", "dlq"] : aws_lambda_function.this[k].handler] == ["api", "authorizer", "events", "dlq"]
+    error_message = "each function's handler is the bootstrap role it runs, whatever the other settings"
   }
   assert {
     condition     = alltrue([for g in aws_cloudwatch_log_group.lambda : g.retention_in_days == 30])
@@ -565,5 +632,38 @@ run "authorizer_ttl_and_boundary" {
   assert {
     condition     = alltrue([for r in aws_iam_role.lambda : r.permissions_boundary == var.iam_role_permissions_boundary]) && aws_iam_role.authorizer_invocation[0].permissions_boundary == var.iam_role_permissions_boundary
     error_message = "the permissions boundary is attached to every created role"
+  }
+}
+
+# The published module's examples pass the secret's partial ARN (no random
+# suffix). GetSecretValue accepts it, but IAM matches the full ARN, so the
+# policy must name the secret with any six-character suffix.
+run "partial_secret_arn" {
+  command = plan
+
+  variables {
+    api_authorizer_secrets_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys"
+  }
+
+  assert {
+    condition = alltrue([for k in ["api", "authorizer"] : contains(flatten([
+      for st in jsondecode(aws_iam_role_policy.lambda[k].policy).Statement : st.Resource if contains(flatten([st.Action]), "secretsmanager:GetSecretValue")
+    ]), "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-??????")])
+    error_message = "a partial secret ARN is granted with the -?????? suffix the real ARN has"
+  }
+  assert {
+    condition     = aws_lambda_function.this["authorizer"].environment[0].variables["SECRETS_ARN"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys"
+    error_message = "the function still gets the ARN as given (GetSecretValue resolves a partial ARN)"
+  }
+}
+
+run "full_secret_arn_granted_exactly" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k in ["api", "authorizer"] : flatten([
+      for st in jsondecode(aws_iam_role_policy.lambda[k].policy).Statement : st.Resource if contains(flatten([st.Action]), "secretsmanager:GetSecretValue")
+    ]) == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-abcdef"]])
+    error_message = "a full secret ARN is granted as given, without a wildcard"
   }
 }

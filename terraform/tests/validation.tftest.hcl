@@ -193,6 +193,7 @@ run "replicas_with_cmk_need_regional_keys" {
   command = plan
   variables {
     kms_key_arn              = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    create_dynamodb_table    = true
     dynamodb_replica_regions = ["eu-west-1"]
   }
   expect_failures = [var.dynamodb_replica_kms_key_arns]
@@ -282,4 +283,90 @@ run "fractional_revision_retention" {
     revision_retention_days  = -3
   }
   expect_failures = [var.revision_retention_count, var.revision_retention_days]
+}
+
+# The bootstrap binary runs only the roles it knows (api, authorizer, events,
+# dlq); the handler of the Python functions would deploy an API function that
+# fails at init.
+run "lambda_handler_python_path" {
+  command = plan
+  variables {
+    lambda_handler = "src.handlers.api.main.lambda_handler"
+  }
+  expect_failures = [var.lambda_handler]
+}
+
+run "lambda_handler_other_role" {
+  command = plan
+  variables {
+    lambda_handler = "events"
+  }
+  expect_failures = [var.lambda_handler]
+}
+
+run "lambda_handler_api_accepted" {
+  command = plan
+  variables {
+    lambda_handler = "api"
+  }
+  assert {
+    condition     = aws_lambda_function.this["api"].handler == "api" && aws_lambda_function.this["authorizer"].handler == "authorizer"
+    error_message = "lambda_handler = \"api\" is accepted and the authorizer keeps its own role"
+  }
+}
+
+run "peer_table_arns_not_a_table_arn" {
+  command = plan
+  variables {
+    peer_table_arns = ["arn:aws:dynamodb:eu-west-1:123456789012:table/kumocms-prod-metadata/index/DocumentTypeIndex"]
+  }
+  expect_failures = [var.peer_table_arns]
+}
+
+run "peer_table_arns_with_another_table_name" {
+  command = plan
+  variables {
+    peer_table_arns = ["arn:aws:dynamodb:eu-west-1:123456789012:table/some-other-table"]
+  }
+  expect_failures = [var.peer_table_arns]
+}
+
+run "peer_table_arns_with_own_region" {
+  command = plan
+  variables {
+    peer_table_arns = ["arn:aws:dynamodb:us-east-1:123456789012:table/kumocms-prod-metadata"]
+  }
+  expect_failures = [var.peer_table_arns]
+}
+
+run "multi_region_consistency_lower_case" {
+  command = plan
+  variables {
+    dynamodb_multi_region_consistency = "strong"
+  }
+  expect_failures = [var.dynamodb_multi_region_consistency]
+}
+
+run "strong_consistency_with_a_created_table" {
+  command = plan
+  variables {
+    dynamodb_multi_region_consistency = "STRONG"
+    create_dynamodb_table             = true
+  }
+  expect_failures = [var.dynamodb_multi_region_consistency]
+}
+
+run "strong_consistency_on_a_table_without_replicas" {
+  command = plan
+  variables {
+    dynamodb_multi_region_consistency = "STRONG"
+    create_dynamodb_table             = false
+  }
+  override_data {
+    target = data.aws_dynamodb_table.strong[0]
+    values = {
+      replica = []
+    }
+  }
+  expect_failures = [data.aws_dynamodb_table.strong]
 }

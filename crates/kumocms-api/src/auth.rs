@@ -18,12 +18,17 @@ pub async fn require_key(
     let AuthMode::ApiKeys(source) = &state.auth else {
         return Ok(next.run(request).await);
     };
-    // `HeaderMap` lookups are case-insensitive, so `authorization:` works too.
-    let presented = request
+    // `HeaderMap` lookups are case-insensitive, so `authorization:` works too. More
+    // than one Authorization header is refused whatever they hold: which one counts
+    // would otherwise depend on the order (issue 16, item 13).
+    let mut values = request
         .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(bearer_key);
+        .get_all(http::header::AUTHORIZATION)
+        .iter();
+    let presented = match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok().and_then(bearer_key),
+        _ => None,
+    };
     let Some(presented) = presented else {
         return Err(ApiError::unauthorized());
     };

@@ -214,7 +214,7 @@ pub async fn replace_content(
     headers: HeaderMap,
     JsonBody(request): JsonBody<ReplaceContentRequest>,
 ) -> Result<Response, ApiError> {
-    let if_match = if_match_version(&headers)?;
+    let if_match = if_match_version(&state, &id, &headers).await?;
     let upload = state
         .service
         .replace_if(
@@ -235,34 +235,66 @@ pub async fn replace_content(
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 
-/// The version an `If-Match` header names: `"3"`, `W/"3"`, or `*` (any).
-pub(crate) fn if_match_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
+/// The versions an `If-Match` header names: `"3"`, `W/"3"`, a list of them
+/// (`"8", "13"`, RFC 9110: any may match), or `*` (any, `None`).
+fn if_match_versions(headers: &HeaderMap) -> Result<Option<Vec<u64>>, ApiError> {
+    let stale = || {
+        ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "If-Match must be an ETag this API returned, such as \"3\", or a list of them",
+        )
+    };
+    let mut versions = Vec::new();
+    for value in headers.get_all(header::IF_MATCH) {
+        let text = value.to_str().map_err(|_| stale())?;
+        for tag in text.split(',').map(str::trim) {
+            if tag == "*" {
+                return Ok(None);
+            }
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            let version = tag
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(stale)?;
+            versions.push(version);
+        }
+    }
+    Ok((!versions.is_empty()).then_some(versions))
+}
+
+/// The one version a conditional write must find: the listed version the record is
+/// at now, if any (the write itself is still conditional on it, so a change in
+/// between gives 412), else the first listed, which fails as stale.
+pub(crate) async fn if_match_version(
+    state: &ApiState,
+    id: &kumocms_core::DocumentId,
+    headers: &HeaderMap,
+) -> Result<Option<u64>, ApiError> {
+    let Some(versions) = if_match_versions(headers)? else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or_default().trim();
-    if text == "*" {
-        return Ok(None);
+    if let [only] = versions[..] {
+        return Ok(Some(only));
     }
-    let tag = text.strip_prefix("W/").unwrap_or(text);
-    tag.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .and_then(|t| t.parse::<u64>().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                "If-Match must be an ETag this API returned, such as \"3\"",
-            )
-        })
+    let current = state
+        .service
+        .metadata_store()
+        .get(id)
+        .await
+        .map_err(kumocms_core::CoreError::from)?
+        .map(|document| document.version);
+    Ok(current
+        .filter(|version| versions.contains(version))
+        .or(versions.first().copied()))
 }
 
 #[utoipa::path(
     patch, path = "/documents/{id}", tag = "documents",
     params(
         DocumentIdParam,
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Apply only if the document is still at this ETag"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+"( *, *(W/)?"[0-9]+")*)$"#, description = "Apply only if the document is still at this ETag (or at one of a list)"),
     ),
     request_body = PatchDocumentRequest,
     responses(
@@ -285,7 +317,7 @@ pub async fn patch_document(
     headers: HeaderMap,
     JsonBody(request): JsonBody<PatchDocumentRequest>,
 ) -> Result<Response, ApiError> {
-    let if_match = if_match_version(&headers)?;
+    let if_match = if_match_version(&state, &id, &headers).await?;
     let document = state
         .service
         .patch(
@@ -324,7 +356,7 @@ pub async fn delete_document(
     headers: HeaderMap,
     QueryParams(params): QueryParams<DeleteParams>,
 ) -> Result<StatusCode, ApiError> {
-    let if_match = if_match_version(&headers)?;
+    let if_match = if_match_version(&state, &id, &headers).await?;
     state
         .service
         .delete_with(

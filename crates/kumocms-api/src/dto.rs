@@ -19,10 +19,13 @@ where
     T: TryFrom<u64>,
 {
     let value = serde_json::Number::deserialize(deserializer)?;
+    // A whole number past u64 (`1e20`, 2^64) saturates to u64::MAX, so that it meets
+    // the same "too large" check as any other number over the limit (413 for a
+    // file_size) instead of a parse error (issue 16, item 15).
     let whole = value.as_u64().or_else(|| {
         value
             .as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .filter(|f| f.is_finite() && f.fract() == 0.0 && *f >= 0.0)
             .map(|f| f as u64)
     });
     whole.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
@@ -64,7 +67,7 @@ pub struct CreateDocumentRequest {
         example = "report.pdf",
         min_length = 1,
         max_length = 255,
-        pattern = r"^(?!\.\.?$)(?!\s*$)[^/\\\u0000-\u001f\u007f-\u009f]+$"
+        pattern = r"^(?!\.\.?$)(?!\s*$)[^/\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
     )]
     pub file_name: String,
     /// The exact size of the content in bytes: 1 up to the server's maximum (5 GiB unless configured otherwise).
@@ -97,7 +100,7 @@ pub struct ReplaceContentRequest {
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = r"^(?!\.\.?$)(?!\s*$)[^/\\\u0000-\u001f\u007f-\u009f]+$"
+        pattern = r"^(?!\.\.?$)(?!\s*$)[^/\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
     )]
     pub file_name: Option<String>,
     #[serde(deserialize_with = "whole_number")]

@@ -112,6 +112,18 @@ impl From<CoreError> for ApiError {
                     "a storage service is unavailable; retry the request shortly",
                 )
             }
+            CoreError::HomeRegionUnavailable { region, detail } => {
+                tracing::warn!(%region, %detail, "home region unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "home_region_unavailable",
+                    format!(
+                        "this document is written in its home region {region}, which cannot be \
+                         reached from here; nothing was changed. Reads still work; retry the \
+                         change later"
+                    ),
+                )
+            }
             CoreError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Self::new(

@@ -19,7 +19,7 @@ use kumocms_core::ports::KeySource;
 use kumocms_core::service::DocumentService;
 
 pub use error::ApiError;
-pub use trace::trace_layer;
+pub use trace::{drop_unsafe_request_id, is_safe_request_id, trace_layer};
 
 /// Largest JSON request body the API reads. Metadata is capped at 16 KiB; the rest
 /// of a request is small.

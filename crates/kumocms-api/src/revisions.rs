@@ -242,7 +242,7 @@ pub async fn restore_revision(
     RevisionPath(id, n): RevisionPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let if_match = if_match_version(&headers)?;
+    let if_match = if_match_version(&state, &id, &headers).await?;
     let document = state.service.restore_revision(&id, &n, if_match).await?;
     Ok(with_etag(
         StatusCode::ACCEPTED,
@@ -272,7 +272,7 @@ pub async fn undelete_document(
     DocumentIdPath(id): DocumentIdPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let if_match = if_match_version(&headers)?;
+    let if_match = if_match_version(&state, &id, &headers).await?;
     let document = state.service.undelete(&id, if_match).await?;
     Ok(with_etag(StatusCode::OK, DocumentBody::new(document, None)))
 }

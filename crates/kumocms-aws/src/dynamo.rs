@@ -10,13 +10,20 @@
 //! | `version`          | N    | bumped on every write; every write is conditional on it          |
 //! | `contentBucket`    | S    | bucket holding the content (or the pending upload)               |
 //! | `contentRegion`    | S    | its region, so another region's API can read it (global table)   |
-//! | `expiresAt`        | N    | table TTL: set only while a first upload is pending              |
+//! | `expiresAt`        | N    | table TTL: a first upload's expiry plus [`TTL_BACKSTOP`]          |
 //! | `pendingExpiresAt` | N    | when any pending upload (first or replacement) is abandoned      |
 //! | `record`           | S    | the whole `kumocms_core::Document` as JSON                       |
 //!
 //! `pendingExpiresAt` exists besides `expiresAt` because a pending *replacement* must
 //! be swept (its record stays, only the pending upload goes) but must not be deleted
 //! by the table's TTL.
+//!
+//! The TTL is a backstop, [`TTL_BACKSTOP`] after the pending upload expires: the
+//! dlq function's sweep expires abandoned uploads on time and leaves those whose
+//! content is stored to the event processor. A TTL at the expiry itself deleted
+//! the record of an upload that arrived in time when its event was late (the
+//! events function down for a day), and the late event then deleted the content
+//! as an orphan (issue 16, item 14).
 
 use std::collections::HashMap;
 
@@ -31,6 +38,10 @@ use kumocms_core::{Document, DocumentId};
 use crate::errors::{Kind, classify, describe};
 
 pub const DOCUMENT_TYPE_INDEX: &str = "DocumentTypeIndex";
+/// How long after a first upload's expiry the table's TTL may delete its record:
+/// longer than EventBridge retries (24 h) plus the dead-letter queue's longest
+/// retention (14 days), so a late or dead-lettered event still finds the record.
+pub const TTL_BACKSTOP: chrono::Duration = chrono::Duration::days(15);
 const META: &str = "META";
 /// Requests one listing call may make before it returns a short page with a cursor,
 /// so a sparse filter over a large table cannot run into the Lambda timeout.
@@ -130,8 +141,12 @@ fn to_item(document: &Document) -> Result<HashMap<String, AttributeValue>, Store
         let at = pending.expires_at.timestamp();
         item.insert("pendingExpiresAt".to_owned(), n(at));
         if document.content.is_none() {
-            // Only a record that never had content may vanish with its upload.
-            item.insert("expiresAt".to_owned(), n(at));
+            // Only a record that never had content may vanish with its upload, and
+            // only long after the sweep had its chance (see TTL_BACKSTOP).
+            item.insert(
+                "expiresAt".to_owned(),
+                n((pending.expires_at + TTL_BACKSTOP).timestamp()),
+            );
         }
     }
     Ok(item)

@@ -4,6 +4,8 @@
 //!   module creates (`PK`/`SK`, GSI `DocumentTypeIndex`, TTL `expiresAt`).
 //! - [`S3BlobStore`]: content under `documents/` in S3, presigned links, archive by
 //!   copy in place, restore.
+//! - [`home_region_store`]: the table in a multi-region deployment, each change
+//!   written to the replica in the document's home region ([`DynamoReplicas`]).
 //! - [`SecretsKeySource`]: the API keys from Secrets Manager, cached with a TTL.
 //!
 //! Every adapter takes an [`aws_config::SdkConfig`]; [`sdk_config`] builds one from the
@@ -13,6 +15,7 @@
 mod dynamo;
 mod errors;
 mod http_client;
+mod replicas;
 mod s3;
 mod secrets;
 #[cfg(feature = "test-support")]
@@ -24,9 +27,10 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub use aws_sdk_secretsmanager::Client as SecretsClient;
-pub use dynamo::{DOCUMENT_TYPE_INDEX, DynamoMetadataStore};
+pub use dynamo::{DOCUMENT_TYPE_INDEX, DynamoMetadataStore, TTL_BACKSTOP};
 pub use http_client::HttpClientError;
-pub use s3::{S3BlobStore, content_disposition};
+pub use replicas::{DynamoReplicas, home_region_store};
+pub use s3::S3BlobStore;
 pub use secrets::{DEFAULT_SECRETS_TTL, SecretsKeySource, parse_secret};
 
 /// The SDK's HTTP client: hyper on rustls with ring, the workspace's one TLS stack

@@ -20,6 +20,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use kumocms_core::blob_key;
+use kumocms_core::disposition::content_disposition;
 use kumocms_core::ports::{
     BlobError, BlobHead, BlobStore, BlobStream, DownloadSpec, SignedLink, UploadSpec,
 };
@@ -107,46 +108,6 @@ where
     }
 }
 
-/// Characters allowed unencoded in an RFC 5987 `attr-char` (RFC 6266 `filename*`).
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `Content-Disposition: attachment` for a file name, per RFC 6266: an ASCII
-/// `filename` fallback (quotes, backslashes, controls and non-ASCII replaced) and the
-/// exact name as UTF-8 in `filename*`.
-pub fn content_disposition(file_name: &str) -> String {
-    let fallback: String = file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let fallback = if fallback.trim().is_empty() {
-        "download".to_owned()
-    } else {
-        fallback
-    };
-    format!(
-        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
-        utf8_percent_encode(file_name, ATTR_CHAR)
-    )
-}
-
 fn storage_class(class: StorageClass) -> aws_sdk_s3::types::StorageClass {
     match class {
         StorageClass::Standard => aws_sdk_s3::types::StorageClass::Standard,
@@ -191,6 +152,11 @@ fn expires_at(now: SystemTime, expires_in: Duration) -> chrono::DateTime<Utc> {
         .and_then(|d| chrono::DateTime::<Utc>::from(now).checked_add_signed(d))
         .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
 }
+
+/// `If-None-Match: *`, signed into every upload link: S3 writes the object only if
+/// the key holds none (a conditional write), so a link can store content once and
+/// never overwrite what its first use stored, for all of its life.
+const CREATE_ONLY: &str = "*";
 
 fn presigning_config(now: SystemTime, expires_in: Duration) -> Result<PresigningConfig, BlobError> {
     PresigningConfig::builder()
@@ -313,6 +279,7 @@ impl S3BlobStore {
             .content_type(&spec.content_type)
             .content_length(size)
             .set_checksum_sha256(checksum)
+            .if_none_match(CREATE_ONLY)
             .presigned(presigning)
             .await
             .map_err(|e| BlobError::Other(format!("presigning PutObject: {e}")))?;
@@ -370,6 +337,7 @@ impl S3BlobStore {
         let mut headers = vec![
             ("content-type", spec.content_type.as_str()),
             ("content-length", length.as_str()),
+            ("if-none-match", CREATE_ONLY),
         ];
         if let Some(checksum) = checksum.as_deref() {
             headers.push(("x-amz-checksum-sha256", checksum));
@@ -785,19 +753,17 @@ impl BlobStore for S3BlobStore {
         };
         // With versioning on, the copy becomes the current version and the original
         // stays as a noncurrent STANDARD version: remove it, or archiving saves nothing.
-        if let Some(old) = head.version_id().filter(|v| *v != "null") {
-            if new_version.as_deref() != Some(old) {
-                if let Err(error) = client
-                    .delete_object()
-                    .bucket(&blob.location.store)
-                    .key(&blob.key)
-                    .version_id(old)
-                    .send()
-                    .await
-                {
-                    tracing::warn!(key = %blob.key, error = %describe("DeleteObject", &error), "could not delete the pre-archive version");
-                }
-            }
+        if let Some(old) = head.version_id().filter(|v| *v != "null")
+            && new_version.as_deref() != Some(old)
+            && let Err(error) = client
+                .delete_object()
+                .bucket(&blob.location.store)
+                .key(&blob.key)
+                .version_id(old)
+                .send()
+                .await
+        {
+            tracing::warn!(key = %blob.key, error = %describe("DeleteObject", &error), "could not delete the pre-archive version");
         }
         Ok(())
     }

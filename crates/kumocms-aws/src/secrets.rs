@@ -20,7 +20,11 @@ use tokio::sync::Mutex;
 
 use crate::errors::describe;
 
-pub const DEFAULT_SECRETS_TTL: Duration = Duration::from_secs(300);
+/// How long the authorizer keeps the keys it read. With API Gateway's authorizer
+/// cache (the module's `authorizer_result_ttl_in_seconds`, default 60) on top, a
+/// rotated-out key stops working at most the sum of the two after the secret
+/// changes: 120 s by default, inside the 5 minutes the README promises.
+pub const DEFAULT_SECRETS_TTL: Duration = Duration::from_secs(60);
 
 /// [`KeySource`] on a Secrets Manager secret.
 pub struct SecretsKeySource {

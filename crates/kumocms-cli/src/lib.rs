@@ -2,4 +2,5 @@
 //! the embedded adapters and the API router, so that tests start exactly what
 //! `kumocms serve` runs.
 
+pub mod listener;
 pub mod server;

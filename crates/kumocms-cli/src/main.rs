@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kumocms_cli::server::{self, ServeOptions};
 use tracing_subscriber::EnvFilter;
@@ -17,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API on this machine, storing everything in one data directory.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List the API's routes (method, path, whether a key is required).
     Routes {
         /// Print JSON instead of a table.
@@ -36,12 +37,25 @@ struct ServeArgs {
     /// Where documents, the database and keys are kept.
     #[arg(long, default_value = "./kumocms-data", env = "KUMOCMS_DATA_DIR")]
     data_dir: PathBuf,
-    /// The API key. Without it, a key is generated on first start and printed once.
+    /// The API key. For development only: a flag's value shows in process listings
+    /// (`ps`, /proc/PID/cmdline); use --api-key-file or KUMOCMS_API_KEY otherwise.
+    /// Without any, a key is generated on first start and printed once (to stderr).
     #[arg(long, env = "KUMOCMS_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
-    /// The previous API key, still accepted during a rotation.
+    /// A file holding the API key (one line). Keeps the key out of process listings.
+    #[arg(long, env = "KUMOCMS_API_KEY_FILE", conflicts_with = "api_key")]
+    api_key_file: Option<PathBuf>,
+    /// The previous API key, still accepted during a rotation (development only as a
+    /// flag, like --api-key).
     #[arg(long, env = "KUMOCMS_API_KEY_PREVIOUS", hide_env_values = true)]
     api_key_previous: Option<String>,
+    /// A file holding the previous API key (one line), during a rotation.
+    #[arg(
+        long,
+        env = "KUMOCMS_API_KEY_PREVIOUS_FILE",
+        conflicts_with = "api_key_previous"
+    )]
+    api_key_previous_file: Option<PathBuf>,
     /// Largest document content, in bytes.
     #[arg(long, default_value_t = kumocms_core::validate::DEFAULT_MAX_FILE_SIZE, env = "KUMOCMS_MAX_FILE_SIZE")]
     max_file_size: u64,
@@ -60,6 +74,23 @@ struct ServeArgs {
     /// Days a deleted document stays in the trash before it is purged; 0 purges on DELETE.
     #[arg(long, default_value_t = kumocms_core::revision::DEFAULT_TRASH_DAYS, env = "KUMOCMS_TRASH_RETENTION_DAYS")]
     trash_retention_days: u32,
+    /// Uploads received at once, over all links; one more gets 503 with Retry-After.
+    #[arg(long, default_value_t = kumocms_local::http::DEFAULT_MAX_CONCURRENT_UPLOADS,
+          env = "KUMOCMS_MAX_CONCURRENT_UPLOADS")]
+    max_concurrent_uploads: usize,
+    /// Seconds to wait for the next bytes of an upload's body before answering 408.
+    #[arg(long, default_value_t = 30, env = "KUMOCMS_BODY_TIMEOUT")]
+    body_timeout: u64,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, default_value_t = 10, env = "KUMOCMS_HEADER_READ_TIMEOUT")]
+    header_read_timeout: u64,
+    /// Seconds a connection may stay open with no byte moving either way.
+    #[arg(long, default_value_t = 60, env = "KUMOCMS_IDLE_TIMEOUT")]
+    idle_timeout: u64,
+    /// Connections served at once. Default: derived from the open-file limit
+    /// (`ulimit -n`): half of what is left after 64 descriptors kept for the server.
+    #[arg(long, env = "KUMOCMS_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -80,8 +111,20 @@ fn main() -> anyhow::Result<()> {
             println!("{}", kumocms_api::openapi::json());
             Ok(())
         }
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
     }
+}
+
+/// A key from a file: its first line, without the line break. Anything else in the
+/// key (spaces, a second line) is refused at start with the reason.
+fn read_key_file(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the API key file {}", path.display()))?;
+    let key = text
+        .strip_suffix('\n')
+        .map(|k| k.strip_suffix('\r').unwrap_or(k))
+        .unwrap_or(&text);
+    Ok(key.to_owned())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -102,8 +145,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let mut options = ServeOptions::new(args.addr, args.data_dir);
-    options.api_key = args.api_key;
-    options.api_key_previous = args.api_key_previous;
+    options.api_key = match &args.api_key_file {
+        Some(path) => Some(read_key_file(path)?),
+        None => args.api_key,
+    };
+    options.api_key_previous = match &args.api_key_previous_file {
+        Some(path) => Some(read_key_file(path)?),
+        None => args.api_key_previous,
+    };
     options.service.limits.max_file_size = args.max_file_size;
     options.service.pending_upload_ttl = Duration::from_secs(args.pending_upload_ttl);
     options.restore_delay = Duration::from_secs(args.restore_delay);
@@ -112,6 +161,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         revision_days: args.revision_retention_days,
         trash_days: args.trash_retention_days,
     };
+    options.max_concurrent_uploads = args.max_concurrent_uploads.max(1);
+    options.body_timeout = Duration::from_secs(args.body_timeout.max(1));
+    options.connections.header_read_timeout = Duration::from_secs(args.header_read_timeout.max(1));
+    options.connections.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    if let Some(max) = args.max_connections {
+        options.connections.max_connections = max.max(1);
+    }
     let key_from_env = options.api_key.is_some();
     let data_dir = options.data_dir.clone();
 
@@ -122,12 +178,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("KumoCMS is serving {base} (data in {})", data_dir.display());
         let key_hint = match &running.generated_api_key {
             Some(key) => {
-                println!("Your API key (shown only this once; only its hash is kept): {key}");
-                key.clone()
+                // To the terminal only (stderr), never with the log lines on stdout,
+                // which are often collected and kept.
+                eprintln!("Your API key (shown only this once; only its hash is kept): {key}");
+                "<the key printed above>".to_owned()
             }
             None if key_from_env => {
-                println!("API key: the one in KUMOCMS_API_KEY.");
-                "$KUMOCMS_API_KEY".to_owned()
+                println!("API key: the one given (KUMOCMS_API_KEY, --api-key or --api-key-file).");
+                "<your key>".to_owned()
             }
             None => {
                 println!(

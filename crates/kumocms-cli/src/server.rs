@@ -10,6 +10,8 @@ use axum::http::HeaderName;
 use kumocms_api::{ApiState, AuthMode};
 use kumocms_core::service::ServiceConfig;
 use kumocms_local::{BackgroundTasks, LocalBackend, LocalConfig};
+
+use crate::listener::ConnectionLimits;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -26,6 +28,12 @@ pub struct ServeOptions {
     pub restore_delay: Duration,
     pub restore_day_length: Duration,
     pub sweep_interval: Duration,
+    /// Uploads received at once; more get 503 with `Retry-After`.
+    pub max_concurrent_uploads: usize,
+    /// Longest wait for the next bytes of an upload's body (408 after it).
+    pub body_timeout: Duration,
+    /// Header-read and idle timeouts, and the connection cap.
+    pub connections: ConnectionLimits,
     pub api_key: Option<String>,
     pub api_key_previous: Option<String>,
 }
@@ -39,6 +47,9 @@ impl ServeOptions {
             restore_delay: Duration::from_secs(5),
             restore_day_length: Duration::from_secs(86_400),
             sweep_interval: Duration::from_secs(60),
+            max_concurrent_uploads: kumocms_local::http::DEFAULT_MAX_CONCURRENT_UPLOADS,
+            body_timeout: kumocms_local::http::DEFAULT_BODY_TIMEOUT,
+            connections: ConnectionLimits::default(),
             api_key: None,
             api_key_previous: None,
         }
@@ -81,6 +92,8 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     config.restore_delay = options.restore_delay;
     config.restore_day_length = options.restore_day_length;
     config.sweep_interval = options.sweep_interval;
+    config.max_concurrent_uploads = options.max_concurrent_uploads;
+    config.upload_body_timeout = options.body_timeout;
     config.api_key = options.api_key.clone();
     config.api_key_previous = options.api_key_previous.clone();
     let backend = LocalBackend::open(config).await.with_context(|| {
@@ -100,16 +113,24 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     .merge(backend.blob_router())
     .layer(PropagateRequestIdLayer::new(request_id.clone()))
     .layer(kumocms_api::trace_layer())
-    .layer(SetRequestIdLayer::new(request_id, UlidRequestId));
+    .layer(SetRequestIdLayer::new(request_id, UlidRequestId))
+    // Outermost: a client's id in an unsafe shape is dropped before the one above
+    // keeps it, so a generated id replaces it.
+    .layer(axum::middleware::map_request(
+        kumocms_api::drop_unsafe_request_id::<axum::body::Body>,
+    ));
 
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = shutdown_signal.await;
-            })
-            .await
-    });
+    let limits = options.connections;
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_read_timeout = ?limits.header_read_timeout,
+        idle_timeout = ?limits.idle_timeout,
+        "connection limits"
+    );
+    let server = tokio::spawn(crate::listener::serve(listener, app, limits, async {
+        let _ = shutdown_signal.await;
+    }));
     Ok(RunningServer {
         local_addr,
         base_url,

@@ -50,10 +50,45 @@ impl KeyMatch {
     }
 }
 
+/// The longest key a request can present ([`bearer_key`] refuses longer ones).
+pub const MAX_KEY_BYTES: usize = 512;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyConfigError {
     #[error("the current API key is missing or blank")]
     MissingCurrent,
+    #[error(
+        "the {which} API key is {len} bytes long; keys of more than {MAX_KEY_BYTES} bytes are never accepted in a request, so every request would get 401. Use a shorter key"
+    )]
+    TooLong { which: &'static str, len: usize },
+    #[error(
+        "the {which} API key contains whitespace (at its start, its end or inside); an Authorization header cannot carry it, so every request would get 401. Remove the whitespace"
+    )]
+    Whitespace { which: &'static str },
+    #[error(
+        "the {which} API key contains a character outside printable ASCII (a control character or non-ASCII text); an Authorization header cannot carry it, so every request would get 401. Use letters, digits and punctuation"
+    )]
+    NotPrintable { which: &'static str },
+}
+
+/// Refuses a configured key that no request could ever present: over
+/// [`MAX_KEY_BYTES`], with whitespace anywhere, or with a character outside printable
+/// ASCII (header values are read as visible ASCII). `which` names the key in the
+/// message ("current", "previous"). A blank key is the caller's own case.
+pub fn check_configured_key(which: &'static str, key: &str) -> Result<(), KeyConfigError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KeyConfigError::TooLong {
+            which,
+            len: key.len(),
+        });
+    }
+    if key.chars().any(char::is_whitespace) {
+        return Err(KeyConfigError::Whitespace { which });
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(KeyConfigError::NotPrintable { which });
+    }
+    Ok(())
 }
 
 /// The keys that are accepted: the current one and, during a rotation, the previous one.
@@ -65,10 +100,15 @@ pub struct ApiKeys {
 
 impl ApiKeys {
     /// Builds the key set from plain keys. A blank key is never accepted: a blank
-    /// previous key is dropped, a blank current key is an error.
+    /// previous key is dropped, a blank current key is an error. A key no request
+    /// could present ([`check_configured_key`]) is an error that says why.
     pub fn from_plain(current: &str, previous: Option<&str>) -> Result<Self, KeyConfigError> {
         if is_blank(current) {
             return Err(KeyConfigError::MissingCurrent);
+        }
+        check_configured_key("current", current)?;
+        if let Some(previous) = previous.filter(|p| !is_blank(p)) {
+            check_configured_key("previous", previous)?;
         }
         Ok(Self {
             current: KeyDigest::of(current),
@@ -113,7 +153,7 @@ pub fn bearer_key(header_value: &str) -> Option<&str> {
         return None;
     }
     let key = key.trim();
-    if key.is_empty() || key.len() > 512 || key.chars().any(char::is_whitespace) {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES || key.chars().any(char::is_whitespace) {
         return None;
     }
     Some(key)
@@ -158,6 +198,43 @@ mod tests {
         ] {
             assert_eq!(bearer_key(bad), None, "{bad:?}");
         }
+    }
+
+    /// Issue 16, item 9: a key no request can present is refused when configured.
+    #[test]
+    fn keys_no_request_can_present_are_refused_with_the_reason() {
+        let long = "k".repeat(MAX_KEY_BYTES + 1);
+        assert!(matches!(
+            ApiKeys::from_plain(&long, None),
+            Err(KeyConfigError::TooLong {
+                which: "current",
+                len: 513
+            })
+        ));
+        assert!(ApiKeys::from_plain(&"k".repeat(MAX_KEY_BYTES), None).is_ok());
+        for spaced in [" key", "key ", "ke y", "\tkey", "key\n", "k\u{a0}ey"] {
+            let error = ApiKeys::from_plain(spaced, None).unwrap_err();
+            assert_eq!(
+                error,
+                KeyConfigError::Whitespace { which: "current" },
+                "{spaced:?}"
+            );
+            assert!(error.to_string().contains("whitespace"), "{error}");
+        }
+        assert_eq!(
+            ApiKeys::from_plain("good", Some(" old")).unwrap_err(),
+            KeyConfigError::Whitespace { which: "previous" }
+        );
+        assert_eq!(
+            ApiKeys::from_plain("cl\u{e9}", None).unwrap_err(),
+            KeyConfigError::NotPrintable { which: "current" }
+        );
+        assert!(
+            ApiKeys::from_plain("good", Some(&long))
+                .unwrap_err()
+                .to_string()
+                .contains("513 bytes")
+        );
     }
 
     #[test]

@@ -271,4 +271,19 @@ impl Document {
             location: p.location.clone(),
         })
     }
+
+    /// Where the document lives: the bucket (and region) that received its first
+    /// upload and receives every later one. In a multi-region deployment its region
+    /// is the document's home, where every change to the record is written.
+    pub fn home_location(&self) -> Option<&BlobLocation> {
+        self.content
+            .as_ref()
+            .map(|c| &c.location)
+            .or(self.pending_upload.as_ref().map(|p| &p.location))
+    }
+
+    /// The region of [`home_location`](Self::home_location), when the store has regions.
+    pub fn home_region(&self) -> Option<&str> {
+        self.home_location().and_then(|l| l.region.as_deref())
+    }
 }

@@ -24,6 +24,10 @@ pub enum CoreError {
     /// A dependency is down or refused for now; retrying later may succeed.
     #[error("a storage service is unavailable; retry later")]
     Unavailable(String),
+    /// The document's home region, where every change to it is written, is
+    /// unreachable (multi-region deployments). Reads still work.
+    #[error("the document's home region {region} is unreachable; retry later")]
+    HomeRegionUnavailable { region: String, detail: String },
     /// A bug or corrupt data. The detail is for logs, never for clients.
     #[error("internal error")]
     Internal(String),
@@ -34,6 +38,9 @@ impl From<StoreError> for CoreError {
         match error {
             StoreError::Conflict => Self::Conflict,
             StoreError::Unavailable(detail) => Self::Unavailable(detail),
+            StoreError::HomeRegionUnavailable { region, detail } => {
+                Self::HomeRegionUnavailable { region, detail }
+            }
             StoreError::Corrupt(detail) | StoreError::Other(detail) => Self::Internal(detail),
         }
     }
@@ -53,6 +60,9 @@ impl CoreError {
     /// True when the same call may succeed if retried (used by event processors to
     /// decide whether to fail the invocation so the platform retries it).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Conflict)
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::HomeRegionUnavailable { .. } | Self::Conflict
+        )
     }
 }

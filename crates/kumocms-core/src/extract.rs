@@ -119,10 +119,11 @@ impl PdfPageCounter {
         let mut i = 0;
         while let Some(pos) = find(&window[i..], b"/Type") {
             let start = i + pos;
-            if let Some(end) = page_match_end(&window, start) {
-                if end >= carried && end < window.len() {
-                    self.count += 1;
-                }
+            if let Some(end) = page_match_end(&window, start)
+                && end >= carried
+                && end < window.len()
+            {
+                self.count += 1;
             }
             i = start + 1;
         }

@@ -7,16 +7,21 @@ pub mod blob_key;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod cursor;
+pub mod disposition;
 pub mod document;
 pub mod error;
 pub mod events;
 pub mod extract;
 mod history;
+pub mod home_region;
 pub mod id;
 pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod page_budget;
 pub mod ports;
+#[cfg(all(feature = "conformance", feature = "memory"))]
+pub mod replication;
 pub mod revision;
 pub mod service;
 pub mod validate;

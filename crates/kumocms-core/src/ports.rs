@@ -23,6 +23,10 @@ pub enum StoreError {
     Conflict,
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
+    /// The document's home region (see [`crate::home_region`]) cannot be reached, so
+    /// its record cannot be changed from here until it is back.
+    #[error("the home region {region} of the document is unreachable: {detail}")]
+    HomeRegionUnavailable { region: String, detail: String },
     #[error("corrupt record: {0}")]
     Corrupt(String),
     #[error("metadata store error: {0}")]
@@ -54,7 +58,13 @@ pub struct ListPage {
 pub trait MetadataStore: Send + Sync {
     /// Stores a new record; `Conflict` if one with the same id exists.
     async fn insert(&self, document: &Document) -> Result<(), StoreError>;
+    /// The latest record: what a read-modify-write must start from.
     async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError>;
+    /// A record for display, when no write depends on it: a store with replicas may
+    /// answer from the nearest one, which can lag behind. Defaults to [`get`](Self::get).
+    async fn get_nearby(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
+        self.get(id).await
+    }
     /// Replaces the record if its stored version is `expected_version`; the new
     /// record carries `expected_version + 1`. `Conflict` otherwise (also when gone).
     async fn update(&self, document: &Document, expected_version: u64) -> Result<(), StoreError>;

@@ -31,6 +31,8 @@ pub struct ServiceConfig {
     pub pending_upload_ttl: Duration,
     /// How long replaced revisions and deleted documents are kept.
     pub retention: Retention,
+    /// The most a listing page's records may weigh as JSON (`page_budget`).
+    pub max_page_bytes: usize,
 }
 
 impl Default for ServiceConfig {
@@ -41,6 +43,7 @@ impl Default for ServiceConfig {
             download_link_ttl: Duration::from_secs(300),
             pending_upload_ttl: Duration::from_secs(24 * 3600),
             retention: Retention::default(),
+            max_page_bytes: crate::page_budget::DEFAULT_MAX_PAGE_BYTES,
         }
     }
 }
@@ -171,6 +174,15 @@ impl DocumentService {
             .ok_or_else(|| CoreError::NotFound(id.to_string()))
     }
 
+    /// [`load`](Self::load) for a read that no write depends on: may be served by a
+    /// nearby replica (multi-region), so it keeps working when the home region is down.
+    async fn load_nearby(&self, id: &DocumentId) -> Result<Document, CoreError> {
+        self.metadata
+            .get_nearby(id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(id.to_string()))
+    }
+
     /// Writes `document` if the stored version is still the one it was read at.
     pub(crate) async fn save(&self, mut document: Document) -> Result<Document, CoreError> {
         let expected = document.version;
@@ -282,7 +294,7 @@ impl DocumentService {
                     .map(|p| p.file_name.clone())
             })
             .unwrap_or_default();
-        let pending = self.pending_upload(
+        let mut pending = self.pending_upload(
             id,
             revision,
             file_name,
@@ -290,6 +302,12 @@ impl DocumentService {
             request.content_type.as_deref(),
             request.checksum_sha256.as_deref(),
         )?;
+        if let Some(home) = document.home_location() {
+            // Every upload goes to the bucket of the first, whichever region the
+            // request came to: its region stays the document's home, and that
+            // region's events function promotes the content.
+            pending.location = home.clone();
+        }
         let upload = self.upload_link(&pending).await?;
         let superseded = document.pending_blob();
         document.pending_upload = Some(pending);
@@ -310,7 +328,7 @@ impl DocumentService {
     }
 
     pub async fn get(&self, id: &DocumentId) -> Result<DocumentView, CoreError> {
-        let document = self.load(id).await?;
+        let document = self.load_nearby(id).await?;
         let download = match content_unreadable(document.status) {
             None => Some(self.download_link(&document).await?),
             Some(_) => None,
@@ -336,7 +354,7 @@ impl DocumentService {
 
     /// The link `GET /documents/{id}/content` redirects to.
     pub async fn content_link(&self, id: &DocumentId) -> Result<SignedLink, CoreError> {
-        let document = self.load(id).await?;
+        let document = self.load_nearby(id).await?;
         if let Some(refusal) = content_unreadable(document.status) {
             return Err(refusal.into());
         }
@@ -373,15 +391,18 @@ impl DocumentService {
             None => None,
             Some(cursor) => Some(self.cursors.decode(cursor, &filter)?),
         };
-        let page = self
-            .metadata
-            .list(&ListQuery {
-                document_type,
-                status,
-                limit,
-                after,
-            })
-            .await?;
+        let query = ListQuery {
+            document_type,
+            status,
+            limit,
+            after,
+        };
+        let page = crate::page_budget::list_within(
+            self.metadata.as_ref(),
+            query,
+            self.config.max_page_bytes,
+        )
+        .await?;
         // Documents in the trash are listed only when asked for (`status=deleted`);
         // a page may come back shorter than `limit`, with a cursor, because of it.
         let mut documents = page.documents;
@@ -451,8 +472,8 @@ impl DocumentService {
     }
 
     /// Claims the archived status with a conditional write, then moves the content;
-    /// if the move fails the claim is undone, so the record never says archived for
-    /// content that is not.
+    /// if the move fails the claim is undone (re-read and retried if other changes
+    /// landed meanwhile), so the record never says archived for content that is not.
     pub async fn archive(
         &self,
         id: &DocumentId,
@@ -474,12 +495,11 @@ impl DocumentService {
         document.storage_class = class;
         let archived = self.save(document).await?;
         if let Err(error) = self.blobs.archive(&blob, class).await {
-            let mut undo = archived.clone();
-            undo.status = DocumentStatus::Active;
-            undo.storage_class = previous_class;
-            if let Err(undo_error) = self.save(undo).await {
-                tracing::error!(%id, %undo_error, "could not undo the archived status after a failed archive");
-            }
+            self.undo_claim(id, DocumentStatus::Archived, "archive", |undo| {
+                undo.status = DocumentStatus::Active;
+                undo.storage_class = previous_class;
+            })
+            .await;
             return Err(error.into());
         }
         Ok(archived)
@@ -508,15 +528,49 @@ impl DocumentService {
         });
         let restoring = self.save(document).await?;
         if let Err(error) = self.blobs.restore(&blob, days, tier).await {
-            let mut undo = restoring.clone();
-            undo.status = previous_status;
-            undo.restore = None;
-            if let Err(undo_error) = self.save(undo).await {
-                tracing::error!(%id, %undo_error, "could not undo the restoring status after a failed restore");
-            }
+            self.undo_claim(id, DocumentStatus::Restoring, "restore", |undo| {
+                undo.status = previous_status;
+                undo.restore = None;
+            })
+            .await;
             return Err(error.into());
         }
         Ok(restoring)
+    }
+
+    /// Undoes a status claim whose storage call failed. Other changes may have
+    /// landed since the claim (a PATCH of metadata bumps the version while the blob
+    /// moves), so the undo re-reads the record and applies itself to what is stored
+    /// now, retrying lost races, for as long as the record still has the claimed
+    /// status. A record that has left that status (deleted, or moved on by someone
+    /// else) is not touched: there is no claim of ours left to undo.
+    async fn undo_claim(
+        &self,
+        id: &DocumentId,
+        claimed: DocumentStatus,
+        operation: &'static str,
+        undo: impl Fn(&mut Document),
+    ) {
+        for _ in 0..MERGE_ATTEMPTS {
+            let mut current = match self.metadata.get(id).await {
+                Ok(Some(current)) if current.status == claimed => current,
+                Ok(_) => return,
+                Err(read_error) => {
+                    tracing::error!(%id, %read_error, operation, "could not read the record to undo a failed claim");
+                    return;
+                }
+            };
+            undo(&mut current);
+            match self.save(current).await {
+                Ok(_) => return,
+                Err(CoreError::Conflict) => continue,
+                Err(undo_error) => {
+                    tracing::error!(%id, %undo_error, operation, "could not undo the claimed status after a failed storage call");
+                    return;
+                }
+            }
+        }
+        tracing::error!(%id, operation, "could not undo the claimed status: every attempt lost a race");
     }
 
     /// Discards uploads whose link expired without content arriving: a document

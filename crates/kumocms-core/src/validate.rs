@@ -78,10 +78,24 @@ pub fn file_name(name: &str) -> Result<String, ValidationError> {
     if name.chars().any(char::is_control) {
         return Err(bad("cannot contain control characters"));
     }
+    if name.chars().any(is_bidi_control) {
+        return Err(bad(
+            "cannot contain bidirectional control characters (they can make \"gpj.exe\" display as \"exe.jpg\")",
+        ));
+    }
     if name.trim().is_empty() {
         return Err(bad("cannot be blank"));
     }
     Ok(name.to_owned())
+}
+
+/// Unicode's bidirectional formatting characters (embeddings, overrides, isolates
+/// and the implicit marks): invisible, they reorder how a name is displayed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// A media type as RFC 9110 writes it: `type/subtype`, then `; name=value`
@@ -287,6 +301,21 @@ pub fn restore_days(days: u32) -> Result<u16, ValidationError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Issue 16, item 15: bidirectional controls would spoof a download's extension.
+    #[test]
+    fn file_names_with_bidi_controls_are_refused() {
+        for c in ('\u{202a}'..='\u{202e}').chain('\u{2066}'..='\u{2069}') {
+            let name = format!("evil{c}gpj.exe");
+            assert_eq!(
+                file_name(&name).map_err(|e| e.code),
+                Err("invalid_file_name"),
+                "{name:?}"
+            );
+        }
+        // Right-to-left text itself is fine.
+        assert!(file_name("\u{05e9}\u{05dc}\u{05d5}\u{05dd}.txt").is_ok());
+    }
 
     #[test]
     fn file_names_that_traverse_or_hide_are_refused() {

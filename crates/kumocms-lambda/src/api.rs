@@ -15,6 +15,7 @@ use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 
 use crate::Settings;
+use crate::settings::MultiRegionConsistency;
 
 /// The core over one metadata store and one blob store.
 #[derive(Clone)]
@@ -55,10 +56,20 @@ impl Core {
         Self { service, processor }
     }
 
-    /// The core over the table and bucket that `settings` name.
+    /// The core over the table and bucket that `settings` name. On an eventually
+    /// consistent (global) table each change is written in the document's home
+    /// region; with multi-Region strong consistency, in the local replica.
     pub fn from_settings(config: &SdkConfig, settings: &Settings) -> Self {
+        let metadata: Arc<dyn MetadataStore> = match settings.multi_region_consistency {
+            MultiRegionConsistency::Eventual => {
+                Arc::new(kumocms_aws::home_region_store(config, &settings.table))
+            }
+            MultiRegionConsistency::Strong => {
+                Arc::new(DynamoMetadataStore::new(config, &settings.table))
+            }
+        };
         Self::new(
-            Arc::new(DynamoMetadataStore::new(config, &settings.table)),
+            metadata,
             Arc::new(S3BlobStore::new(config, &settings.bucket)),
             settings,
         )

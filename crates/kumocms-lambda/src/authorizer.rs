@@ -71,9 +71,20 @@ pub fn stage_resource(method_arn: &str) -> Option<String> {
 }
 
 /// The `Authorization` header's value, whatever case the client gave the name, from
-/// `headers` or else `multiValueHeaders`.
+/// `headers` or else `multiValueHeaders`. `None` when the request carried more than
+/// one: API Gateway puts the last in `headers` and all of them in
+/// `multiValueHeaders`, and which one counts must not depend on their order.
 fn authorization(request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Option<&str> {
     // `HeaderMap` compares names case-insensitively.
+    if request
+        .multi_value_headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return None;
+    }
     let single = request.headers.get(http::header::AUTHORIZATION);
     let multi = || {
         request

@@ -10,10 +10,11 @@
 //! | `KUMOCMS_DLQ_URL`             | dlq                  | URL of the SQS dead-letter queue to drain            |
 //! | `KUMOCMS_LOG_LEVEL`           | all (optional)       | `error`..`trace` or a filter; default `info`         |
 //! | `KUMOCMS_CURSOR_SECRET`       | api (optional)       | HMAC key for listing cursors; default derived        |
-//! | `KUMOCMS_SECRETS_TTL_SECONDS` | authorizer (optional)| how long keys are cached; default 300                |
+//! | `KUMOCMS_SECRETS_TTL_SECONDS` | authorizer (optional)| how long keys are cached; default 60                 |
 //! | `KUMOCMS_REVISION_RETENTION_COUNT` | api, events, dlq (optional) | revisions kept per document; 0 (default) keeps all |
 //! | `KUMOCMS_REVISION_RETENTION_DAYS`  | api, events, dlq (optional) | days a replaced revision is kept; 0 (default) for ever |
 //! | `KUMOCMS_TRASH_RETENTION_DAYS`     | api, events, dlq (optional) | days in the trash before the purge; default 30, 0 purges on DELETE |
+//! | `KUMOCMS_MULTI_REGION_CONSISTENCY` | api, events, dlq (optional) | the table's mode: `EVENTUAL` (default): each change is written in the document's home region; `STRONG` (MRSC): in the local replica |
 //! | `AWS_REGION`                  | SDK (set by Lambda)  | never set it yourself; Lambda reserves it            |
 //! | `AWS_ENDPOINT_URL`            | SDK (tests only)     | e.g. moto; S3 then uses path-style addressing        |
 
@@ -33,6 +34,20 @@ pub const KUMOCMS_SECRETS_TTL_SECONDS: &str = "KUMOCMS_SECRETS_TTL_SECONDS";
 pub const KUMOCMS_REVISION_RETENTION_COUNT: &str = "KUMOCMS_REVISION_RETENTION_COUNT";
 pub const KUMOCMS_REVISION_RETENTION_DAYS: &str = "KUMOCMS_REVISION_RETENTION_DAYS";
 pub const KUMOCMS_TRASH_RETENTION_DAYS: &str = "KUMOCMS_TRASH_RETENTION_DAYS";
+pub const KUMOCMS_MULTI_REGION_CONSISTENCY: &str = "KUMOCMS_MULTI_REGION_CONSISTENCY";
+
+/// The consistency mode of the (global) documents table, as the module's
+/// `dynamodb_multi_region_consistency` sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MultiRegionConsistency {
+    /// Replicas converge by last-writer-wins: every change to a document is written
+    /// to the replica in its home region (`kumocms_core::home_region`).
+    #[default]
+    Eventual,
+    /// Multi-Region strong consistency: every replica checks conditions against the
+    /// latest write, so changes go to the local replica.
+    Strong,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
@@ -56,6 +71,7 @@ pub struct Settings {
     pub secrets_ttl: Duration,
     pub log_level: String,
     pub retention: kumocms_core::revision::Retention,
+    pub multi_region_consistency: MultiRegionConsistency,
 }
 
 impl std::fmt::Debug for Settings {
@@ -68,6 +84,7 @@ impl std::fmt::Debug for Settings {
             .field("secrets_ttl", &self.secrets_ttl)
             .field("log_level", &self.log_level)
             .field("retention", &self.retention)
+            .field("multi_region_consistency", &self.multi_region_consistency)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +117,19 @@ impl Settings {
                     name: KUMOCMS_SECRETS_TTL_SECONDS,
                     expected: "a whole number of seconds",
                 })?)
+            }
+        };
+        let multi_region_consistency = match get(KUMOCMS_MULTI_REGION_CONSISTENCY)
+            .map(|v| v.trim().to_ascii_uppercase())
+            .as_deref()
+        {
+            None | Some("EVENTUAL") => MultiRegionConsistency::Eventual,
+            Some("STRONG") => MultiRegionConsistency::Strong,
+            Some(_) => {
+                return Err(SettingsError::Invalid {
+                    name: KUMOCMS_MULTI_REGION_CONSISTENCY,
+                    expected: "EVENTUAL or STRONG",
+                });
             }
         };
         // Cursors must verify on every instance of the function, in every region that
@@ -135,6 +165,7 @@ impl Settings {
             secrets_ttl,
             log_level: get(KUMOCMS_LOG_LEVEL).unwrap_or_else(|| "info".to_owned()),
             retention,
+            multi_region_consistency,
         })
     }
 }
@@ -171,7 +202,7 @@ mod tests {
         assert!(error.to_string().contains("KUMOCMS_DLQ_URL"));
         // The authorizer needs no storage.
         let ok = Settings::from_lookup(Role::Authorizer, lookup(&[(SECRETS_ARN, "arn")])).unwrap();
-        assert_eq!(ok.secrets_ttl, Duration::from_secs(300));
+        assert_eq!(ok.secrets_ttl, Duration::from_secs(60));
         assert_eq!(ok.log_level, "info");
     }
 
@@ -227,5 +258,32 @@ mod tests {
             error.to_string().contains("KUMOCMS_TRASH_RETENTION_DAYS"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn multi_region_consistency_defaults_to_eventual_and_rejects_typos() {
+        let base = [(S3_BUCKET_NAME, "b"), (DYNAMODB_TABLE_NAME, "t")];
+        let settings = Settings::from_lookup(Role::Api, lookup(&base)).unwrap();
+        assert_eq!(
+            settings.multi_region_consistency,
+            MultiRegionConsistency::Eventual
+        );
+        let strong = [
+            base[0],
+            base[1],
+            (KUMOCMS_MULTI_REGION_CONSISTENCY, "strong"),
+        ];
+        let settings = Settings::from_lookup(Role::Events, lookup(&strong)).unwrap();
+        assert_eq!(
+            settings.multi_region_consistency,
+            MultiRegionConsistency::Strong
+        );
+        let typo = [
+            base[0],
+            base[1],
+            (KUMOCMS_MULTI_REGION_CONSISTENCY, "STRICT"),
+        ];
+        let error = Settings::from_lookup(Role::Api, lookup(&typo)).unwrap_err();
+        assert!(error.to_string().contains("EVENTUAL or STRONG"), "{error}");
     }
 }

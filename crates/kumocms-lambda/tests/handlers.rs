@@ -138,6 +138,27 @@ async fn authorizer_refuses_wrong_blank_and_missing_keys() {
     assert_eq!(authorizer.handle(no_arn).await, Err(Unauthorized));
 }
 
+/// Issue 16, item 13: two Authorization headers are refused in either order (API
+/// Gateway puts the last one in `headers`, every one in `multiValueHeaders`).
+#[tokio::test]
+async fn authorizer_refuses_two_authorization_headers() {
+    let (authorizer, _, _) = authorizer(Duration::from_secs(300)).await;
+    let good = "Bearer current-key-0123456789";
+    for (first, second) in [(good, "Bearer bad"), ("Bearer bad", good), (good, good)] {
+        let mut event = authorizer_event("Authorization", Some(second));
+        event["multiValueHeaders"]["Authorization"] = json!([first, second]);
+        assert_eq!(
+            authorizer.handle(event).await,
+            Err(Unauthorized),
+            "{first} then {second}"
+        );
+    }
+    // The names differ only in case: still two headers.
+    let mut event = authorizer_event("Authorization", Some(good));
+    event["multiValueHeaders"]["authorization"] = json!(["Bearer bad"]);
+    assert_eq!(authorizer.handle(event).await, Err(Unauthorized));
+}
+
 #[tokio::test]
 async fn authorizer_denies_when_the_secret_is_unavailable() {
     let config = moto_config(REGION_A).await;
@@ -258,6 +279,57 @@ async fn the_api_serves_rest_proxy_events_with_the_stage_in_the_path() {
         )
         .await;
     assert_eq!(status(&other), 400, "{other}");
+}
+
+/// Issue 16, item 5: a listing page is capped by bytes as well as by count, so that
+/// 1,000 records of 16 KiB each cannot make a response over Lambda's 6 MiB limit;
+/// the cursor then pages through every record exactly once.
+#[tokio::test]
+async fn listing_pages_stay_far_below_the_lambda_response_limit() {
+    let deployment = Deployment::new(REGION_A).await;
+    let heavy = "m".repeat(16_000);
+    let mut created = std::collections::BTreeSet::new();
+    for n in 0..150 {
+        let response = deployment
+            .api(
+                "POST",
+                "/documents",
+                Some(json!({"file_name": format!("{n}.txt"), "file_size": 1,
+                    "document_type": "heavy", "metadata": {"blob": heavy}})),
+            )
+            .await;
+        assert_eq!(status(&response), 201, "{response}");
+        created.insert(body(&response)["document_id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/documents?type=heavy&limit=1000".to_owned(),
+            Some(cursor) => format!("/documents?type=heavy&limit=1000&cursor={cursor}"),
+        };
+        let response = deployment.api("GET", &path, None).await;
+        assert_eq!(status(&response), 200, "{path}");
+        // What Lambda returns to API Gateway: the whole response object, body inside.
+        let size = serde_json::to_vec(&response).unwrap().len();
+        assert!(size < 3 * 1024 * 1024, "a page of {size} bytes");
+        let page = body(&response);
+        for document in page["documents"].as_array().unwrap() {
+            seen.push(document["document_id"].as_str().unwrap().to_owned());
+        }
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert!(pages >= 2, "150 records of 16 KiB must not fit one page");
+    assert_eq!(seen.len(), created.len(), "each record exactly once");
+    assert_eq!(
+        seen.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        created
+    );
 }
 
 // ---------------------------------------------------------------- events

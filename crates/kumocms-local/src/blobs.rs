@@ -515,6 +515,13 @@ impl FsBlobStore {
         Ok(count)
     }
 
+    /// Holds the lock that archive, restore and deletion take, so that an upload can
+    /// check the record and the key and link its bytes into `hot/` with no archive
+    /// move in between (a late upload must never land beside archived content).
+    pub(crate) async fn lock_lifecycle(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lifecycle.lock().await
+    }
+
     /// Whether `key` holds content, readable or archived. An upload link must not
     /// put new bytes under a key that already has some.
     pub(crate) async fn has_content(&self, key: &str) -> Result<bool, BlobError> {

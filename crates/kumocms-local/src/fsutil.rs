@@ -4,8 +4,8 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
@@ -14,7 +14,13 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Creates `dir` and any missing parents, syncing each parent that gained an entry.
+/// The mode of every directory the server creates: only its own user may enter.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+/// The mode of every file the server creates: only its own user may read it.
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` and any missing parents (mode 0700 whatever the umask), syncing each
+/// parent that gained an entry.
 pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
@@ -22,16 +28,70 @@ pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
     if let Some(parent) = dir.parent() {
         create_dir_all_durable(parent)?;
     }
-    match fs::create_dir(dir) {
+    match fs::DirBuilder::new().mode(PRIVATE_DIR_MODE).create(dir) {
         Ok(()) => {}
         // Another task created it in the meantime.
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
         Err(error) => return Err(error),
     }
+    // The umask may have taken bits away; never adds any.
+    fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_DIR_MODE))?;
     if let Some(parent) = dir.parent() {
         sync_dir(parent)?;
     }
     Ok(())
+}
+
+/// Creates `path` as an empty file with mode 0600 if it does not exist, so that a
+/// library that creates files with the umask's mode (SQLite: the database, and its
+/// `-wal` and `-shm` files, which take the database file's mode) finds it private.
+pub fn ensure_private_file(path: &Path) -> io::Result<()> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_FILE_MODE)
+        .open(path)
+    {
+        Ok(_) => {
+            if let Some(parent) = path.parent() {
+                sync_dir(parent)?;
+            }
+            Ok(())
+        }
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Takes group and other permissions away from the data directory and its direct
+/// entries (files 0600, directories 0700), for data directories created by an
+/// earlier release or by hand. Deeper entries are reachable only through these
+/// directories. Returns each path changed with its old mode, for the log.
+pub fn tighten_data_dir(data_dir: &Path) -> io::Result<Vec<(PathBuf, u32)>> {
+    let mut changed = Vec::new();
+    let mut tighten = |path: &Path, meta: &fs::Metadata| -> io::Result<()> {
+        let mode = meta.permissions().mode() & 0o7777;
+        let wanted = if meta.is_dir() {
+            PRIVATE_DIR_MODE
+        } else {
+            PRIVATE_FILE_MODE
+        };
+        if mode & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode & wanted))?;
+            changed.push((path.to_owned(), mode));
+        }
+        Ok(())
+    };
+    tighten(data_dir, &fs::metadata(data_dir)?)?;
+    for entry in fs::read_dir(data_dir)? {
+        let entry = entry?;
+        // Not followed: a symbolic link's own mode means nothing.
+        let meta = entry.metadata()?;
+        if meta.is_dir() || meta.is_file() {
+            tighten(&entry.path(), &meta)?;
+        }
+    }
+    Ok(changed)
 }
 
 /// A temporary name next to `path`, on the same file system so a rename is atomic.

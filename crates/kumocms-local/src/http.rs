@@ -10,7 +10,14 @@
 //! Errors: `{"error": "<code>", "message": "<what to fix>"}` with
 //! 400 `malformed_link` | `invalid_key` | `content_type_mismatch` | `size_mismatch` |
 //! `checksum_mismatch` | `upload_interrupted`, 403 `invalid_signature` | `link_expired`,
-//! 404 `not_found`, 409 `already_uploaded`, 413 `too_large`, 500 `storage_error`.
+//! 404 `not_found`, 409 `already_uploaded` | `upload_superseded`, 410 `document_gone`,
+//! 413 `too_large`, 500 `storage_error`.
+//!
+//! With the records ([`blob_router_with_records`], what `kumocms serve` uses), an
+//! upload is refused unless its key is the document's pending upload, checked before
+//! the body is read and again, under the lock that archive and deletion take, just
+//! before the bytes are linked into `hot/`; a download is served only while the
+//! record's current content is this key and readable.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -25,9 +32,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use kumocms_core::blob_key::{self, ParsedKey};
+use kumocms_core::disposition::content_disposition;
 use kumocms_core::events::StorageEvent;
-use kumocms_core::ports::BlobStore;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use kumocms_core::lifecycle::content_unreadable;
+use kumocms_core::ports::{BlobStore, MetadataStore};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -41,6 +50,8 @@ pub struct LinkResponseError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (503s).
+    pub retry_after: Option<u32>,
 }
 
 impl LinkResponseError {
@@ -49,6 +60,7 @@ impl LinkResponseError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -68,11 +80,17 @@ impl LinkResponseError {
 
 impl IntoResponse for LinkResponseError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(json!({"error": self.code, "message": self.message})),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -86,15 +104,216 @@ impl From<LinkError> for LinkResponseError {
     }
 }
 
+/// What the link routes work with: the files, and (when served beside the API) the
+/// records, so that a link outliving what it was issued for stores or serves nothing.
+#[derive(Clone)]
+struct LinkServer {
+    store: Arc<FsBlobStore>,
+    records: Option<Arc<dyn MetadataStore>>,
+    uploads: Arc<UploadSlots>,
+}
+
+/// The default cap on uploads received at once ([`LinkLimits`]).
+pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 64;
+
+/// Limits of the link routes.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkLimits {
+    /// Uploads received at once, over all links; one more gets 503 with
+    /// `Retry-After`. Each upload holds three threads (writer, hasher, writeback)
+    /// from tokio's blocking pool (512 threads) or beside it; the cap keeps the pool
+    /// free for the API's own file work, so API requests never queue behind uploads.
+    pub max_concurrent_uploads: usize,
+    /// Longest wait for the next bytes of an upload's body: a client that stalls
+    /// gets 408 and the upload stores nothing, instead of holding its threads.
+    pub body_timeout: std::time::Duration,
+}
+
+/// The default of [`LinkLimits::body_timeout`].
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Default for LinkLimits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
+}
+
+/// The uploads being received: at most one per key (a link), and at most
+/// `max_concurrent_uploads` in all.
+struct UploadSlots {
+    keys: std::sync::Mutex<std::collections::HashSet<String>>,
+    total: Arc<tokio::sync::Semaphore>,
+    body_timeout: std::time::Duration,
+}
+
+/// One upload's claim; released when dropped (the request finished or went away).
+struct UploadSlot {
+    slots: Arc<UploadSlots>,
+    key: String,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        self.slots
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&self.key);
+    }
+}
+
+impl UploadSlots {
+    fn new(limits: LinkLimits) -> Self {
+        Self {
+            keys: std::sync::Mutex::new(std::collections::HashSet::new()),
+            total: Arc::new(tokio::sync::Semaphore::new(
+                limits.max_concurrent_uploads.max(1),
+            )),
+            body_timeout: limits.body_timeout,
+        }
+    }
+
+    /// Claims `key` at once, or refuses: 409 while another upload to the same link
+    /// is in progress, 503 with `Retry-After` when the server is at its cap.
+    fn claim(self: &Arc<Self>, key: &str) -> Result<UploadSlot, LinkResponseError> {
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if keys.contains(key) {
+            return Err(LinkResponseError::new(
+                StatusCode::CONFLICT,
+                "upload_in_progress",
+                "another upload through this link is in progress; wait for its answer instead of sending the file twice",
+            ));
+        }
+        let permit = self.total.clone().try_acquire_owned().map_err(|_| {
+            let mut error = LinkResponseError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_uploads",
+                "the server is receiving as many uploads as it accepts at once; retry after the time in Retry-After",
+            );
+            error.retry_after = Some(UPLOAD_RETRY_AFTER_SECONDS);
+            error
+        })?;
+        keys.insert(key.to_owned());
+        Ok(UploadSlot {
+            slots: self.clone(),
+            key: key.to_owned(),
+            _permit: permit,
+        })
+    }
+}
+
+/// What a refused upload is told to wait, in seconds.
+const UPLOAD_RETRY_AFTER_SECONDS: u32 = 5;
+
 /// The router for local signed links. Large bodies are streamed, never buffered, and
 /// axum's default body limit is lifted here: the signed length (capped by the
 /// configured maximum file size) is the limit. Do not wrap these routes in a
 /// global `RequestBodyLimitLayer`.
+///
+/// Without the records, only the files are checked (for tests of the links alone);
+/// a server uses [`blob_router_with_records`].
 pub fn blob_router(store: Arc<FsBlobStore>) -> Router {
+    link_routes(LinkServer {
+        store,
+        records: None,
+        uploads: Arc::new(UploadSlots::new(LinkLimits::default())),
+    })
+}
+
+/// [`blob_router`] that also checks each link against its document's record: an
+/// upload only while its key is the pending upload (410 once the document is gone,
+/// 409 once another revision is pending or the content arrived), a download only
+/// while its key is the readable current content.
+pub fn blob_router_with_records(
+    store: Arc<FsBlobStore>,
+    records: Arc<dyn MetadataStore>,
+    limits: LinkLimits,
+) -> Router {
+    link_routes(LinkServer {
+        store,
+        records: Some(records),
+        uploads: Arc::new(UploadSlots::new(limits)),
+    })
+}
+
+fn link_routes(server: LinkServer) -> Router {
     Router::new()
-        .route("/blobs/{*key}", get(download).put(upload))
+        .route(
+            "/blobs/{*key}",
+            get(download).put(upload).fallback(link_method_not_allowed),
+        )
         .layer(DefaultBodyLimit::disable())
-        .with_state(store)
+        .with_state(server)
+}
+
+/// Any other method on a link: a JSON 405 like the API's, naming the methods.
+async fn link_method_not_allowed() -> Response {
+    let mut response = LinkResponseError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "a link takes the method it was issued for: PUT for an upload, GET or HEAD for a download",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET,HEAD,PUT"));
+    response
+}
+
+/// Whether `key` is still the upload its document waits for. Sidecar keys (never
+/// issued as links) and keys that are not document keys are left to the signature.
+async fn check_upload_target(
+    records: &dyn MetadataStore,
+    key: &str,
+) -> Result<(), LinkResponseError> {
+    let Some(ParsedKey::Content { id, revision }) = blob_key::parse(key) else {
+        return Ok(());
+    };
+    let Some(document) = records.get(&id).await.map_err(LinkResponseError::storage)? else {
+        return Err(LinkResponseError::new(
+            StatusCode::GONE,
+            "document_gone",
+            "the document this link uploads to was deleted, or its upload expired; nothing was stored. Create the document again",
+        ));
+    };
+    if document
+        .pending_upload
+        .as_ref()
+        .is_some_and(|p| p.key == key)
+    {
+        return Ok(());
+    }
+    if document.content.as_ref().is_some_and(|c| c.key == key) {
+        return Err(already_uploaded());
+    }
+    Err(LinkResponseError::new(
+        StatusCode::CONFLICT,
+        "upload_superseded",
+        format!(
+            "this link uploads revision {revision}, which the document no longer waits for; nothing was stored. Ask the API for a new upload (PUT /documents/{id})"
+        ),
+    ))
+}
+
+/// Whether `key` is the readable current content of its document.
+async fn check_download_target(
+    records: &dyn MetadataStore,
+    key: &str,
+) -> Result<bool, LinkResponseError> {
+    let Some(ParsedKey::Content { id, .. }) = blob_key::parse(key) else {
+        return Ok(false);
+    };
+    let document = records.get(&id).await.map_err(LinkResponseError::storage)?;
+    Ok(document.is_some_and(|d| {
+        d.content.as_ref().is_some_and(|c| c.key == key) && content_unreadable(d.status).is_none()
+    }))
 }
 
 fn verify(
@@ -138,13 +357,14 @@ fn same_media_type(sent: &str, signed: &str) -> bool {
 }
 
 async fn upload(
-    State(store): State<Arc<FsBlobStore>>,
+    State(server): State<LinkServer>,
     UrlPath(key): UrlPath<String>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, LinkResponseError> {
-    let link = verify(&store, LinkMethod::Upload, &key, &uri)?;
+    let store = &server.store;
+    let link = verify(store, LinkMethod::Upload, &key, &uri)?;
     let length = link.length.ok_or_else(|| {
         LinkResponseError::bad_request("malformed_link", "the link has no length")
     })?;
@@ -186,9 +406,14 @@ async fn upload(
             return Err(size_mismatch(length, declared));
         }
     }
-    // Checked before reading the body to answer early; the hard link below is what
-    // makes it race-free for hot/. Archived content (cold/) has no later check, but
-    // only a client reusing an old link could race an archive move.
+    // One upload per link at a time, and a cap on all of them, claimed before
+    // anything else is done for the request (held until the answer is sent).
+    let _slot = server.uploads.claim(&link.key)?;
+    // Checked before reading the body to answer early, and again under the
+    // lifecycle lock before the bytes are linked into place (see `place`).
+    if let Some(records) = &server.records {
+        check_upload_target(records.as_ref(), &link.key).await?;
+    }
     if store
         .has_content(&link.key)
         .await
@@ -196,15 +421,19 @@ async fn upload(
     {
         return Err(already_uploaded());
     }
-    let job = UploadJob {
-        temp: store
+    let temp = TempUpload(
+        store
             .tmp_dir()
             .join(format!("upload-{}", ulid::Ulid::new())),
-        target: store.hot_path(&link.key),
+    );
+    let job = UploadJob {
+        temp: temp.0.clone(),
         length,
         sha256: link.sha256.clone(),
     };
-    let sha256 = receive(job, body).await?;
+    let sha256 = receive(job, body, server.uploads.body_timeout).await?;
+    place(&server, &link.key, &temp).await?;
+    drop(temp);
     store
         .events()
         .publish(StorageEvent::ObjectCreated {
@@ -214,6 +443,64 @@ async fn upload(
         .await;
     tracing::info!(key = %link.key, size = length, "upload stored");
     Ok(Json(json!({"key": link.key, "size": length, "sha256": sha256})).into_response())
+}
+
+/// An upload's temporary file, removed when this is dropped: after the bytes were
+/// linked into place, after a refusal, or when the request is dropped mid-way.
+struct TempUpload(PathBuf);
+
+impl Drop for TempUpload {
+    fn drop(&mut self) {
+        if let Err(error) = fsutil::remove_if_exists(&self.0) {
+            tracing::warn!(%error, "could not remove an upload's temporary file");
+        }
+    }
+}
+
+/// Links a checked, synced upload into `hot/<key>` under the lifecycle lock, after
+/// checking again that the record waits for it and that the key holds no content
+/// (hot or archived). Without the lock, an upload finishing after the content of
+/// the same revision arrived and was archived would put its bytes back in `hot/`,
+/// beside the archived ones, and old download links would serve them.
+async fn place(server: &LinkServer, key: &str, temp: &TempUpload) -> Result<(), LinkResponseError> {
+    let store = &server.store;
+    let _lifecycle = store.lock_lifecycle().await;
+    if let Some(records) = &server.records {
+        check_upload_target(records.as_ref(), key).await?;
+    }
+    if store
+        .has_content(key)
+        .await
+        .map_err(LinkResponseError::storage)?
+    {
+        return Err(already_uploaded());
+    }
+    let source = temp.0.clone();
+    let target = store.hot_path(key);
+    let linked = tokio::task::spawn_blocking(move || link_into_place(&source, &target))
+        .await
+        .map_err(|e| LinkResponseError::storage(format!("upload link step failed: {e}")))?;
+    Ok(linked?)
+}
+
+/// Hard-links the synced temporary file to `target` and makes the name durable.
+fn link_into_place(temp: &std::path::Path, target: &std::path::Path) -> Result<(), UploadError> {
+    if let Some(parent) = target.parent() {
+        fsutil::create_dir_all_durable(parent)?;
+    }
+    // A hard link fails if the name is taken, so two racing uploads through the same
+    // link cannot overwrite each other (a rename would).
+    match std::fs::hard_link(temp, target) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(UploadError::AlreadyUploaded);
+        }
+        Err(error) => return Err(error.into()),
+    }
+    if let Some(parent) = target.parent() {
+        fsutil::sync_dir(parent)?;
+    }
+    Ok(())
 }
 
 fn too_large(length: u64) -> LinkResponseError {
@@ -261,7 +548,6 @@ const SYNC_STEP: u64 = 16 * 1024 * 1024;
 /// What the writer thread needs to store one upload.
 struct UploadJob {
     temp: PathBuf,
-    target: PathBuf,
     length: u64,
     /// The SHA-256 the link binds, if any (hex, any case).
     sha256: Option<String>,
@@ -314,22 +600,28 @@ fn interrupted() -> LinkResponseError {
     )
 }
 
-/// Stores `body` under `job.target`; returns its SHA-256 (hex).
+/// Stores `body` in `job.temp`, checked and synced; returns its SHA-256 (hex).
+/// [`place`] then links it into `hot/`.
 ///
 /// The connection task only reads the socket, counts, and passes the chunks in
 /// batches over a bounded channel; one blocking thread per upload writes them with
 /// `writev` while a helper thread hashes them and another starts their writeback
-/// to disk, then it checks size and checksum, syncs and links the file into place.
+/// to disk, then it checks size and checksum and syncs the file.
 /// No trip to the blocking pool per chunk, and the hashing and the disk run beside
 /// the socket reads (BENCHMARKS.md, row 4). A 2xx still means the bytes are synced
 /// and linked; any failure, including the request being dropped mid-body, leaves
-/// nothing behind: the writer thread removes the temporary file itself, so that
-/// holds even if this future is cancelled.
-async fn receive(job: UploadJob, body: Body) -> Result<String, LinkResponseError> {
+/// nothing behind: the writer thread removes the temporary file itself on a
+/// failure, and the caller's [`TempUpload`] otherwise, even if this future is
+/// cancelled.
+async fn receive(
+    job: UploadJob,
+    body: Body,
+    body_timeout: std::time::Duration,
+) -> Result<String, LinkResponseError> {
     let length = job.length;
     let (sender, pieces) = tokio::sync::mpsc::channel(UPLOAD_QUEUE);
     let writer = tokio::task::spawn_blocking(move || store_upload(pieces, &job));
-    let fed = feed(body, length, &sender).await;
+    let fed = feed(body, length, &sender, body_timeout).await;
     let ended = match fed {
         Ok(()) => sender.send(Piece::End).await.is_ok(),
         Err(_) => false,
@@ -357,12 +649,26 @@ async fn feed(
     body: Body,
     length: u64,
     sender: &tokio::sync::mpsc::Sender<Piece>,
+    body_timeout: std::time::Duration,
 ) -> Result<(), LinkResponseError> {
     let mut size: u64 = 0;
     let mut batch = Vec::new();
     let mut batched = 0;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    let stalled = || {
+        LinkResponseError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "upload_stalled",
+            format!(
+                "no bytes of the upload arrived for {} s; nothing was stored, send it again",
+                body_timeout.as_secs()
+            ),
+        )
+    };
+    while let Some(chunk) = tokio::time::timeout(body_timeout, stream.next())
+        .await
+        .map_err(|_| stalled())?
+    {
         let chunk = chunk.map_err(|_| interrupted())?;
         size = size.saturating_add(chunk.len() as u64);
         if size > length {
@@ -388,27 +694,31 @@ async fn feed(
     Ok(())
 }
 
-/// The writer thread: everything of [`write_and_link`], then the temporary file
-/// removed whatever happened (a hard link keeps the stored copy).
+/// The writer thread: everything of [`write_and_check`]; on a failure the temporary
+/// file is removed here, so that holds even if the request was dropped. A checked
+/// file is left for [`place`] (its [`TempUpload`] removes it).
 fn store_upload(
     pieces: tokio::sync::mpsc::Receiver<Piece>,
     job: &UploadJob,
 ) -> Result<String, UploadError> {
-    let result = write_and_link(pieces, job);
-    if let Err(error) = fsutil::remove_if_exists(&job.temp) {
+    let result = write_and_check(pieces, job);
+    if result.is_err()
+        && let Err(error) = fsutil::remove_if_exists(&job.temp)
+    {
         tracing::warn!(%error, "could not remove an upload's temporary file");
     }
     result
 }
 
-fn write_and_link(
+fn write_and_check(
     pieces: tokio::sync::mpsc::Receiver<Piece>,
     job: &UploadJob,
 ) -> Result<String, UploadError> {
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&job.temp)?;
+    let file = std::os::unix::fs::OpenOptionsExt::mode(
+        std::fs::OpenOptions::new().write(true).create_new(true),
+        fsutil::PRIVATE_FILE_MODE,
+    )
+    .open(&job.temp)?;
     let writeback = fsutil::BackgroundSync::start(&file)?;
     let mut out = file;
     // SHA-256 (about 1.7 GB/s with SHA-NI) costs more than the copy into the page
@@ -451,21 +761,6 @@ fn write_and_link(
     // The bytes are on disk before the client is told they are stored.
     file.sync_all()?;
     drop(file);
-    if let Some(parent) = job.target.parent() {
-        fsutil::create_dir_all_durable(parent)?;
-    }
-    // A hard link fails if the name is taken, so two racing uploads through the same
-    // link cannot overwrite each other (a rename would).
-    match std::fs::hard_link(&job.temp, &job.target) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(UploadError::AlreadyUploaded);
-        }
-        Err(error) => return Err(error.into()),
-    }
-    if let Some(parent) = job.target.parent() {
-        fsutil::sync_dir(parent)?;
-    }
     Ok(sha256)
 }
 
@@ -519,47 +814,14 @@ fn write_batch(out: &mut std::fs::File, batch: &[Bytes]) -> std::io::Result<u64>
     Ok(batch.iter().map(|chunk| chunk.len() as u64).sum())
 }
 
-/// Characters left as they are in an RFC 5987 `filename*` value (`attr-char`).
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
-/// The fallback drops anything a quoted string or an old browser could misread.
-pub fn content_disposition(file_name: &str) -> String {
-    let fallback: String = file_name
-        .chars()
-        .map(|c| {
-            if (c.is_ascii_graphic() || c == ' ') && !matches!(c, '"' | '\\' | '%' | ';') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!(
-        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
-        utf8_percent_encode(file_name, ATTR_CHAR)
-    )
-}
-
 async fn download(
-    State(store): State<Arc<FsBlobStore>>,
+    State(server): State<LinkServer>,
     UrlPath(key): UrlPath<String>,
     method: Method,
     uri: Uri,
 ) -> Result<Response, LinkResponseError> {
-    let link = verify(&store, LinkMethod::Download, &key, &uri)?;
+    let store = &server.store;
+    let link = verify(store, LinkMethod::Download, &key, &uri)?;
     let header_value = |value: &str| {
         HeaderValue::from_str(value).map_err(|_| {
             LinkResponseError::bad_request("malformed_link", "the link's type or name is not valid")
@@ -576,6 +838,13 @@ async fn download(
             "no readable content at this link: it was deleted, replaced or archived; ask the API for the document again",
         )
     };
+    // The record decides whether the content is readable; files in hot/ never
+    // override an archived, restoring or deleted record.
+    if let Some(records) = &server.records
+        && !check_download_target(records.as_ref(), &link.key).await?
+    {
+        return Err(not_found());
+    }
     let (size, body) = if method == Method::HEAD {
         let readable = store
             .readable(&link.key)
@@ -611,18 +880,6 @@ async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_disposition_has_a_safe_fallback_and_the_exact_name() {
-        assert_eq!(
-            content_disposition("report.pdf"),
-            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
-        );
-        assert_eq!(
-            content_disposition("Été \"x\";100%.pdf"),
-            "attachment; filename=\"_t_ _x__100_.pdf\"; filename*=UTF-8''%C3%89t%C3%A9%20%22x%22%3B100%25.pdf"
-        );
-    }
 
     #[test]
     fn media_types_compare_like_media_types() {

@@ -63,6 +63,9 @@ pub enum KeyError {
     Missing,
     #[error("cannot read the API key digest: {0}")]
     Unreadable(String),
+    /// A key no request could present (too long, whitespace, not printable ASCII).
+    #[error("{0} (KUMOCMS_API_KEY / KUMOCMS_API_KEY_PREVIOUS or their flags)")]
+    Unusable(#[from] kumocms_core::auth::KeyConfigError),
 }
 
 /// The accepted keys, fixed at start-up.
@@ -83,10 +86,13 @@ impl LocalKeys {
         if current.is_some_and(|k| k.trim().is_empty()) {
             return Err(KeyError::Blank("KUMOCMS_API_KEY"));
         }
-        let previous_digest = previous.filter(|p| !p.trim().is_empty()).map(KeyDigest::of);
+        let previous = previous.filter(|p| !p.trim().is_empty());
+        if let Some(previous) = previous {
+            kumocms_core::auth::check_configured_key("previous", previous)?;
+        }
+        let previous_digest = previous.map(KeyDigest::of);
         let keys = match current {
-            Some(current) => ApiKeys::from_plain(current, previous)
-                .map_err(|_| KeyError::Blank("KUMOCMS_API_KEY"))?,
+            Some(current) => ApiKeys::from_plain(current, previous)?,
             None => {
                 let digest = read_key_digest(data_dir)
                     .map_err(|e| KeyError::Unreadable(e.to_string()))?

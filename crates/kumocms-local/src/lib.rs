@@ -37,7 +37,7 @@ use kumocms_core::{Document, DocumentStatus, StorageClass};
 
 pub use blobs::{FsBlobConfig, FsBlobStore};
 pub use events::InProcessEvents;
-pub use http::blob_router;
+pub use http::{LinkLimits, blob_router, blob_router_with_records};
 pub use keys::{KeyError, LocalKeys, generate_api_key};
 pub use signer::{LinkError, LinkMethod, LinkQuery, LinkSigner, VerifiedLink};
 pub use sqlite::SqliteMetadataStore;
@@ -55,6 +55,10 @@ pub struct LocalConfig {
     pub restore_tick: Duration,
     /// How often abandoned uploads are expired (default 60 s).
     pub sweep_interval: Duration,
+    /// Uploads received at once (default 64); more get 503 with `Retry-After`.
+    pub max_concurrent_uploads: usize,
+    /// Longest wait for the next bytes of an upload's body (default 30 s; 408).
+    pub upload_body_timeout: Duration,
     /// `KUMOCMS_API_KEY`, when the operator set it.
     pub api_key: Option<String>,
     /// `KUMOCMS_API_KEY_PREVIOUS`, during a key rotation.
@@ -90,6 +94,8 @@ impl LocalConfig {
             restore_day_length: Duration::from_secs(86_400),
             restore_tick: Duration::from_millis(500),
             sweep_interval: Duration::from_secs(60),
+            max_concurrent_uploads: http::DEFAULT_MAX_CONCURRENT_UPLOADS,
+            upload_body_timeout: http::DEFAULT_BODY_TIMEOUT,
             api_key: None,
             api_key_previous: None,
             clock: Arc::new(SystemClock),
@@ -185,6 +191,20 @@ impl LocalBackend {
                         source,
                     }
                 })?;
+                // A directory from an earlier release (0755, files 0644) or made by
+                // hand: only this user may read documents, the database or keys.
+                let tightened =
+                    fsutil::tighten_data_dir(&data_dir).map_err(|source| LocalError::DataDir {
+                        path: data_dir.clone(),
+                        source,
+                    })?;
+                for (path, mode) in &tightened {
+                    tracing::warn!(
+                        path = %path.display(),
+                        was = %format!("{mode:04o}"),
+                        "took group and other permissions away (the data directory is private: 0700, files 0600)"
+                    );
+                }
                 // Before anything touches the directory's contents.
                 let lock = lock::DataDirLock::acquire(&data_dir)?;
                 let signer =
@@ -271,7 +291,14 @@ impl LocalBackend {
 
     /// The routes that serve signed links; merge them into the API's router.
     pub fn blob_router(&self) -> axum::Router {
-        blob_router(self.blobs.clone())
+        blob_router_with_records(
+            self.blobs.clone(),
+            self.metadata.clone() as Arc<dyn MetadataStore>,
+            LinkLimits {
+                max_concurrent_uploads: self.config.max_concurrent_uploads,
+                body_timeout: self.config.upload_body_timeout,
+            },
+        )
     }
 
     /// Starts the event worker, the restore ticker and the sweeper. They stop when

@@ -38,6 +38,8 @@ impl DataDirLock {
     /// Takes the lock, or fails at once with `InUse` if another holder has it.
     pub fn acquire(data_dir: &Path) -> Result<Self, LockError> {
         let other = |e: rusqlite::Error| LockError::Other(e.to_string());
+        crate::fsutil::ensure_private_file(&data_dir.join(LOCK_FILE))
+            .map_err(|e| LockError::Other(e.to_string()))?;
         let connection = Connection::open(data_dir.join(LOCK_FILE)).map_err(other)?;
         // Fail at once rather than wait for a holder that will not let go.
         connection

@@ -269,6 +269,11 @@ impl SqliteMetadataStore {
     }
 
     pub fn open_file(path: &Path) -> Result<Self, StoreError> {
+        // SQLite creates the file (and its -wal and -shm beside it, with the same
+        // mode) with the umask's mode; created first, it is private.
+        crate::fsutil::ensure_private_file(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
+        })?;
         let mut connection = Connection::open(path).map_err(sql_error)?;
         // WAL lets readers run beside the writer; FULL syncs the WAL on every commit,
         // so a transaction that returned survives a kill -9 or a power loss.

@@ -25,7 +25,9 @@ async fn file_blob_store_conforms() {
     let served = common::served_store(1 << 30).await;
     conformance::blob_store(served.store.as_ref(), &common::HttpUploader::default()).await;
 
-    // Exactly the three accepted uploads were announced; the refused ones were not.
+    // Exactly the four accepted uploads were announced (the content, the
+    // write-once check's first upload, the sidecar, another document); the refused
+    // ones were not.
     let created: Vec<String> = served
         .events
         .events()
@@ -35,8 +37,8 @@ async fn file_blob_store_conforms() {
             other => panic!("only ObjectCreated expected, got {other:?}"),
         })
         .collect();
-    assert_eq!(created.len(), 3, "{created:?}");
-    assert!(created[1].ends_with(".meta.json"), "{created:?}");
+    assert_eq!(created.len(), 4, "{created:?}");
+    assert!(created[2].ends_with(".meta.json"), "{created:?}");
     // Nothing is left behind: no temporary files, no content, no restore requests.
     let left: Vec<String> = common::files_under(served.dir.path())
         .into_iter()

@@ -7,7 +7,7 @@ variable "aws_region" {
 variable "lambda_deployment_package_path" {
   description = "bootstrap.zip built by scripts/build-lambda.sh"
   type        = string
-  default     = "../../../target/lambda/bootstrap.zip"
+  default     = "../../../target/lambda/bootstrap/bootstrap.zip"
 }
 
 variable "api_authorizer_secrets_arn" {
@@ -20,4 +20,10 @@ variable "s3_bucket_name" {
   description = "Globally unique bucket name"
   type        = string
   default     = "kumocms-prod-documents-us-east-1"
+}
+
+variable "manage_api_gateway_account" {
+  description = "Let this deployment set the region's API Gateway account CloudWatch Logs role (needed once per account and region for enable_api_gateway_logs)"
+  type        = bool
+  default     = false
 }

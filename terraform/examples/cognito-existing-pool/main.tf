@@ -1,4 +1,4 @@
-# Seed usage: Authentication Methods, 2. Cognito, Option B (existing user pool)
+# Usage example of the published module README: Authentication Methods, 2. Cognito, Option B (existing user pool)
 
 module "kumocms_regional" {
   source = "../../"
@@ -10,6 +10,10 @@ module "kumocms_regional" {
   lambda_deployment_package_path = var.lambda_deployment_package_path
   s3_bucket_name                 = var.s3_bucket_name
   dynamodb_table_name            = "kumocms-prod-metadata"
+
+  # Option A: the module creates the table. create_dynamodb_table defaults to
+  # false, which expects an existing table (see examples/dynamodb-existing).
+  create_dynamodb_table = true
 
   auth_method              = "cognito"
   create_cognito_user_pool = false

@@ -130,7 +130,7 @@ module "kumocms_regional" {
 
   auth_method                      = "api_key"
   api_authorizer_secrets_arn       = var.api_authorizer_secrets_arn
-  authorizer_result_ttl_in_seconds = 300
+  authorizer_result_ttl_in_seconds = 60
 
   api_gateway_endpoint_type  = "PRIVATE"
   create_vpc_endpoint        = true

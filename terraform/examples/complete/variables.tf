@@ -5,9 +5,9 @@ variable "aws_region" {
 }
 
 variable "lambda_deployment_package_path" {
-  description = "bootstrap.zip built by scripts/build-lambda.sh"
+  description = "arm64 bootstrap.zip built by scripts/build-lambda.sh --arm64 (lambda_architecture is arm64 here)"
   type        = string
-  default     = "../../../target/lambda/bootstrap.zip"
+  default     = "../../../target/lambda-arm64/bootstrap/bootstrap.zip"
 }
 
 variable "api_authorizer_secrets_arn" {

@@ -1,4 +1,4 @@
-# Seed usage: DynamoDB Table Management, Option A (module creates the table)
+# Usage example of the published module README: DynamoDB Table Management, Option A (module creates the table)
 
 module "kumocms_regional" {
   source = "../../"

@@ -1,4 +1,4 @@
-# Seed usage: DynamoDB Table Management, Option B (existing table)
+# Usage example of the published module README: DynamoDB Table Management, Option B (existing table)
 
 module "kumocms_regional" {
   source = "../../"

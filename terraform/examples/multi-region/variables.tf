@@ -1,7 +1,7 @@
 variable "lambda_deployment_package_path" {
   description = "bootstrap.zip built by scripts/build-lambda.sh"
   type        = string
-  default     = "../../../target/lambda/bootstrap.zip"
+  default     = "../../../target/lambda/bootstrap/bootstrap.zip"
 }
 
 variable "api_authorizer_secrets_arn_us_east_1" {

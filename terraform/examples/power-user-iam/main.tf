@@ -1,9 +1,9 @@
-# Seed usage: Power User Mode - IAM Policy Examples
+# Usage example of the published module README: Power User Mode - IAM Policy Examples
 #
 # The IAM roles are created outside the module (here, in the same root; in
 # practice often by a separate, privileged pipeline) and passed in with
 # create_iam_roles = false. The policies below are exactly what the functions
-# need; they fix the seed's example (sqs:SendMessage for the DLQ,
+# need; they fix the published README's example (sqs:SendMessage for the DLQ,
 # s3:RestoreObject, GetItem/PutItem for the event processor, the GSI ARN, no
 # account wildcards, region in the role names).
 
@@ -56,8 +56,8 @@ locals {
     {
       Sid      = "WriteMetadata"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
-      Resource = [local.table_arn, "${local.table_arn}/index/*"]
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+      Resource = [local.table_arn]
     },
   ]
 }
@@ -83,15 +83,15 @@ resource "aws_iam_role_policy" "lambda_api" {
       {
         Sid      = "ListBucket"
         Effect   = "Allow"
-        Action   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
+        Action   = ["s3:ListBucket", "s3:ListBucketVersions"]
         Resource = [local.bucket_arn]
       },
       {
         Sid    = "Documents"
         Effect = "Allow"
         Action = [
-          "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:PutObject", "s3:DeleteObject",
-          "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+          "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
+          "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload",
         ]
         Resource = ["${local.bucket_arn}/documents/*"]
       },
@@ -99,16 +99,10 @@ resource "aws_iam_role_policy" "lambda_api" {
         Sid    = "Metadata"
         Effect = "Allow"
         Action = [
-          "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-          "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable",
+          "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
+          "dynamodb:Query", "dynamodb:Scan",
         ]
         Resource = [local.table_arn, "${local.table_arn}/index/*"]
-      },
-      {
-        Sid      = "ApiKeySecret"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [var.api_authorizer_secrets_arn]
       },
       local.xray,
     ]
@@ -166,7 +160,7 @@ resource "aws_iam_role_policy" "lambda_event_processor" {
       {
         Sid      = "DeadLetterQueue"
         Effect   = "Allow"
-        Action   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+        Action   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
         Resource = [local.dlq_arn]
       },
       local.xray,
@@ -212,6 +206,10 @@ module "kumocms_regional" {
   s3_bucket_name                 = var.s3_bucket_name
   dynamodb_table_name            = var.dynamodb_table_name
   api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn
+
+  # Option A: the module creates the table. create_dynamodb_table defaults to
+  # false, which expects an existing table (see examples/dynamodb-existing).
+  create_dynamodb_table = true
 
   create_iam_roles                           = false
   lambda_api_role_arn                        = aws_iam_role.lambda_api.arn

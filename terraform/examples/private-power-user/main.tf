@@ -1,4 +1,4 @@
-# Seed usage: Private API Gateway, Power User Mode (pre-created VPC endpoint)
+# Usage example of the published module README: Private API Gateway, Power User Mode (pre-created VPC endpoint)
 
 module "kumocms_regional" {
   source = "../../"
@@ -11,6 +11,10 @@ module "kumocms_regional" {
   s3_bucket_name                 = var.s3_bucket_name
   dynamodb_table_name            = "kumocms-prod-metadata"
   api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn
+
+  # Option A: the module creates the table. create_dynamodb_table defaults to
+  # false, which expects an existing table (see examples/dynamodb-existing).
+  create_dynamodb_table = true
 
   api_gateway_endpoint_type = "PRIVATE"
   create_vpc_endpoint       = false

@@ -1,4 +1,4 @@
-# Seed usage: With WAF Integration
+# Usage example of the published module README: With WAF Integration
 #
 # The web ACL is the caller's; the module only associates it with the stage.
 
@@ -86,6 +86,10 @@ module "kumocms_regional" {
   s3_bucket_name                 = var.s3_bucket_name
   dynamodb_table_name            = "kumocms-prod-metadata"
   api_authorizer_secrets_arn     = var.api_authorizer_secrets_arn
+
+  # Option A: the module creates the table. create_dynamodb_table defaults to
+  # false, which expects an existing table (see examples/dynamodb-existing).
+  create_dynamodb_table = true
 
   enable_waf      = true
   waf_web_acl_arn = aws_wafv2_web_acl.kumocms.arn

@@ -7,7 +7,7 @@ variable "aws_region" {
 variable "lambda_deployment_package_path" {
   description = "bootstrap.zip built by scripts/build-lambda.sh"
   type        = string
-  default     = "../../../target/lambda/bootstrap.zip"
+  default     = "../../../target/lambda/bootstrap/bootstrap.zip"
 }
 
 variable "api_authorizer_secrets_arn" {

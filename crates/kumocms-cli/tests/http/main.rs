@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod errors;
+mod hardening;
 mod history;
 mod lifecycle;
 mod links;

@@ -9,30 +9,10 @@ use std::sync::{Arc, Mutex};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{KEY, PREVIOUS_KEY, TestServer, assert_error, read, sha256_hex};
+use crate::common::{KEY, PREVIOUS_KEY, TestServer, assert_error, files_under, read, sha256_hex};
 
 fn id_of(created: &Value) -> String {
     created["document_id"].as_str().expect("id").to_owned()
-}
-
-/// Every file under `dir`, relative to it.
-fn files_under(dir: &std::path::Path) -> Vec<String> {
-    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(root, &path, out);
-                } else if let Ok(relative) = path.strip_prefix(root) {
-                    out.push(relative.display().to_string());
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -218,8 +198,6 @@ async fn file_names_never_reach_blob_keys_and_never_share_content() {
         "\u{2025}\u{2215}r2".to_owned(),
         "a\u{2044}b".to_owned(),
         "\u{ff52}\u{ff11}".to_owned(),
-        // Right-to-left override that makes "gpj.exe" read as "exe.jpg".
-        "evil\u{202e}gpj.exe".to_owned(),
         " r1 ".to_owned(),
         "CON".to_owned(),
         // Exactly 255 bytes, in multi-byte characters (85 × 3 bytes).
@@ -251,6 +229,8 @@ async fn file_names_never_reach_blob_keys_and_never_share_content() {
         "../r2".to_owned(),
         "r1/../r2".to_owned(),
         "..\\r2".to_owned(),
+        // Right-to-left override that makes "gpj.exe" read as "exe.jpg" (issue 16).
+        "evil\u{202e}gpj.exe".to_owned(),
     ] {
         let (status, _, body) = server
             .call(
@@ -570,10 +550,11 @@ async fn a_link_outliving_its_document_stores_nothing() {
         .call(Method::DELETE, &format!("/documents/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    // The signature is genuine, so the bytes are accepted, then the event processor
-    // finds no record and deletes them: nothing is served, nothing is left.
+    // The signature is genuine, but the record is gone: 410, nothing stored (issue
+    // 16, item 12; before, the bytes were accepted and the event processor deleted
+    // them as an orphan).
     let (status, body) = server.upload(&created["upload"], b"late").await;
-    assert!(status.is_success() || status.is_client_error(), "{body}");
+    assert_error(status, &body, StatusCode::GONE, "document_gone");
     server.idle().await;
     let (status, _, body) = server
         .call(Method::GET, &format!("/documents/{id}"), None)

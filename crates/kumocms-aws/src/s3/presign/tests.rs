@@ -250,8 +250,10 @@ async fn links_bind_what_the_spec_says() {
     assert_eq!(q["X-Amz-Expires"], "900");
     assert_eq!(
         q["X-Amz-SignedHeaders"],
-        "content-length;content-type;host;x-amz-checksum-sha256"
+        "content-length;content-type;host;if-none-match;x-amz-checksum-sha256"
     );
+    // Create-only: S3 refuses a second write through the same link (issue 16, item 4).
+    assert_eq!(link.headers["if-none-match"], "*");
     assert_eq!(q["X-Amz-Algorithm"], "AWS4-HMAC-SHA256");
     assert_eq!(q["x-id"], "PutObject");
     assert_eq!(link.headers["content-length"], "1234567");
@@ -281,7 +283,7 @@ async fn links_bind_what_the_spec_says() {
     assert_eq!(q["X-Amz-SignedHeaders"], "host");
     assert_eq!(
         q["response-content-disposition"],
-        super::super::content_disposition("report.pdf")
+        kumocms_core::disposition::content_disposition("report.pdf")
     );
     assert_eq!(q["response-content-type"], "text/plain; charset=utf-8");
 
