@@ -197,13 +197,29 @@ def lifecycle(api, events, bucket, region, replicate=lambda: None, other=None):
     _, _, raw = api.call("GET", f"/documents/{doc_id}/content")
     assert download(raw) == TEXT, "the replaced content is not what is served"
 
+    # Revisions: the replaced content is kept, listed, readable and restorable.
+    _, revisions, _ = api.call("GET", f"/documents/{doc_id}/revisions", expect=200)
+    assert [(r["revision"], r["current"]) for r in revisions["revisions"]] == [(2, True), (1, False)], revisions
+    _, _, raw = api.call("GET", f"/documents/{doc_id}/revisions/1/content")
+    assert download(raw) == PDF, "revision 1 does not serve the replaced bytes"
+    api.call("GET", f"/documents/{doc_id}/revisions/0", expect=400)
+    api.call("GET", f"/documents/{doc_id}/revisions/9", expect=404)
+    _, restoring, _ = api.call("POST", f"/documents/{doc_id}/revisions/1/restore", expect=202)
+    assert restoring["pending_upload"]["revision"] == 3, restoring
+    key3 = f"documents/{doc_id}/r3"
+    assert deliver(events, bucket, region, key3) == "applied", "the copy S3 made is promoted like an upload"
+    _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
+    assert got["revision"] == 3 and got["extracted"]["sha256"] == hashlib.sha256(PDF).hexdigest(), got
+    _, _, raw = api.call("GET", f"/documents/{doc_id}/content")
+    assert download(raw) == PDF, "the restored revision serves other bytes"
+
     if other is not None:
         # Multi-region: the second region's api function serves the document.
         replicate()
         _, there, _ = other.call("GET", f"/documents/{doc_id}", expect=200)
-        assert there["revision"] == 2, there
+        assert there["revision"] == 3, there
         _, _, raw = other.call("GET", f"/documents/{doc_id}/content")
-        assert download(raw) == TEXT, "the other region served different bytes"
+        assert download(raw) == PDF, "the other region served different bytes"
 
     api.call("POST", f"/documents/{doc_id}/archive", {"storage_class": "GLACIER"}, expect=202)
     _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
@@ -213,14 +229,24 @@ def lifecycle(api, events, bucket, region, replicate=lambda: None, other=None):
 
     api.call("POST", f"/documents/{doc_id}/restore", {"days": 1}, expect=202)
     until = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert deliver(events, bucket, region, key2, "eventbridge-s3-restore-completed.json",
+    assert deliver(events, bucket, region, key3, "eventbridge-s3-restore-completed.json",
                    **{"restore-expiry-time": until}) == "applied"
     _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
     assert got["status"] == "restored", got
     _, _, raw = api.call("GET", f"/documents/{doc_id}/content")
-    assert download(raw) == TEXT, "the restored content differs"
+    assert download(raw) == PDF, "the restored content differs"
 
+    # The trash: delete, undelete, then a permanent delete.
     api.call("DELETE", f"/documents/{doc_id}", expect=204)
+    _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
+    assert got["status"] == "deleted" and got["purge_at"], got
+    api.call("GET", f"/documents/{doc_id}/content", expect=409)
+    _, page, _ = api.call("GET", "/documents", query={"status": "deleted"}, expect=200)
+    assert doc_id in [x["document_id"] for x in page["documents"]], page
+    _, got, _ = api.call("POST", f"/documents/{doc_id}/undelete", expect=200)
+    assert got["status"] == "archived", got
+    api.call("POST", f"/documents/{doc_id}/undelete", expect=409)
+    api.call("DELETE", f"/documents/{doc_id}", query={"permanent": "true"}, expect=204)
     api.call("GET", f"/documents/{doc_id}", expect=404)
     return doc_id
 

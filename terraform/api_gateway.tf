@@ -22,8 +22,8 @@ resource "aws_api_gateway_rest_api" "this" {
     }
 
     precondition {
-      condition     = max([for r in values(local.api_resources) : r.depth]...) <= 3
-      error_message = "routes.tf declares a path deeper than 3 segments; add an aws_api_gateway_resource level in api_gateway.tf."
+      condition     = max([for r in values(local.api_resources) : r.depth]...) <= 5
+      error_message = "routes.tf declares a path deeper than 5 segments; add an aws_api_gateway_resource level in api_gateway.tf."
     }
   }
 }
@@ -85,11 +85,30 @@ resource "aws_api_gateway_resource" "level3" {
   path_part   = each.value.path_part
 }
 
+# /documents/{id}/revisions/{n} and /documents/{id}/revisions/{n}/content|restore.
+resource "aws_api_gateway_resource" "level4" {
+  for_each = { for p, r in local.api_resources : p => r if r.depth == 4 }
+
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.level3[each.value.parent].id
+  path_part   = each.value.path_part
+}
+
+resource "aws_api_gateway_resource" "level5" {
+  for_each = { for p, r in local.api_resources : p => r if r.depth == 5 }
+
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.level4[each.value.parent].id
+  path_part   = each.value.path_part
+}
+
 locals {
   api_resource_ids = merge(
     { for p, r in aws_api_gateway_resource.level1 : p => r.id },
     { for p, r in aws_api_gateway_resource.level2 : p => r.id },
     { for p, r in aws_api_gateway_resource.level3 : p => r.id },
+    { for p, r in aws_api_gateway_resource.level4 : p => r.id },
+    { for p, r in aws_api_gateway_resource.level5 : p => r.id },
   )
 
   authorization_type = local.use_api_key_auth ? "CUSTOM" : "COGNITO_USER_POOLS"

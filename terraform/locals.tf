@@ -65,6 +65,10 @@ locals {
     S3_BUCKET_NAME      = var.s3_bucket_name
     DYNAMODB_TABLE_NAME = local.dynamodb_table_name
     KUMOCMS_LOG_LEVEL   = var.lambda_log_level
+    # Content history and the trash (read by api, events and dlq).
+    KUMOCMS_REVISION_RETENTION_COUNT = tostring(var.revision_retention_count)
+    KUMOCMS_REVISION_RETENTION_DAYS  = tostring(var.revision_retention_days)
+    KUMOCMS_TRASH_RETENTION_DAYS     = tostring(var.trash_retention_days)
     # EVENTUAL: each change is written in the document's home region.
     KUMOCMS_MULTI_REGION_CONSISTENCY = var.dynamodb_multi_region_consistency
   }

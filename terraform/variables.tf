@@ -805,3 +805,40 @@ variable "api_gateway_authorizer_invocation_role_arn" {
     error_message = "api_gateway_authorizer_invocation_role_arn must be an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)."
   }
 }
+
+################################################################################
+# Content history and the trash
+################################################################################
+
+variable "revision_retention_count" {
+  description = "Revisions kept per document, the current one included, when content is replaced; older ones are deleted from the record and the bucket together. 0 keeps all"
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.revision_retention_count >= 0 && floor(var.revision_retention_count) == var.revision_retention_count
+    error_message = "revision_retention_count must be a whole number >= 0 (0 keeps every revision)."
+  }
+}
+
+variable "revision_retention_days" {
+  description = "Days a replaced revision is kept after it stopped being current; then it is deleted from the record and the bucket. 0 keeps revisions for ever"
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.revision_retention_days >= 0 && floor(var.revision_retention_days) == var.revision_retention_days
+    error_message = "revision_retention_days must be a whole number >= 0 (0 keeps revisions for ever)."
+  }
+}
+
+variable "trash_retention_days" {
+  description = "Days a deleted document stays in the trash (status deleted, undeletable) before the dlq function's sweep purges it with every revision. 0 purges on DELETE"
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.trash_retention_days >= 0 && floor(var.trash_retention_days) == var.trash_retention_days
+    error_message = "trash_retention_days must be a whole number >= 0 (0 purges documents on DELETE, with no trash)."
+  }
+}

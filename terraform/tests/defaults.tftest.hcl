@@ -49,6 +49,10 @@ run "basic_functions" {
     error_message = "S3_BUCKET_NAME, DYNAMODB_TABLE_NAME and KUMOCMS_LOG_LEVEL must be set on every function"
   }
   assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.environment[0].variables["KUMOCMS_REVISION_RETENTION_COUNT"] == "0" && f.environment[0].variables["KUMOCMS_REVISION_RETENTION_DAYS"] == "0" && f.environment[0].variables["KUMOCMS_TRASH_RETENTION_DAYS"] == "30"])
+    error_message = "every function gets the retention settings: keep every revision, 30 days of trash by default"
+  }
+  assert {
     condition     = aws_lambda_function.this["authorizer"].environment[0].variables["SECRETS_ARN"] == var.api_authorizer_secrets_arn
     error_message = "the authorizer gets SECRETS_ARN with api_key auth"
   }
@@ -114,6 +118,8 @@ run "basic_api_gateway" {
       "GET /healthcheck", "GET /openapi.json", "GET /documents", "POST /documents",
       "GET /documents/{id}", "PUT /documents/{id}", "PATCH /documents/{id}", "DELETE /documents/{id}",
       "GET /documents/{id}/content", "POST /documents/{id}/archive", "POST /documents/{id}/restore",
+      "POST /documents/{id}/undelete", "GET /documents/{id}/revisions", "GET /documents/{id}/revisions/{n}",
+      "GET /documents/{id}/revisions/{n}/content", "POST /documents/{id}/revisions/{n}/restore",
     ])
     error_message = "the route table must match the API contract (no {proxy+} catch-all)"
   }
@@ -134,8 +140,8 @@ run "basic_api_gateway" {
     error_message = "every route is an AWS_PROXY integration to the api function"
   }
   assert {
-    condition     = length(aws_api_gateway_resource.level1) + length(aws_api_gateway_resource.level2) + length(aws_api_gateway_resource.level3) == 7
-    error_message = "7 resources: healthcheck, openapi.json, documents, {id}, content, archive, restore"
+    condition     = length(aws_api_gateway_resource.level1) + length(aws_api_gateway_resource.level2) + length(aws_api_gateway_resource.level3) + length(aws_api_gateway_resource.level4) + length(aws_api_gateway_resource.level5) == 12
+    error_message = "12 resources: healthcheck, openapi.json, documents, {id}, content, archive, restore, undelete, revisions, {n}, {n}/content, {n}/restore"
   }
   assert {
     condition     = aws_api_gateway_stage.this.stage_name == "v1" && aws_api_gateway_stage.this.xray_tracing_enabled
@@ -174,7 +180,7 @@ run "basic_api_gateway" {
     error_message = "the deployment is re-created when the hash of routes, methods, integrations, authorizers or policy changes"
   }
   assert {
-    condition     = length(output.api_routes) == 11 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
+    condition     = length(output.api_routes) == 16 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
     error_message = "api_routes output lists the route table"
   }
 }

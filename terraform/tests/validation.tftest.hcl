@@ -268,6 +268,23 @@ run "peer_bucket_arns_with_own_bucket" {
   expect_failures = [var.peer_bucket_arns]
 }
 
+run "negative_trash_retention" {
+  command = plan
+  variables {
+    trash_retention_days = -1
+  }
+  expect_failures = [var.trash_retention_days]
+}
+
+run "fractional_revision_retention" {
+  command = plan
+  variables {
+    revision_retention_count = 2.5
+    revision_retention_days  = -3
+  }
+  expect_failures = [var.revision_retention_count, var.revision_retention_days]
+}
+
 # The bootstrap binary runs only the roles it knows (api, authorizer, events,
 # dlq); the handler of the Python functions would deploy an API function that
 # fails at init.

@@ -11,8 +11,9 @@ use kumocms_core::service::{ListRequest, NewContent, NewDocument, Patch};
 use crate::ApiState;
 use crate::body::{DocumentIdPath, JsonBody, OptionalJsonBody, QueryParams};
 use crate::dto::{
-    ArchiveRequest, CreateDocumentRequest, DocumentBody, DocumentIdParam, DocumentPage, ListParams,
-    PatchDocumentRequest, ReplaceContentRequest, RestoreRequest, UploadBody,
+    ArchiveRequest, CreateDocumentRequest, DeleteParams, DocumentBody, DocumentIdParam,
+    DocumentPage, ListParams, PatchDocumentRequest, ReplaceContentRequest, RestoreRequest,
+    UploadBody,
 };
 use crate::error::{ApiError, ErrorBody};
 
@@ -31,7 +32,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/documents/{id}/restore", post(restore_document))
 }
 
-fn with_etag(status: StatusCode, body: DocumentBody) -> Response {
+pub(crate) fn with_etag(status: StatusCode, body: DocumentBody) -> Response {
     let etag = HeaderValue::from_str(&body.etag).ok();
     let mut response = (status, Json(body)).into_response();
     if let Some(etag) = etag {
@@ -113,10 +114,15 @@ pub async fn list_documents(
 
 #[utoipa::path(
     get, path = "/documents/{id}", tag = "documents",
-    params(DocumentIdParam),
+    params(
+        DocumentIdParam,
+        ("If-None-Match" = Option<String>, Header, description = "Answer 304 if the document is still at this ETag (or any of a list of them, or `*`)"),
+    ),
     responses(
-        (status = 200, description = "The document, with a `download` link when its content can be read now", body = DocumentBody,
+        (status = 200, description = "The document, with a `download` link when its content can be read now; a deleted one has status `deleted` and `purge_at`", body = DocumentBody,
             headers(("ETag" = String, description = "The record version, for If-Match"))),
+        (status = 304, description = "Not modified: the record is still at the ETag sent in If-None-Match",
+            headers(("ETag" = String, description = "The record version"))),
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 404, description = "No such document", body = ErrorBody),
@@ -127,9 +133,29 @@ pub async fn list_documents(
 pub async fn get_document(
     State(state): State<ApiState>,
     DocumentIdPath(id): DocumentIdPath,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let view = state.service.get(&id).await?;
+    let etag = view.document.etag();
+    if none_match(&headers, &etag) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(value) = HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        return Ok(response);
+    }
     Ok(with_etag(StatusCode::OK, view.into()))
+}
+
+/// True when `If-None-Match` names `etag` (weakly: `W/"3"` matches `"3"`) or is `*`.
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 #[utoipa::path(
@@ -164,14 +190,18 @@ pub async fn download_content(
 
 #[utoipa::path(
     put, path = "/documents/{id}", tag = "documents",
-    params(DocumentIdParam),
+    params(
+        DocumentIdParam,
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Apply only if the document is still at this ETag"),
+    ),
     request_body = ReplaceContentRequest,
     responses(
         (status = 200, description = "Upload the next version through `upload`; the current one is served until it arrives", body = UploadBody),
         (status = 400, description = "Invalid request", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 404, description = "No such document", body = ErrorBody),
-        (status = 409, description = "A restore is in progress, or a concurrent change won", body = ErrorBody),
+        (status = 409, description = "A restore is in progress (`restore_in_progress`), the document is in the trash (`document_deleted`), or a concurrent change won", body = ErrorBody),
+        (status = 412, description = "The ETag in If-Match is stale", body = ErrorBody),
         (status = 413, description = "file_size over the limit", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
@@ -181,11 +211,13 @@ pub async fn download_content(
 pub async fn replace_content(
     State(state): State<ApiState>,
     DocumentIdPath(id): DocumentIdPath,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<ReplaceContentRequest>,
 ) -> Result<Response, ApiError> {
+    let if_match = if_match_version(&state, &id, &headers).await?;
     let upload = state
         .service
-        .replace(
+        .replace_if(
             &id,
             NewContent {
                 file_name: request.file_name,
@@ -193,6 +225,7 @@ pub async fn replace_content(
                 content_type: request.content_type,
                 checksum_sha256: request.checksum_sha256,
             },
+            if_match,
         )
         .await?;
     let body = UploadBody {
@@ -234,7 +267,7 @@ fn if_match_versions(headers: &HeaderMap) -> Result<Option<Vec<u64>>, ApiError> 
 /// The one version a conditional write must find: the listed version the record is
 /// at now, if any (the write itself is still conditional on it, so a change in
 /// between gives 412), else the first listed, which fails as stale.
-async fn if_match_version(
+pub(crate) async fn if_match_version(
     state: &ApiState,
     id: &kumocms_core::DocumentId,
     headers: &HeaderMap,
@@ -301,13 +334,18 @@ pub async fn patch_document(
 
 #[utoipa::path(
     delete, path = "/documents/{id}", tag = "documents",
-    params(DocumentIdParam),
+    params(
+        DocumentIdParam,
+        DeleteParams,
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "Delete only if the document is still at this ETag"),
+    ),
     responses(
-        (status = 204, description = "Deleted: content, sidecars and record"),
+        (status = 204, description = "Moved to the trash (status `deleted`, purged at `purge_at`); or, with `permanent=true`, with a trash retention of 0, or for a document that never had content, purged at once: record, every revision, sidecars"),
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 404, description = "No such document", body = ErrorBody),
         (status = 409, description = "Concurrent changes kept winning; retry", body = ErrorBody),
+        (status = 412, description = "The ETag in If-Match is stale", body = ErrorBody),
         (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
@@ -315,8 +353,20 @@ pub async fn patch_document(
 pub async fn delete_document(
     State(state): State<ApiState>,
     DocumentIdPath(id): DocumentIdPath,
+    headers: HeaderMap,
+    QueryParams(params): QueryParams<DeleteParams>,
 ) -> Result<StatusCode, ApiError> {
-    state.service.delete(&id).await?;
+    let if_match = if_match_version(&state, &id, &headers).await?;
+    state
+        .service
+        .delete_with(
+            &id,
+            kumocms_core::DeleteOptions {
+                permanent: params.permanent.unwrap_or(false),
+                if_match,
+            },
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -183,6 +183,16 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+/// `DELETE /documents/{id}` query parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// `true` purges at once (record, every revision, sidecars) instead of moving the
+    /// document to the trash: for erasure requests.
+    pub permanent: Option<bool>,
+}
+
 /// A content upload that has not arrived yet.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PendingUploadBody {
@@ -226,6 +236,12 @@ pub struct DocumentBody {
     pub pending_upload: Option<PendingUploadBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreState>,
+    /// In the trash (status `deleted`): when it was deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// In the trash: when it is purged unless undeleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge_at: Option<DateTime<Utc>>,
     /// A short-lived link to the content, when it can be read now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub download: Option<SignedLink>,
@@ -266,6 +282,8 @@ impl DocumentBody {
                 expires_at: p.expires_at,
             }),
             restore: document.restore,
+            deleted_at: document.trash.as_ref().map(|t| t.deleted_at),
+            purge_at: document.trash.as_ref().map(|t| t.purge_at),
             download,
         }
     }

@@ -86,6 +86,11 @@ impl From<CoreError> for ApiError {
                 "document_not_found",
                 format!("no document has id {id}"),
             ),
+            CoreError::RevisionNotFound { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "revision_not_found",
+                error.to_string(),
+            ),
             CoreError::State(refusal) => {
                 Self::new(StatusCode::CONFLICT, refusal.code, refusal.message)
             }

@@ -8,6 +8,7 @@ mod dto;
 mod error;
 mod health;
 pub mod openapi;
+mod revisions;
 mod trace;
 
 use std::sync::Arc;
@@ -105,14 +106,38 @@ pub const ROUTES: &[Route] = &[
         path: "/documents/{id}/restore",
         auth: true,
     },
+    Route {
+        method: "POST",
+        path: "/documents/{id}/undelete",
+        auth: true,
+    },
+    Route {
+        method: "GET",
+        path: "/documents/{id}/revisions",
+        auth: true,
+    },
+    Route {
+        method: "GET",
+        path: "/documents/{id}/revisions/{n}",
+        auth: true,
+    },
+    Route {
+        method: "GET",
+        path: "/documents/{id}/revisions/{n}/content",
+        auth: true,
+    },
+    Route {
+        method: "POST",
+        path: "/documents/{id}/revisions/{n}/restore",
+        auth: true,
+    },
 ];
 
 /// Builds the API router.
 pub fn router(state: ApiState) -> Router {
-    let documents = documents::routes().route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_key,
-    ));
+    let documents = documents::routes().merge(revisions::routes()).route_layer(
+        axum::middleware::from_fn_with_state(state.clone(), auth::require_key),
+    );
     Router::new()
         .route("/healthcheck", get(health::healthcheck))
         .route("/openapi.json", get(openapi::serve))

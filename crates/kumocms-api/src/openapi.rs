@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{documents, dto, error, health};
+use crate::{documents, dto, error, health, revisions};
 
 struct BearerKey;
 
@@ -35,6 +35,8 @@ const OPERATIONS_ON_A_DOCUMENT: &[&str] = &[
     "download_content",
     "archive_document",
     "restore_document",
+    "undelete_document",
+    "list_revisions",
 ];
 
 /// Links from a created document to every operation on it, so that stateful API
@@ -77,10 +79,15 @@ fn add_created_document_links(document: &mut serde_json::Value) {
         documents::download_content,
         documents::archive_document,
         documents::restore_document,
+        revisions::undelete_document,
+        revisions::list_revisions,
+        revisions::get_revision,
+        revisions::revision_content,
+        revisions::restore_revision,
     ),
-    components(schemas(error::ErrorBody, dto::DocumentBody, dto::UploadBody, dto::DocumentPage, dto::HealthBody)),
+    components(schemas(error::ErrorBody, dto::DocumentBody, dto::UploadBody, dto::DocumentPage, dto::HealthBody, revisions::RevisionBody, revisions::RevisionPage)),
     modifiers(&BearerKey),
-    tags((name = "documents"), (name = "operations"))
+    tags((name = "documents"), (name = "revisions"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -162,8 +162,9 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Document, StoreEr
         .get("record")
         .and_then(|v| v.as_s().ok())
         .ok_or_else(|| StoreError::Corrupt(format!("{key}: no record attribute")))?;
-    let document: Document = serde_json::from_str(record)
-        .map_err(|e| StoreError::Corrupt(format!("{key}: unreadable record: {e}")))?;
+    // Any schema version this release reads, upgraded (see `kumocms_core::SCHEMA_VERSION`).
+    let document =
+        Document::from_record(record).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
     // The `version` attribute is what conditions compare; it must agree with the
     // record, or a write could succeed against a version nobody read.
     let version = item

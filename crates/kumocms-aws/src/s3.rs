@@ -488,11 +488,12 @@ impl S3BlobStore {
         Ok(())
     }
 
-    /// Copies a large object onto itself part by part, carrying over the metadata
-    /// that CopyObject's `MetadataDirective=COPY` would have kept.
+    /// Copies a large object (onto itself, or to `blob`) part by part, carrying over
+    /// the metadata that CopyObject's `MetadataDirective=COPY` would have kept.
     async fn multipart_copy(
         &self,
         client: &Client,
+        from: &BlobRef,
         blob: &BlobRef,
         head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
         size: u64,
@@ -517,7 +518,7 @@ impl S3BlobStore {
             .upload_id()
             .ok_or_else(|| BlobError::Other("CreateMultipartUpload returned no id".into()))?
             .to_owned();
-        let mut source = copy_source(bucket, &blob.key);
+        let mut source = copy_source(&from.location.store, &from.key);
         if let Some(version) = head.version_id() {
             // Copy exactly the version that was measured, even if another is written.
             source = format!("{source}?versionId={version}");
@@ -691,6 +692,37 @@ impl BlobStore for S3BlobStore {
             .await
     }
 
+    async fn copy(&self, from: &BlobRef, to: &BlobRef) -> Result<(), BlobError> {
+        // The target's region does the copy; S3 announces it to EventBridge
+        // (`Object Created`, reason `CopyObject`) like an upload.
+        let client = self.client_at(&to.location);
+        let head = self
+            .head_raw(from)
+            .await?
+            .ok_or_else(|| BlobError::NotFound(from.key.clone()))?;
+        let size = head.content_length().unwrap_or(0).max(0) as u64;
+        if size > self.inner.multipart_threshold {
+            return self
+                .multipart_copy(&client, from, to, &head, size, StorageClass::Standard)
+                .await;
+        }
+        let mut source = copy_source(&from.location.store, &from.key);
+        if let Some(version) = head.version_id() {
+            source = format!("{source}?versionId={version}");
+        }
+        client
+            .copy_object()
+            .bucket(&to.location.store)
+            .key(&to.key)
+            .copy_source(source)
+            .storage_class(storage_class(StorageClass::Standard))
+            .metadata_directive(MetadataDirective::Copy)
+            .send()
+            .await
+            .map_err(|e| blob_error("CopyObject", &to.key, &e))?;
+        Ok(())
+    }
+
     async fn archive(&self, blob: &BlobRef, class: StorageClass) -> Result<(), BlobError> {
         let client = self.client_at(&blob.location);
         let head = self
@@ -699,7 +731,7 @@ impl BlobStore for S3BlobStore {
             .ok_or_else(|| BlobError::NotFound(blob.key.clone()))?;
         let size = head.content_length().unwrap_or(0).max(0) as u64;
         let new_version = if size > self.inner.multipart_threshold {
-            self.multipart_copy(&client, blob, &head, size, class)
+            self.multipart_copy(&client, blob, blob, &head, size, class)
                 .await?;
             None
         } else {

@@ -133,3 +133,27 @@ async fn upload_links_sign_checksum_and_length() {
     // Path-style addressing on a custom endpoint: the bucket is in the path.
     assert!(url.path().starts_with("/any-bucket/documents/"), "{url}");
 }
+
+#[tokio::test]
+async fn s3_blob_store_copies_in_the_store() {
+    let config = moto_config(REGION_A).await;
+    let bucket = unique_name("copy");
+    create_bucket(&config, &bucket).await;
+    let store = S3BlobStore::new(&config, &bucket);
+    conformance::blob_copy(&store, &HttpUploader(reqwest::Client::new())).await;
+}
+
+#[tokio::test]
+async fn revisions_retention_and_trash_conform_on_dynamodb_and_s3() {
+    let config = moto_config(REGION_A).await;
+    let bucket = unique_name("history");
+    let table = unique_name("history");
+    create_bucket(&config, &bucket).await;
+    create_table(&config, &table).await;
+    conformance::service_history(
+        std::sync::Arc::new(DynamoMetadataStore::new(&config, &table)),
+        std::sync::Arc::new(S3BlobStore::new(&config, &bucket)),
+        &HttpUploader(reqwest::Client::new()),
+    )
+    .await;
+}

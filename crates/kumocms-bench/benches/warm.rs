@@ -256,11 +256,93 @@ fn bench_lambda(c: &mut Criterion, rt: &Runtime) {
     group.finish();
 }
 
+/// The cost of keeping history: the same reads over records that keep 1 revision and
+/// records that keep 50 (49 replaced ones beside the current), on the in-memory
+/// router. The document read and the listing must not grow beyond what the larger
+/// records cost to copy; the revision listing grows with what it lists.
+fn bench_history(c: &mut Criterion, rt: &Runtime) {
+    let mut group = c.benchmark_group("history");
+    for revisions in [1u32, 50] {
+        let (router, id) = rt.block_on(async {
+            let keys = AuthMode::ApiKeys(Arc::new(StaticKeys(
+                ApiKeys::from_plain(KEY, None).expect("keys"),
+            )));
+            let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobStore::new());
+            let metadata = Arc::new(MemoryMetadataStore::new());
+            let mut first = None;
+            for n in 0..SEEDED {
+                let document = memory::with_revisions(
+                    memory::active_document(&blobs.location(), n),
+                    revisions - 1,
+                );
+                first.get_or_insert_with(|| document.id.to_string());
+                metadata.insert(&document).await.expect("seed");
+            }
+            let router = kumocms_api::router(ApiState {
+                service: Arc::new(memory::service(metadata, blobs)),
+                auth: keys,
+            });
+            (router, first.expect("seeded"))
+        });
+        let auth = Some(format!("Bearer {KEY}"));
+        let get_uri = format!("/documents/{id}");
+        let revisions_uri = format!("/documents/{id}/revisions");
+        rt.block_on(async {
+            let body = call(
+                &router,
+                request("GET", &revisions_uri, auth.as_deref(), None),
+                200,
+            )
+            .await;
+            let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            assert_eq!(value["count"], revisions as usize, "{value}");
+        });
+        group.bench_function(format!("get_document_{revisions}_revisions"), |b| {
+            b.to_async(rt).iter(|| async {
+                black_box(
+                    call(
+                        &router,
+                        request("GET", &get_uri, auth.as_deref(), None),
+                        200,
+                    )
+                    .await,
+                )
+            });
+        });
+        group.bench_function(format!("list_100_{revisions}_revisions"), |b| {
+            b.to_async(rt).iter(|| async {
+                black_box(
+                    call(
+                        &router,
+                        request("GET", "/documents?limit=100", auth.as_deref(), None),
+                        200,
+                    )
+                    .await,
+                )
+            });
+        });
+        group.bench_function(format!("list_revisions_{revisions}_revisions"), |b| {
+            b.to_async(rt).iter(|| async {
+                black_box(
+                    call(
+                        &router,
+                        request("GET", &revisions_uri, auth.as_deref(), None),
+                        200,
+                    )
+                    .await,
+                )
+            });
+        });
+    }
+    group.finish();
+}
+
 fn warm(c: &mut Criterion) {
     let rt = runtime();
     bench_router(c, "router_memory", router_memory(&rt), &rt);
     bench_router(c, "router_s3presign", router_s3presign(&rt), &rt);
     bench_lambda(c, &rt);
+    bench_history(c, &rt);
 }
 
 criterion_group! {

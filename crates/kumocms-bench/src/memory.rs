@@ -47,6 +47,7 @@ pub fn active_document(location: &BlobLocation, n: usize) -> Document {
     metadata.insert("tags".to_owned(), serde_json::json!(["bench", "report"]));
     metadata.insert("sequence".to_owned(), serde_json::json!(n));
     Document {
+        schema_version: kumocms_core::SCHEMA_VERSION,
         id,
         version: 2,
         status: DocumentStatus::Active,
@@ -80,5 +81,34 @@ pub fn active_document(location: &BlobLocation, n: usize) -> Document {
             extracted_at: now,
             sidecar_applied: false,
         }),
+        revisions: Vec::new(),
+        trash: None,
     }
+}
+
+/// `document` as it is after `replaced` replacements: its current content is revision
+/// `replaced + 1` and the record keeps every replaced revision (the default retention).
+pub fn with_revisions(mut document: Document, replaced: u32) -> Document {
+    let Some(current) = document.content.clone() else {
+        return document;
+    };
+    for n in 1..=replaced {
+        let mut content = current.clone();
+        content.revision = n;
+        content.key = kumocms_core::blob_key::content_key(&document.id, n);
+        document.revisions.insert(
+            0,
+            kumocms_core::revision::RetainedRevision {
+                content,
+                storage_class: StorageClass::Standard,
+                extracted: document.extracted.clone(),
+                superseded_at: current.arrived_at,
+            },
+        );
+    }
+    if let Some(content) = document.content.as_mut() {
+        content.revision = replaced + 1;
+        content.key = kumocms_core::blob_key::content_key(&document.id, replaced + 1);
+    }
+    document
 }

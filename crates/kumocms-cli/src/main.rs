@@ -65,6 +65,15 @@ struct ServeArgs {
     /// Seconds a local restore takes (S3 takes minutes to hours).
     #[arg(long, default_value_t = 5, env = "KUMOCMS_RESTORE_DELAY")]
     restore_delay: u64,
+    /// Revisions kept per document, the current one included; 0 keeps all.
+    #[arg(long, default_value_t = 0, env = "KUMOCMS_REVISION_RETENTION_COUNT")]
+    revision_retention_count: u32,
+    /// Days a replaced revision is kept after it stopped being current; 0 keeps all.
+    #[arg(long, default_value_t = 0, env = "KUMOCMS_REVISION_RETENTION_DAYS")]
+    revision_retention_days: u32,
+    /// Days a deleted document stays in the trash before it is purged; 0 purges on DELETE.
+    #[arg(long, default_value_t = kumocms_core::revision::DEFAULT_TRASH_DAYS, env = "KUMOCMS_TRASH_RETENTION_DAYS")]
+    trash_retention_days: u32,
     /// Uploads received at once, over all links; one more gets 503 with Retry-After.
     #[arg(long, default_value_t = kumocms_local::http::DEFAULT_MAX_CONCURRENT_UPLOADS,
           env = "KUMOCMS_MAX_CONCURRENT_UPLOADS")]
@@ -147,6 +156,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.service.limits.max_file_size = args.max_file_size;
     options.service.pending_upload_ttl = Duration::from_secs(args.pending_upload_ttl);
     options.restore_delay = Duration::from_secs(args.restore_delay);
+    options.service.retention = kumocms_core::revision::Retention {
+        revision_count: args.revision_retention_count,
+        revision_days: args.revision_retention_days,
+        trash_days: args.trash_retention_days,
+    };
     options.max_concurrent_uploads = args.max_concurrent_uploads.max(1);
     options.body_timeout = Duration::from_secs(args.body_timeout.max(1));
     options.connections.header_read_timeout = Duration::from_secs(args.header_read_timeout.max(1));

@@ -62,6 +62,7 @@ pub fn sample_document(document_type: &str, status: DocumentStatus) -> Document 
     );
     metadata.insert("amount".into(), json!(12.5));
     Document {
+        schema_version: crate::document::SCHEMA_VERSION,
         id,
         version: 1,
         status,
@@ -98,6 +99,8 @@ pub fn sample_document(document_type: &str, status: DocumentStatus) -> Document 
             extracted_at: now,
             sidecar_applied: true,
         }),
+        revisions: Vec::new(),
+        trash: None,
     }
 }
 
@@ -148,6 +151,7 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     metadata_races(store).await;
     metadata_listing(store).await;
     metadata_expired_pending(store).await;
+    metadata_history(store).await;
 }
 
 /// Insert, get, conditional update and conditional delete.
@@ -814,5 +818,509 @@ pub async fn blob_store(store: &dyn BlobStore, uploader: &dyn ConformanceUploade
         store.head(&other).await.expect("head"),
         None,
         "delete_document must remove the content"
+    );
+}
+
+/// A record with history and in the trash round-trips unchanged, and a listing by
+/// status `deleted` finds it.
+pub async fn metadata_history(store: &dyn MetadataStore) {
+    let document_type = unique_type("history");
+    let mut document = sample_document(&document_type, DocumentStatus::Deleted);
+    let mut older = document.content.clone().expect("sample content");
+    older.revision = 1;
+    older.key = blob_key::content_key(&document.id, 1);
+    if let Some(content) = document.content.as_mut() {
+        content.revision = 2;
+        content.key = blob_key::content_key(&document.id, 2);
+    }
+    document.revisions = vec![crate::revision::RetainedRevision {
+        content: older,
+        storage_class: StorageClass::Glacier,
+        extracted: document.extracted.clone(),
+        superseded_at: Utc::now(),
+    }];
+    document.trash = Some(crate::revision::TrashState {
+        previous_status: DocumentStatus::Archived,
+        deleted_at: Utc::now(),
+        purge_at: Utc::now() + Duration::days(30),
+    });
+    let active = sample_document(&document_type, DocumentStatus::Active);
+    store.insert(&document).await.expect("insert");
+    store.insert(&active).await.expect("insert");
+    assert_eq!(
+        store.get(&document.id).await.expect("get"),
+        Some(document.clone()),
+        "retained revisions, the trash state and status deleted must round-trip unchanged"
+    );
+    let page = store
+        .list(&ListQuery {
+            document_type: Some(document_type.clone()),
+            status: Some(DocumentStatus::Deleted),
+            limit: 10,
+            after: None,
+        })
+        .await
+        .expect("list");
+    let ids: Vec<DocumentId> = page.documents.iter().map(|d| d.id).collect();
+    assert_eq!(
+        ids,
+        vec![document.id],
+        "a listing by status deleted must find the deleted record only"
+    );
+    cleanup(store, &[document.id, active.id]).await;
+}
+
+/// `copy`: the copy is readable at its key, in STANDARD, with the same bytes; the
+/// source stays; a missing source fails.
+pub async fn blob_copy(store: &dyn BlobStore, uploader: &dyn ConformanceUploader) {
+    let location = store.location();
+    let id = DocumentId::new();
+    let source = BlobRef {
+        key: blob_key::content_key(&id, 1),
+        location: location.clone(),
+    };
+    let target = BlobRef {
+        key: blob_key::content_key(&id, 2),
+        location: location.clone(),
+    };
+    let body = sample_bytes();
+    upload(store, uploader, &source, "text/plain", body.clone(), true).await;
+    store
+        .copy(&source, &target)
+        .await
+        .expect("copy of a readable blob");
+    assert_eq!(
+        store
+            .head(&target)
+            .await
+            .expect("head")
+            .map(|h| (h.size, h.storage_class)),
+        Some((body.len() as u64, StorageClass::Standard)),
+        "a copy must be stored in STANDARD with the source's size"
+    );
+    assert_eq!(
+        read_all(store, &target).await.expect("read the copy"),
+        body.to_vec(),
+        "a copy must hold exactly the source's bytes"
+    );
+    assert!(
+        store.head(&source).await.expect("head").is_some(),
+        "copying must keep the source"
+    );
+    let missing = BlobRef {
+        key: blob_key::content_key(&id, 9),
+        location: location.clone(),
+    };
+    assert!(
+        store
+            .copy(
+                &missing,
+                &BlobRef {
+                    key: blob_key::content_key(&id, 10),
+                    location: location.clone(),
+                }
+            )
+            .await
+            .is_err(),
+        "copying a blob that does not exist must fail"
+    );
+    store
+        .delete_document(&id, &location)
+        .await
+        .expect("delete_document");
+}
+
+/// Delivers what the store announces. Local stores publish to their own sink; here
+/// the suite hands the event to the processor itself, as EventBridge would on AWS
+/// (a duplicate delivery is ignored by the processor).
+async fn deliver(processor: &crate::events::EventProcessor, blob: &BlobRef) {
+    processor
+        .handle(&crate::events::StorageEvent::ObjectCreated {
+            location: blob.location.clone(),
+            key: blob.key.clone(),
+        })
+        .await
+        .expect("the event must be processed");
+}
+
+/// Revisions, retention and the trash through the service and the event processor,
+/// over the adapters: replace keeps the old content, revisions list newest first and
+/// download, a restore comes back as a new revision by a server-side copy, bad
+/// revision numbers are refused, the count retention removes the oldest from the
+/// record and the store together, and delete → trash → undelete → purge.
+pub async fn service_history(
+    metadata: std::sync::Arc<dyn MetadataStore>,
+    blobs: std::sync::Arc<dyn BlobStore>,
+    uploader: &dyn ConformanceUploader,
+) {
+    use crate::error::CoreError;
+    use crate::events::EventProcessor;
+    use crate::history::DeleteOptions;
+    use crate::ports::{Clock, ManualClock};
+    use crate::revision::Retention;
+    use crate::service::{DocumentService, NewContent, NewDocument, ServiceConfig};
+
+    let clock = std::sync::Arc::new(ManualClock::new(Utc::now()));
+    let retention = Retention {
+        revision_count: 3,
+        revision_days: 0,
+        trash_days: 30,
+    };
+    let config = ServiceConfig {
+        retention,
+        ..ServiceConfig::default()
+    };
+    let service = DocumentService::new(
+        metadata.clone(),
+        blobs.clone(),
+        clock.clone(),
+        crate::cursor::CursorCodec::new(b"conformance cursors"),
+        config.clone(),
+    );
+    let processor = EventProcessor::new(
+        metadata.clone(),
+        blobs.clone(),
+        clock.clone(),
+        config.limits,
+    )
+    .with_retention(retention);
+    let bodies: Vec<Bytes> = (1..=4)
+        .map(|n| Bytes::from(format!("revision {n} of the conformance document\n").repeat(n)))
+        .collect();
+
+    // r1
+    let created = service
+        .create(NewDocument {
+            file_name: "history.txt".into(),
+            file_size: bodies[0].len() as u64,
+            content_type: Some("text/plain".into()),
+            document_type: Some(unique_type("service-history")),
+            ..NewDocument::default()
+        })
+        .await
+        .expect("create");
+    let id = created.document.id;
+    uploader
+        .upload(&created.upload, bodies[0].clone())
+        .await
+        .expect("upload r1");
+    deliver(
+        &processor,
+        &created.document.pending_blob().expect("pending r1"),
+    )
+    .await;
+    // r2: the replaced r1 stays.
+    let replaced = service
+        .replace(
+            &id,
+            NewContent {
+                file_size: bodies[1].len() as u64,
+                content_type: Some("text/plain".into()),
+                ..NewContent::default()
+            },
+        )
+        .await
+        .expect("replace");
+    uploader
+        .upload(&replaced.upload, bodies[1].clone())
+        .await
+        .expect("upload r2");
+    deliver(
+        &processor,
+        &replaced.document.pending_blob().expect("pending r2"),
+    )
+    .await;
+
+    let page = service.revisions(&id, None, None).await.expect("revisions");
+    let numbers: Vec<(u32, bool)> = page
+        .revisions
+        .iter()
+        .map(|r| (r.revision, r.current))
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![(2, true), (1, false)],
+        "revisions are listed newest first, the current one first"
+    );
+    assert_eq!(
+        page.revisions[1].checksum_sha256,
+        Some(sha256_hex(&bodies[0])),
+        "a revision keeps its checksum"
+    );
+    let first = service.revisions(&id, Some(1), None).await.expect("page 1");
+    assert_eq!(first.revisions.len(), 1);
+    let second = service
+        .revisions(&id, Some(1), first.next_cursor.clone())
+        .await
+        .expect("page 2");
+    assert_eq!(
+        second
+            .revisions
+            .iter()
+            .map(|r| r.revision)
+            .collect::<Vec<_>>(),
+        vec![1],
+        "the cursor continues after the last revision"
+    );
+    assert!(second.next_cursor.is_none(), "the last page has no cursor");
+
+    let old = service.revision(&id, "1").await.expect("revision 1");
+    let link = old
+        .download
+        .expect("a retained standard revision is readable");
+    assert_eq!(
+        uploader.download(&link).await.expect("download r1"),
+        bodies[0],
+        "revision 1 serves the replaced bytes"
+    );
+    let link = service
+        .revision_content_link(&id, "1")
+        .await
+        .expect("content link r1");
+    assert_eq!(
+        uploader.download(&link).await.expect("download r1"),
+        bodies[0]
+    );
+
+    for bad in ["0", "-1", "abc", "1.5", "+1", "", "99999999999"] {
+        assert!(
+            matches!(service.revision(&id, bad).await, Err(CoreError::Invalid(ref e)) if e.code == "invalid_revision"),
+            "revision {bad:?} must be refused as invalid_revision"
+        );
+    }
+    assert!(
+        matches!(
+            service.revision(&id, "3").await,
+            Err(CoreError::RevisionNotFound { revision: 3, .. })
+        ),
+        "a revision beyond the latest must be revision_not_found"
+    );
+
+    // Restore r1: a new revision r3 with r1's bytes, by a server-side copy.
+    let restoring = service
+        .restore_revision(&id, "1", None)
+        .await
+        .expect("restore r1");
+    let pending = restoring
+        .pending_upload
+        .clone()
+        .expect("the copy is announced as a pending upload");
+    assert_eq!(
+        pending.revision, 3,
+        "a restore makes the next revision, never rewrites one"
+    );
+    deliver(&processor, &restoring.pending_blob().expect("pending r3")).await;
+    let view = service.get(&id).await.expect("get");
+    assert_eq!(view.document.content.as_ref().map(|c| c.revision), Some(3));
+    assert_eq!(
+        uploader
+            .download(&view.download.expect("readable"))
+            .await
+            .expect("download r3"),
+        bodies[0],
+        "the restored revision serves the bytes of the revision it restored"
+    );
+    assert_eq!(
+        view.document.extracted.as_ref().map(|e| e.sha256.clone()),
+        Some(sha256_hex(&bodies[0])),
+        "a restored revision is extracted like an upload"
+    );
+    assert!(
+        matches!(
+            service.restore_revision(&id, "1", Some(1)).await,
+            Err(CoreError::PreconditionFailed)
+        ),
+        "a restore with a stale If-Match must be 412"
+    );
+
+    // r4: the count retention (3) drops r1, from the record and the store together.
+    let replaced = service
+        .replace(
+            &id,
+            NewContent {
+                file_size: bodies[3].len() as u64,
+                content_type: Some("text/plain".into()),
+                ..NewContent::default()
+            },
+        )
+        .await
+        .expect("replace");
+    uploader
+        .upload(&replaced.upload, bodies[3].clone())
+        .await
+        .expect("upload r4");
+    deliver(
+        &processor,
+        &replaced.document.pending_blob().expect("pending r4"),
+    )
+    .await;
+    let numbers: Vec<u32> = service
+        .revisions(&id, None, None)
+        .await
+        .expect("revisions")
+        .revisions
+        .iter()
+        .map(|r| r.revision)
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![4, 3, 2],
+        "the count retention keeps the newest revisions"
+    );
+    let r1 = BlobRef {
+        key: blob_key::content_key(&id, 1),
+        location: blobs.location(),
+    };
+    assert_eq!(
+        blobs.head(&r1).await.expect("head r1"),
+        None,
+        "an expired revision is gone from the store too"
+    );
+    assert!(
+        matches!(
+            service.restore_revision(&id, "1", None).await,
+            Err(CoreError::RevisionNotFound { .. })
+        ),
+        "restoring an expired revision must be revision_not_found"
+    );
+    // A late duplicate event for a retained revision must not delete it.
+    deliver(
+        &processor,
+        &BlobRef {
+            key: blob_key::content_key(&id, 2),
+            location: blobs.location(),
+        },
+    )
+    .await;
+    assert!(
+        service
+            .revision(&id, "2")
+            .await
+            .expect("revision 2")
+            .download
+            .is_some(),
+        "a duplicate event leaves a retained revision"
+    );
+
+    // The trash.
+    let version = service.get(&id).await.expect("get").document.version;
+    assert!(
+        matches!(
+            service
+                .delete_with(
+                    &id,
+                    DeleteOptions {
+                        permanent: false,
+                        if_match: Some(version - 1)
+                    }
+                )
+                .await,
+            Err(CoreError::PreconditionFailed)
+        ),
+        "a delete with a stale If-Match must be 412"
+    );
+    service.delete(&id).await.expect("delete into the trash");
+    let trashed = service
+        .get(&id)
+        .await
+        .expect("a deleted document still answers");
+    assert_eq!(trashed.document.status, DocumentStatus::Deleted);
+    assert!(
+        trashed.download.is_none(),
+        "a deleted document offers no download"
+    );
+    let purge_at = trashed.document.trash.as_ref().map(|t| t.purge_at);
+    assert_eq!(
+        purge_at,
+        Some(clock.now() + Duration::days(30)),
+        "purge_at follows the trash retention"
+    );
+    assert!(
+        matches!(service.content_link(&id).await, Err(CoreError::State(ref e)) if e.code == "document_deleted"),
+        "the content of a deleted document is refused with document_deleted"
+    );
+    assert!(
+        matches!(service.revision_content_link(&id, "2").await, Err(CoreError::State(ref e)) if e.code == "document_deleted"),
+        "every revision of a deleted document is refused with document_deleted"
+    );
+    let undeleted = service.undelete(&id, None).await.expect("undelete");
+    assert_eq!(
+        undeleted.status,
+        DocumentStatus::Active,
+        "undelete returns the status it had"
+    );
+    assert!(undeleted.trash.is_none());
+    assert!(
+        matches!(service.undelete(&id, None).await, Err(CoreError::State(ref e)) if e.code == "not_deleted"),
+        "undelete of a document not in the trash must be not_deleted"
+    );
+    // Purged by the sweep once the retention is over.
+    service.delete(&id).await.expect("delete again");
+    clock.advance(Duration::days(29));
+    service.purge_expired(100).await.expect("sweep");
+    assert!(
+        service.get(&id).await.is_ok(),
+        "a document stays in the trash until purge_at"
+    );
+    clock.advance(Duration::days(2));
+    service.purge_expired(100).await.expect("sweep");
+    assert!(
+        matches!(service.get(&id).await, Err(CoreError::NotFound(_))),
+        "past purge_at the sweep purges the record"
+    );
+    for n in 1..=4 {
+        let blob = BlobRef {
+            key: blob_key::content_key(&id, n),
+            location: blobs.location(),
+        };
+        assert_eq!(
+            blobs.head(&blob).await.expect("head"),
+            None,
+            "the purge removes every revision (r{n})"
+        );
+    }
+
+    // Permanent delete: at once.
+    let created = service
+        .create(NewDocument {
+            file_name: "erase.txt".into(),
+            file_size: bodies[0].len() as u64,
+            content_type: Some("text/plain".into()),
+            ..NewDocument::default()
+        })
+        .await
+        .expect("create");
+    let erase = created.document.id;
+    uploader
+        .upload(&created.upload, bodies[0].clone())
+        .await
+        .expect("upload");
+    deliver(
+        &processor,
+        &created.document.pending_blob().expect("pending"),
+    )
+    .await;
+    service
+        .delete_with(
+            &erase,
+            DeleteOptions {
+                permanent: true,
+                if_match: None,
+            },
+        )
+        .await
+        .expect("permanent delete");
+    assert!(
+        matches!(service.get(&erase).await, Err(CoreError::NotFound(_))),
+        "a permanent delete purges at once"
+    );
+    let blob = BlobRef {
+        key: blob_key::content_key(&erase, 1),
+        location: blobs.location(),
+    };
+    assert_eq!(
+        blobs.head(&blob).await.expect("head"),
+        None,
+        "a permanent delete removes the content"
     );
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::id::DocumentId;
+use crate::revision::{RetainedRevision, TrashState};
 
 /// Where a document is in its lifecycle. See [`crate::lifecycle`] for the transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -22,15 +23,19 @@ pub enum DocumentStatus {
     Restoring,
     /// A temporary restored copy can be read until it expires.
     Restored,
+    /// In the trash: hidden from the default listing, content unreadable, purged
+    /// after the trash retention unless undeleted.
+    Deleted,
 }
 
 impl DocumentStatus {
-    pub const ALL: [DocumentStatus; 5] = [
+    pub const ALL: [DocumentStatus; 6] = [
         Self::PendingUpload,
         Self::Active,
         Self::Archived,
         Self::Restoring,
         Self::Restored,
+        Self::Deleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +45,7 @@ impl DocumentStatus {
             Self::Archived => "archived",
             Self::Restoring => "restoring",
             Self::Restored => "restored",
+            Self::Deleted => "deleted",
         }
     }
 
@@ -175,10 +181,39 @@ pub struct Extracted {
     pub sidecar_applied: bool,
 }
 
+/// The version of the stored record's shape that this code writes. Records without
+/// a `schema_version` were written by releases before it existed (version 1: no
+/// revision history, no trash); [`Document::from_record`] reads every version up to
+/// this one, and refuses newer ones rather than lose what it does not know.
+///
+/// | version | release | change |
+/// |---|---|---|
+/// | 1 | up to fc2895e | (implicit) |
+/// | 2 | revisions and trash | `schema_version`, `revisions`, `trash`, status `deleted` |
+pub const SCHEMA_VERSION: u32 = 2;
+
+fn schema_v1() -> u32 {
+    1
+}
+
+/// Why a stored record cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("unreadable record: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error(
+        "record schema version {0} is newer than this release reads ({SCHEMA_VERSION}); upgrade KumoCMS"
+    )]
+    TooNew(u32),
+}
+
 /// A document record, in the form adapters persist. System fields are struct fields;
 /// user metadata is the `metadata` map and can never shadow them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
+    /// The shape of this record; see [`SCHEMA_VERSION`].
+    #[serde(default = "schema_v1")]
+    pub schema_version: u32,
     pub id: DocumentId,
     /// Bumped on every write; conditional writes compare it.
     pub version: u64,
@@ -192,9 +227,30 @@ pub struct Document {
     pub pending_upload: Option<PendingUpload>,
     pub restore: Option<RestoreState>,
     pub extracted: Option<Extracted>,
+    /// Content this record replaced and still keeps, newest first (the current
+    /// content is `content`). See [`crate::revision`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<RetainedRevision>,
+    /// Set while the document is in the trash (status `deleted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trash: Option<TrashState>,
 }
 
 impl Document {
+    /// Reads a stored record of any schema version up to [`SCHEMA_VERSION`] and
+    /// upgrades it in memory; it is written back in the current shape at its next
+    /// change. Version 1 records have no history: their current content is their
+    /// one revision.
+    pub fn from_record(json: &str) -> Result<Self, RecordError> {
+        let mut document: Document = serde_json::from_str(json)?;
+        if document.schema_version > SCHEMA_VERSION {
+            return Err(RecordError::TooNew(document.schema_version));
+        }
+        // 1 → 2: the new fields default to "no history, not in the trash".
+        document.schema_version = SCHEMA_VERSION;
+        Ok(document)
+    }
+
     /// The strong ETag of this version of the record.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)

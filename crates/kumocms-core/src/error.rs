@@ -10,6 +10,9 @@ pub enum CoreError {
     Invalid(#[from] ValidationError),
     #[error("no document has id {0}")]
     NotFound(String),
+    /// The document exists but keeps no such revision (never made, or expired).
+    #[error("document {id} has no revision {revision} (it never existed or has expired)")]
+    RevisionNotFound { id: String, revision: u32 },
     #[error("{0}")]
     State(#[from] InvalidTransition),
     /// Another change to the same record won the race.

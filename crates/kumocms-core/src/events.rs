@@ -19,6 +19,7 @@ use crate::error::CoreError;
 use crate::extract::Extractor;
 use crate::lifecycle::{Transition, next_status};
 use crate::ports::{BlobError, BlobStore, Clock, MetadataStore, StoreError};
+use crate::revision::{self, Retention};
 use crate::validate::{self, Limits};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,7 @@ pub struct EventProcessor {
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    retention: Retention,
 }
 
 impl EventProcessor {
@@ -73,7 +75,14 @@ impl EventProcessor {
             blobs,
             clock,
             limits,
+            retention: Retention::default(),
         }
+    }
+
+    /// How many replaced revisions to keep, and for how long (default: all, for ever).
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// Applies one event. An `Err` is transient (a store is down): the caller must
@@ -150,6 +159,16 @@ impl EventProcessor {
             // A duplicate delivery, or the copy in place that archiving makes.
             return Ok(Outcome::Ignored("already_current"));
         }
+        if document.revisions.iter().any(|r| r.blob() == blob) {
+            // A late duplicate for content that has since been replaced: it is kept
+            // as a revision, never deleted as a stale upload.
+            return Ok(Outcome::Ignored("retained_revision"));
+        }
+        if document.status == DocumentStatus::Deleted {
+            // In the trash, a pending upload is dropped: this one can never be served.
+            self.blobs.delete(&blob).await?;
+            return Ok(Outcome::Applied("upload_to_deleted_document_deleted"));
+        }
         let Some(pending) = document
             .pending_upload
             .clone()
@@ -181,8 +200,10 @@ impl EventProcessor {
             document.metadata = merge_sidecar(&document.metadata, sidecar, &self.limits);
             extracted.sidecar_applied = true;
         }
-        let previous = document.content_blob();
+        let now = self.clock.now();
         document.status = next_status(document.status, Transition::ContentArrived)?;
+        // The replaced content is kept as a revision, as long as the retention says.
+        revision::retire_current(&mut document, now);
         document.content = Some(ContentVersion {
             revision: pending.revision,
             key: pending.key,
@@ -191,23 +212,19 @@ impl EventProcessor {
             content_type: pending.content_type,
             size: extracted.size,
             checksum_sha256: Some(extracted.sha256.clone()),
-            arrived_at: self.clock.now(),
+            arrived_at: now,
         });
         document.pending_upload = None;
         document.storage_class = StorageClass::Standard;
         document.restore = None;
         document.extracted = Some(extracted);
+        // With the new content in place, so that it counts as one of the kept revisions.
+        let expired = revision::drop_expired(&mut document, &self.retention, now);
         self.save(document).await?;
-        if let Some(previous) = previous {
-            // The new version is live; the old one and its sidecar can go.
-            let sidecar = BlobRef {
-                key: blob_key::sidecar_key(&previous.key),
-                location: previous.location.clone(),
-            };
-            for old in [previous, sidecar] {
-                if let Err(error) = self.blobs.delete(&old).await {
-                    tracing::warn!(%error, key = %old.key, "could not delete replaced content");
-                }
+        // The record no longer names the expired revisions: their blobs can go.
+        for old in expired.iter().flat_map(|r| r.blobs()) {
+            if let Err(error) = self.blobs.delete(&old).await {
+                tracing::warn!(%error, key = %old.key, "could not delete an expired revision");
             }
         }
         Ok(Outcome::Applied("content_activated"))

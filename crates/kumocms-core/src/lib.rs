@@ -12,6 +12,7 @@ pub mod document;
 pub mod error;
 pub mod events;
 pub mod extract;
+mod history;
 pub mod home_region;
 pub mod id;
 pub mod lifecycle;
@@ -21,12 +22,14 @@ pub mod page_budget;
 pub mod ports;
 #[cfg(all(feature = "conformance", feature = "memory"))]
 pub mod replication;
+pub mod revision;
 pub mod service;
 pub mod validate;
 
 pub use document::{
     BlobLocation, BlobRef, ContentVersion, Document, DocumentStatus, Extracted, PendingUpload,
-    RestoreState, RestoreTier, StorageClass,
+    RecordError, RestoreState, RestoreTier, SCHEMA_VERSION, StorageClass,
 };
 pub use error::CoreError;
+pub use history::{DeleteOptions, RevisionPage, RevisionView, parse_revision};
 pub use id::DocumentId;

@@ -5,8 +5,10 @@
 //!                                       ▲                    ▲                      │
 //!                                       │                    └──copy expires── restored ◀─┘ completed
 //!                  replacement arrives ─┘ (from any status)
-//! any state ──delete──▶ (gone)
+//! any state ──delete──▶ deleted (the trash) ──undelete──▶ the status it had
+//!                                            ──purge (retention, permanent)──▶ (gone)
 //! ```
+//! A document that never had content is purged on delete (it has nothing to lose).
 //! Every function here is pure: callers apply the new status with a conditional write.
 
 use crate::document::DocumentStatus;
@@ -49,6 +51,11 @@ pub fn next_status(
     use DocumentStatus::*;
     use Transition::*;
     match (status, transition) {
+        (Deleted, ContentArrived | Replace | Archive | RequestRestore) => Err(refuse(
+            status,
+            "document_deleted",
+            "the document is in the trash; undelete it first with POST /documents/{id}/undelete",
+        )),
         // A replacement asked for before a restore may still land during it; new
         // content supersedes the archived copy.
         (_, ContentArrived) => Ok(Active),
@@ -115,6 +122,11 @@ pub fn content_unreadable(status: DocumentStatus) -> Option<InvalidTransition> {
             "restore_in_progress",
             "the content is being restored; try again when the restore completes",
         )),
+        Deleted => Some(refuse(
+            status,
+            "document_deleted",
+            "the document is in the trash; undelete it first with POST /documents/{id}/undelete",
+        )),
     }
 }
 
@@ -153,6 +165,11 @@ mod tests {
             (Restoring, Replace, "restore_in_progress"),
             (Active, RestoreCompleted, "no_restore"),
             (Archived, RestoreExpired, "no_restore"),
+            (Deleted, Replace, "document_deleted"),
+            (Deleted, Archive, "document_deleted"),
+            (Deleted, RequestRestore, "document_deleted"),
+            (Deleted, ContentArrived, "document_deleted"),
+            (Deleted, RestoreCompleted, "no_restore"),
         ];
         for (status, transition, code) in table {
             let err = next_status(status, transition).expect_err("must be refused");
@@ -166,7 +183,9 @@ mod tests {
             assert_eq!(next_status(status, Replace), Ok(status));
         }
         for status in DocumentStatus::ALL {
-            assert_eq!(next_status(status, ContentArrived), Ok(Active));
+            if status != Deleted {
+                assert_eq!(next_status(status, ContentArrived), Ok(Active));
+            }
         }
     }
 
@@ -185,6 +204,10 @@ mod tests {
         assert_eq!(
             content_unreadable(PendingUpload).map(|e| e.code),
             Some("upload_pending")
+        );
+        assert_eq!(
+            content_unreadable(Deleted).map(|e| e.code),
+            Some("document_deleted")
         );
     }
 }

@@ -354,6 +354,21 @@ impl BlobStore for MemoryBlobStore {
         Ok(())
     }
 
+    /// Copies the bytes; nothing is announced (callers that run an event processor
+    /// publish the event themselves).
+    async fn copy(&self, from: &BlobRef, to: &BlobRef) -> Result<(), BlobError> {
+        let mut blobs = self
+            .blobs
+            .write()
+            .map_err(|_| BlobError::Other("lock poisoned".to_owned()))?;
+        let bytes = blobs
+            .get(&from.key)
+            .cloned()
+            .ok_or_else(|| BlobError::NotFound(from.key.clone()))?;
+        blobs.insert(to.key.clone(), bytes);
+        Ok(())
+    }
+
     async fn archive(&self, _blob: &BlobRef, _class: StorageClass) -> Result<(), BlobError> {
         Ok(())
     }

@@ -150,6 +150,10 @@ pub trait BlobStore: Send + Sync {
         id: &DocumentId,
         location: &BlobLocation,
     ) -> Result<(), BlobError>;
+    /// Copies the bytes of a readable blob to `to`, in the standard class, inside the
+    /// store (nothing goes through the caller), and announces `to` with an
+    /// `ObjectCreated` event like an upload (S3 does so itself for a CopyObject).
+    async fn copy(&self, from: &BlobRef, to: &BlobRef) -> Result<(), BlobError>;
     /// Moves the blob to an archive storage class, keeping its bytes and metadata.
     async fn archive(&self, blob: &BlobRef, class: StorageClass) -> Result<(), BlobError>;
     /// Asks for a temporary readable copy of an archived blob for `days` days.

@@ -271,6 +271,9 @@ impl BlobStore for NoContent {
     async fn delete(&self, _: &BlobRef) -> Result<(), BlobError> {
         Err(no_content())
     }
+    async fn copy(&self, _: &BlobRef, _: &BlobRef) -> Result<(), BlobError> {
+        Err(no_content())
+    }
     async fn delete_document(&self, _: &DocumentId, _: &BlobLocation) -> Result<(), BlobError> {
         Err(no_content())
     }

@@ -15,8 +15,9 @@ use crate::error::CoreError;
 use crate::id::DocumentId;
 use crate::lifecycle::{Transition, content_unreadable, next_status};
 use crate::ports::{
-    BlobStore, Clock, DownloadSpec, ListQuery, MetadataStore, SignedLink, StoreError, UploadSpec,
+    BlobStore, Clock, DownloadSpec, ListQuery, MetadataStore, SignedLink, UploadSpec,
 };
+use crate::revision::{self, Retention};
 use crate::validate::{self, Limits, ValidationError};
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct ServiceConfig {
     pub download_link_ttl: Duration,
     /// How long a pending upload may wait for its content before it is discarded.
     pub pending_upload_ttl: Duration,
+    /// How long replaced revisions and deleted documents are kept.
+    pub retention: Retention,
     /// The most a listing page's records may weigh as JSON (`page_budget`).
     pub max_page_bytes: usize,
 }
@@ -39,6 +42,7 @@ impl Default for ServiceConfig {
             upload_link_ttl: Duration::from_secs(3600),
             download_link_ttl: Duration::from_secs(300),
             pending_upload_ttl: Duration::from_secs(24 * 3600),
+            retention: Retention::default(),
             max_page_bytes: crate::page_budget::DEFAULT_MAX_PAGE_BYTES,
         }
     }
@@ -100,17 +104,19 @@ pub struct Page {
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
 /// How often an operation that merges into the latest record retries a lost race.
-const MERGE_ATTEMPTS: usize = 5;
+pub(crate) const MERGE_ATTEMPTS: usize = 5;
 
 pub struct DocumentService {
-    metadata: Arc<dyn MetadataStore>,
-    blobs: Arc<dyn BlobStore>,
-    clock: Arc<dyn Clock>,
-    cursors: CursorCodec,
-    config: ServiceConfig,
+    pub(crate) metadata: Arc<dyn MetadataStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cursors: CursorCodec,
+    pub(crate) config: ServiceConfig,
+    /// Where the revision-retention sweep continues (a listing position).
+    sweep_position: std::sync::Mutex<Option<String>>,
 }
 
-fn chrono_duration(duration: Duration) -> chrono::Duration {
+pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
@@ -128,6 +134,20 @@ impl DocumentService {
             clock,
             cursors,
             config,
+            sweep_position: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn sweep_position(&self) -> Option<String> {
+        self.sweep_position
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_sweep_position(&self, position: Option<String>) {
+        if let Ok(mut current) = self.sweep_position.lock() {
+            *current = position;
         }
     }
 
@@ -147,7 +167,7 @@ impl DocumentService {
         &self.clock
     }
 
-    async fn load(&self, id: &DocumentId) -> Result<Document, CoreError> {
+    pub(crate) async fn load(&self, id: &DocumentId) -> Result<Document, CoreError> {
         self.metadata
             .get(id)
             .await?
@@ -164,7 +184,7 @@ impl DocumentService {
     }
 
     /// Writes `document` if the stored version is still the one it was read at.
-    async fn save(&self, mut document: Document) -> Result<Document, CoreError> {
+    pub(crate) async fn save(&self, mut document: Document) -> Result<Document, CoreError> {
         let expected = document.version;
         document.version += 1;
         document.updated_at = self.clock.now();
@@ -226,6 +246,7 @@ impl DocumentService {
         let upload = self.upload_link(&pending).await?;
         let now = self.clock.now();
         let document = Document {
+            schema_version: crate::document::SCHEMA_VERSION,
             id,
             version: 1,
             status: DocumentStatus::PendingUpload,
@@ -238,21 +259,31 @@ impl DocumentService {
             pending_upload: Some(pending),
             restore: None,
             extracted: None,
+            revisions: Vec::new(),
+            trash: None,
         };
         self.metadata.insert(&document).await?;
         Ok(Upload { document, upload })
     }
 
     pub async fn replace(&self, id: &DocumentId, request: NewContent) -> Result<Upload, CoreError> {
+        self.replace_if(id, request, None).await
+    }
+
+    /// `PUT /documents/{id}`, only if the record is still at `if_match` when given.
+    pub async fn replace_if(
+        &self,
+        id: &DocumentId,
+        request: NewContent,
+        if_match: Option<u64>,
+    ) -> Result<Upload, CoreError> {
         let mut document = self.load(id).await?;
+        if if_match.is_some_and(|version| version != document.version) {
+            return Err(CoreError::PreconditionFailed);
+        }
         next_status(document.status, Transition::Replace)?;
-        let revision = document
-            .content
-            .as_ref()
-            .map(|c| c.revision)
-            .max(document.pending_upload.as_ref().map(|p| p.revision))
-            .unwrap_or(0)
-            + 1;
+        // Numbers are never reused while a revision with it is kept.
+        let revision = revision::latest_number(&document) + 1;
         let file_name = request
             .file_name
             .or_else(|| document.content.as_ref().map(|c| c.file_name.clone()))
@@ -280,7 +311,12 @@ impl DocumentService {
         let upload = self.upload_link(&pending).await?;
         let superseded = document.pending_blob();
         document.pending_upload = Some(pending);
-        let document = self.save(document).await?;
+        let document = match self.save(document).await {
+            Err(CoreError::Conflict) if if_match.is_some() => {
+                return Err(CoreError::PreconditionFailed);
+            }
+            other => other?,
+        };
         if let Some(blob) = superseded {
             // An upload to the superseded link may already have landed; it is
             // never promoted, so drop it now rather than wait for its event.
@@ -339,7 +375,7 @@ impl DocumentService {
             Some(text) => Some(DocumentStatus::parse(text).ok_or_else(|| {
                 ValidationError::invalid(
                     "invalid_status",
-                    "status must be one of pending_upload, active, archived, restoring, restored",
+                    "status must be one of pending_upload, active, archived, restoring, restored, deleted",
                 )
             })?),
         };
@@ -367,8 +403,14 @@ impl DocumentService {
             self.config.max_page_bytes,
         )
         .await?;
+        // Documents in the trash are listed only when asked for (`status=deleted`);
+        // a page may come back shorter than `limit`, with a cursor, because of it.
+        let mut documents = page.documents;
+        if status.is_none() {
+            documents.retain(|d| d.status != DocumentStatus::Deleted);
+        }
         Ok(Page {
-            documents: page.documents,
+            documents,
             next_cursor: page
                 .next
                 .map(|position| self.cursors.encode(&position, &filter)),
@@ -394,12 +436,22 @@ impl DocumentService {
             if if_match.is_some_and(|version| version != document.version) {
                 return Err(CoreError::PreconditionFailed);
             }
+            if document.status == DocumentStatus::Deleted
+                && let Some(refusal) = content_unreadable(document.status)
+            {
+                return Err(refusal.into());
+            }
+            let unchanged = document.clone();
             if let Some(metadata) = patch.metadata.clone() {
                 document.metadata =
                     validate::merge_metadata(&document.metadata, metadata, &self.config.limits)?;
             }
             if let Some(document_type) = &document_type {
                 document.document_type = document_type.clone();
+            }
+            if document == unchanged {
+                // Nothing to change (`{}`, or values it already has): no write, no new version.
+                return Ok(document);
             }
             match self.save(document).await {
                 Err(CoreError::Conflict) if if_match.is_some() => {
@@ -412,40 +464,11 @@ impl DocumentService {
         Err(CoreError::Conflict)
     }
 
-    /// Deletes the record, then every blob of the document. A lost race with another
-    /// change is retried: deletion wins over edits.
+    /// `DELETE /documents/{id}` with no options: into the trash (see
+    /// [`DocumentService::delete_with`]).
     pub async fn delete(&self, id: &DocumentId) -> Result<(), CoreError> {
-        for _ in 0..MERGE_ATTEMPTS {
-            let document = match self.metadata.get(id).await? {
-                Some(document) => document,
-                None => {
-                    // A retry after a partial failure: finish the blob clean-up.
-                    self.blobs
-                        .delete_document(id, &self.blobs.location())
-                        .await?;
-                    return Err(CoreError::NotFound(id.to_string()));
-                }
-            };
-            match self.metadata.delete(id, document.version).await {
-                Err(StoreError::Conflict) => continue,
-                Err(other) => return Err(other.into()),
-                Ok(()) => {}
-            }
-            let mut locations = vec![self.blobs.location()];
-            for blob in [document.content_blob(), document.pending_blob()]
-                .into_iter()
-                .flatten()
-            {
-                if !locations.contains(&blob.location) {
-                    locations.push(blob.location);
-                }
-            }
-            for location in locations {
-                self.blobs.delete_document(id, &location).await?;
-            }
-            return Ok(());
-        }
-        Err(CoreError::Conflict)
+        self.delete_with(id, crate::history::DeleteOptions::default())
+            .await
     }
 
     /// Claims the archived status with a conditional write, then moves the content;

@@ -144,6 +144,10 @@ impl BlobStore for FlakyBlobs {
         self.check("delete_document").await?;
         self.inner.delete_document(id, location).await
     }
+    async fn copy(&self, from: &BlobRef, to: &BlobRef) -> Result<(), BlobError> {
+        self.check("copy").await?;
+        self.inner.copy(from, to).await
+    }
     async fn archive(&self, blob: &BlobRef, class: StorageClass) -> Result<(), BlobError> {
         self.check("archive").await?;
         self.inner.archive(blob, class).await

@@ -32,14 +32,20 @@ impl Core {
         blobs: Arc<dyn BlobStore>,
         settings: &Settings,
     ) -> Self {
-        let config = ServiceConfig::default();
+        let config = ServiceConfig {
+            retention: settings.retention,
+            ..ServiceConfig::default()
+        };
         let clock = Arc::new(SystemClock);
-        let processor = Arc::new(EventProcessor::new(
-            metadata.clone(),
-            blobs.clone(),
-            clock.clone(),
-            config.limits,
-        ));
+        let processor = Arc::new(
+            EventProcessor::new(
+                metadata.clone(),
+                blobs.clone(),
+                clock.clone(),
+                config.limits,
+            )
+            .with_retention(config.retention),
+        );
         let service = Arc::new(DocumentService::new(
             metadata,
             blobs,

@@ -39,6 +39,9 @@ pub struct DrainSummary {
     pub budget_exhausted: bool,
     /// Abandoned uploads discarded by the sweep, or `null` when it failed.
     pub expired_pending: Option<usize>,
+    /// Records purged from the trash or trimmed of expired revisions, or `null` when
+    /// that sweep failed.
+    pub purged: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -154,12 +157,21 @@ impl DlqDrainer {
                 summary.error.get_or_insert_with(|| error.to_string());
             }
         }
+        // The trash and the revision retention: purged from the record and the bucket together.
+        match self.service.purge_expired(SWEEP_BATCH).await {
+            Ok(count) => summary.purged = Some(count),
+            Err(error) => {
+                tracing::error!(%error, "the trash and revision sweep failed");
+                summary.error.get_or_insert_with(|| error.to_string());
+            }
+        }
         tracing::info!(
             received = summary.received,
             succeeded = summary.succeeded,
             failed = summary.failed,
             released = summary.released,
             expired_pending = summary.expired_pending,
+            purged = summary.purged,
             "dead-letter queue drained"
         );
         summary

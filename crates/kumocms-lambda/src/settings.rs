@@ -11,6 +11,9 @@
 //! | `KUMOCMS_LOG_LEVEL`           | all (optional)       | `error`..`trace` or a filter; default `info`         |
 //! | `KUMOCMS_CURSOR_SECRET`       | api (optional)       | HMAC key for listing cursors; default derived        |
 //! | `KUMOCMS_SECRETS_TTL_SECONDS` | authorizer (optional)| how long keys are cached; default 60                 |
+//! | `KUMOCMS_REVISION_RETENTION_COUNT` | api, events, dlq (optional) | revisions kept per document; 0 (default) keeps all |
+//! | `KUMOCMS_REVISION_RETENTION_DAYS`  | api, events, dlq (optional) | days a replaced revision is kept; 0 (default) for ever |
+//! | `KUMOCMS_TRASH_RETENTION_DAYS`     | api, events, dlq (optional) | days in the trash before the purge; default 30, 0 purges on DELETE |
 //! | `KUMOCMS_MULTI_REGION_CONSISTENCY` | api, events, dlq (optional) | the table's mode: `EVENTUAL` (default): each change is written in the document's home region; `STRONG` (MRSC): in the local replica |
 //! | `AWS_REGION`                  | SDK (set by Lambda)  | never set it yourself; Lambda reserves it            |
 //! | `AWS_ENDPOINT_URL`            | SDK (tests only)     | e.g. moto; S3 then uses path-style addressing        |
@@ -28,6 +31,9 @@ pub const KUMOCMS_DLQ_URL: &str = "KUMOCMS_DLQ_URL";
 pub const KUMOCMS_LOG_LEVEL: &str = "KUMOCMS_LOG_LEVEL";
 pub const KUMOCMS_CURSOR_SECRET: &str = "KUMOCMS_CURSOR_SECRET";
 pub const KUMOCMS_SECRETS_TTL_SECONDS: &str = "KUMOCMS_SECRETS_TTL_SECONDS";
+pub const KUMOCMS_REVISION_RETENTION_COUNT: &str = "KUMOCMS_REVISION_RETENTION_COUNT";
+pub const KUMOCMS_REVISION_RETENTION_DAYS: &str = "KUMOCMS_REVISION_RETENTION_DAYS";
+pub const KUMOCMS_TRASH_RETENTION_DAYS: &str = "KUMOCMS_TRASH_RETENTION_DAYS";
 pub const KUMOCMS_MULTI_REGION_CONSISTENCY: &str = "KUMOCMS_MULTI_REGION_CONSISTENCY";
 
 /// The consistency mode of the (global) documents table, as the module's
@@ -64,6 +70,7 @@ pub struct Settings {
     pub cursor_key: Vec<u8>,
     pub secrets_ttl: Duration,
     pub log_level: String,
+    pub retention: kumocms_core::revision::Retention,
     pub multi_region_consistency: MultiRegionConsistency,
 }
 
@@ -76,6 +83,7 @@ impl std::fmt::Debug for Settings {
             .field("dlq_url", &self.dlq_url)
             .field("secrets_ttl", &self.secrets_ttl)
             .field("log_level", &self.log_level)
+            .field("retention", &self.retention)
             .field("multi_region_consistency", &self.multi_region_consistency)
             .finish_non_exhaustive()
     }
@@ -132,6 +140,22 @@ impl Settings {
             Some(secret) => secret.into_bytes(),
             None => Sha256::digest(format!("kumocms-cursor\0{table}")).to_vec(),
         };
+        let whole = |name: &'static str, default: u32| match get(name) {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| SettingsError::Invalid {
+                    name,
+                    expected: "a whole number, 0 or more",
+                }),
+        };
+        let defaults = kumocms_core::revision::Retention::default();
+        let retention = kumocms_core::revision::Retention {
+            revision_count: whole(KUMOCMS_REVISION_RETENTION_COUNT, defaults.revision_count)?,
+            revision_days: whole(KUMOCMS_REVISION_RETENTION_DAYS, defaults.revision_days)?,
+            trash_days: whole(KUMOCMS_TRASH_RETENTION_DAYS, defaults.trash_days)?,
+        };
         Ok(Self {
             bucket,
             table,
@@ -140,6 +164,7 @@ impl Settings {
             cursor_key,
             secrets_ttl,
             log_level: get(KUMOCMS_LOG_LEVEL).unwrap_or_else(|| "info".to_owned()),
+            retention,
             multi_region_consistency,
         })
     }
@@ -199,6 +224,40 @@ mod tests {
         let b = Settings::from_lookup(Role::Api, lookup(&vars[..2])).unwrap();
         assert_eq!(a.cursor_key, b.cursor_key);
         assert!(!format!("{a:?}").contains("cursor_key"));
+    }
+
+    #[test]
+    fn retention_is_read_with_its_defaults() {
+        let base = [(S3_BUCKET_NAME, "b"), (DYNAMODB_TABLE_NAME, "t")];
+        let settings = Settings::from_lookup(Role::Api, lookup(&base)).unwrap();
+        assert_eq!(settings.retention.revision_count, 0);
+        assert_eq!(settings.retention.revision_days, 0);
+        assert_eq!(settings.retention.trash_days, 30);
+        let vars = [
+            (S3_BUCKET_NAME, "b"),
+            (DYNAMODB_TABLE_NAME, "t"),
+            (KUMOCMS_REVISION_RETENTION_COUNT, "5"),
+            (KUMOCMS_REVISION_RETENTION_DAYS, "90"),
+            (KUMOCMS_TRASH_RETENTION_DAYS, "0"),
+        ];
+        let settings = Settings::from_lookup(
+            Role::Dlq,
+            lookup(&[vars.as_slice(), &[(KUMOCMS_DLQ_URL, "q")]].concat()),
+        )
+        .unwrap();
+        assert_eq!(settings.retention.revision_count, 5);
+        assert_eq!(settings.retention.revision_days, 90);
+        assert_eq!(settings.retention.trash_days, 0);
+        let bad = [
+            (S3_BUCKET_NAME, "b"),
+            (DYNAMODB_TABLE_NAME, "t"),
+            (KUMOCMS_TRASH_RETENTION_DAYS, "-1"),
+        ];
+        let error = Settings::from_lookup(Role::Api, lookup(&bad)).unwrap_err();
+        assert!(
+            error.to_string().contains("KUMOCMS_TRASH_RETENTION_DAYS"),
+            "{error}"
+        );
     }
 
     #[test]

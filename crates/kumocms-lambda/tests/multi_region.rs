@@ -174,7 +174,13 @@ async fn a_document_uploaded_in_one_region_is_served_by_the_other() {
     assert_eq!(bytes.as_ref(), b"%PDF-1.4 from B");
 
     // Deleting through B removes the bytes from A's bucket too.
-    let deleted = invoke_api(&b.core, "DELETE", &format!("/documents/{id}"), None).await;
+    let deleted = invoke_api(
+        &b.core,
+        "DELETE",
+        &format!("/documents/{id}?permanent=true"),
+        None,
+    )
+    .await;
     assert_eq!(status(&deleted), 204, "{deleted}");
     let left = S3BlobStore::new(&config_a, &bucket_a)
         .client()

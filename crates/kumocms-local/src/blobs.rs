@@ -769,6 +769,44 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
+    async fn copy(&self, from: &BlobRef, to: &BlobRef) -> Result<(), BlobError> {
+        let source_key = self.checked(from)?.to_owned();
+        let target_key = self.checked(to)?.to_owned();
+        let Some(source) = self.readable(&source_key).await? else {
+            return Err(self.unreadable_error(&source_key).await);
+        };
+        let target = self.hot_path(&target_key);
+        let tmp = self.tmp_dir().join(format!("copy-{}", ulid::Ulid::new()));
+        // Like an upload: the bytes are synced in tmp/ and then renamed into place, so
+        // the key holds either nothing or the whole copy.
+        blocking(move || {
+            let result = (|| {
+                std::fs::copy(&source.path, &tmp)?;
+                std::fs::File::open(&tmp)?.sync_all()?;
+                if let Some(parent) = target.parent() {
+                    fsutil::create_dir_all_durable(parent)?;
+                }
+                std::fs::rename(&tmp, &target)?;
+                match target.parent() {
+                    Some(parent) => fsutil::sync_dir(parent),
+                    None => Ok(()),
+                }
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result
+        })
+        .await?;
+        self.events
+            .publish(StorageEvent::ObjectCreated {
+                location: self.location(),
+                key: target_key,
+            })
+            .await;
+        Ok(())
+    }
+
     async fn archive(&self, blob: &BlobRef, class: StorageClass) -> Result<(), BlobError> {
         let key = self.checked(blob)?.to_owned();
         if class == StorageClass::Standard {

@@ -252,12 +252,15 @@ impl LocalBackend {
             cursors,
             config.service.clone(),
         ));
-        let processor = Arc::new(EventProcessor::new(
-            metadata.clone(),
-            blobs.clone(),
-            config.clock.clone(),
-            config.service.limits,
-        ));
+        let processor = Arc::new(
+            EventProcessor::new(
+                metadata.clone(),
+                blobs.clone(),
+                config.clock.clone(),
+                config.service.limits,
+            )
+            .with_retention(config.service.retention),
+        );
         let mut backend = Self {
             service,
             processor,
@@ -442,6 +445,14 @@ async fn run_sweeper(service: Arc<DocumentService>, every: Duration) {
                     tracing::warn!(%error, "sweeping abandoned uploads failed; retrying later");
                     break;
                 }
+            }
+        }
+        // The trash and the revision retention, one batch per tick.
+        match service.purge_expired(SWEEP_BATCH).await {
+            Ok(0) => {}
+            Ok(changed) => tracing::info!(changed, "purged the trash and expired revisions"),
+            Err(error) => {
+                tracing::warn!(%error, "purging the trash failed; retrying later");
             }
         }
     }

@@ -98,7 +98,8 @@ impl Row {
 }
 
 fn decode(record: &str) -> Result<Document, StoreError> {
-    serde_json::from_str(record).map_err(|e| StoreError::Corrupt(e.to_string()))
+    // Any schema version this release reads, upgraded (see `kumocms_core::SCHEMA_VERSION`).
+    Document::from_record(record).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// A read, boxed to cross to a reader thread. It sends its own result back.

@@ -162,13 +162,30 @@ async fn a_document_goes_round_the_whole_lifecycle() {
     let document = backend.service.get(&id).await.unwrap().document;
     assert_eq!(document.content.unwrap().revision, 2);
     assert!(
-        !common::files_under(&dir.path().join("blobs/cold"))
+        common::files_under(&dir.path().join("blobs/cold"))
             .iter()
             .any(|f| f.contains("/r1")),
-        "the replaced, archived revision is deleted"
+        "the replaced, archived revision is kept as a revision, still archived"
+    );
+    let page = backend.service.revisions(&id, None, None).await.unwrap();
+    assert_eq!(page.revisions[1].storage_class, StorageClass::Glacier);
+    let old = backend.service.revision(&id, "1").await.unwrap();
+    assert!(
+        old.download.is_none(),
+        "an archived revision offers no link"
     );
 
-    backend.service.delete(&id).await.unwrap();
+    backend
+        .service
+        .delete_with(
+            &id,
+            kumocms_core::DeleteOptions {
+                permanent: true,
+                if_match: None,
+            },
+        )
+        .await
+        .unwrap();
     let left: Vec<String> = common::files_under(&dir.path().join("blobs"))
         .into_iter()
         .filter(|f| f.contains(&id.to_string()))

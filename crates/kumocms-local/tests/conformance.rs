@@ -46,3 +46,33 @@ async fn file_blob_store_conforms() {
         .collect();
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_blob_store_copies_and_announces_the_copy() {
+    let served = common::served_store(1 << 30).await;
+    conformance::blob_copy(served.store.as_ref(), &common::HttpUploader::default()).await;
+    let created: Vec<String> = served
+        .events
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            StorageEvent::ObjectCreated { key, .. } => Some(key),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 2, "the upload and the copy: {created:?}");
+    assert!(created[1].ends_with("/r2"), "{created:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revisions_retention_and_trash_conform_on_sqlite_and_files() {
+    let served = common::served_store(1 << 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = std::sync::Arc::new(SqliteMetadataStore::open(dir.path()).unwrap());
+    conformance::service_history(
+        metadata,
+        served.store.clone(),
+        &common::HttpUploader::default(),
+    )
+    .await;
+}

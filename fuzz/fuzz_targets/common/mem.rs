@@ -66,6 +66,9 @@ impl BlobStore for NullBlobs {
     ) -> Result<(), BlobError> {
         Ok(())
     }
+    async fn copy(&self, _from: &BlobRef, _to: &BlobRef) -> Result<(), BlobError> {
+        Ok(())
+    }
     async fn archive(&self, _blob: &BlobRef, _class: StorageClass) -> Result<(), BlobError> {
         Ok(())
     }

@@ -8,6 +8,7 @@ mod common;
 mod auth;
 mod errors;
 mod hardening;
+mod history;
 mod lifecycle;
 mod links;
 mod listing;

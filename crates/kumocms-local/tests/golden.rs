@@ -1,0 +1,136 @@
+//! A data directory written by the previous release (fc2895e, before revisions and
+//! the trash) opens under this code and serves its documents, each with one revision.
+//! `tests/fixtures/release-fc2895e/make.py` says how the directory was made.
+
+// Test helpers panic on failure like the tests they serve.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use kumocms_core::conformance::ConformanceUploader;
+use kumocms_core::ports::MetadataStore;
+use kumocms_core::{DocumentId, DocumentStatus, SCHEMA_VERSION};
+use kumocms_local::{LocalBackend, LocalConfig};
+use serde_json::Value;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-fc2895e")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_from_release_fc2895e_opens_with_one_revision_per_document() {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture().join("manifest.json")).unwrap())
+            .unwrap();
+    // A copy: opening upgrades nothing on disk by itself, but the test must not be
+    // able to change the committed fixture either way.
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    copy_dir(&fixture().join("data"), &dir);
+
+    let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
+    let base = common::serve(backend.blob_router()).await;
+    backend.set_base_url(&base);
+    let uploader = common::HttpUploader::default();
+
+    let documents = manifest["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 4);
+    for expected in documents {
+        let name = expected["name"].as_str().unwrap();
+        let id: DocumentId = expected["id"].as_str().unwrap().parse().unwrap();
+        let view = backend.service.get(&id).await.unwrap();
+        let document = &view.document;
+        assert_eq!(
+            document.schema_version, SCHEMA_VERSION,
+            "{name}: upgraded on read"
+        );
+        assert_eq!(
+            document.status.as_str(),
+            expected["status"].as_str().unwrap(),
+            "{name}"
+        );
+        let page = backend.service.revisions(&id, None, None).await.unwrap();
+        let revision = expected["revision"].as_u64().unwrap() as u32;
+        if revision == 0 {
+            assert!(page.revisions.is_empty(), "{name}: no content, no revision");
+            continue;
+        }
+        assert_eq!(page.revisions.len(), 1, "{name}: exactly one revision");
+        let only = &page.revisions[0];
+        assert_eq!(only.revision, revision, "{name}");
+        assert!(only.current, "{name}");
+        assert_eq!(
+            only.checksum_sha256.as_deref(),
+            expected["sha256"].as_str(),
+            "{name}"
+        );
+        if document.status == DocumentStatus::Active {
+            let bytes = uploader
+                .download(&view.download.clone().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(
+                bytes,
+                expected["content"].as_str().unwrap().as_bytes(),
+                "{name}"
+            );
+            let link = backend
+                .service
+                .revision_content_link(&id, &revision.to_string())
+                .await
+                .unwrap();
+            assert_eq!(uploader.download(&link).await.unwrap(), bytes, "{name}");
+        }
+    }
+
+    // The old records are written back in the new shape at their next change, and
+    // the new features work on them: replace, then the trash.
+    let replaced = documents.iter().find(|d| d["name"] == "replaced").unwrap();
+    let id: DocumentId = replaced["id"].as_str().unwrap().parse().unwrap();
+    backend.service.delete(&id).await.unwrap();
+    let stored = backend.metadata.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status, DocumentStatus::Deleted);
+    let raw = rusqlite::Connection::open(dir.join("kumocms.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT record FROM documents WHERE id = ?1",
+            [id.to_string()],
+            |row| row.get::<_, String>(0),
+        )
+        .unwrap();
+    let raw: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        raw["schema_version"], SCHEMA_VERSION,
+        "written back as the current schema"
+    );
+    let back = backend.service.undelete(&id, None).await.unwrap();
+    assert_eq!(back.status, DocumentStatus::Active);
+    drop(backend);
+}
+
+#[test]
+fn a_record_from_a_newer_release_is_refused_not_misread() {
+    let mut record: Value = serde_json::to_value(kumocms_core::conformance::sample_document(
+        "x",
+        DocumentStatus::Active,
+    ))
+    .unwrap();
+    record["schema_version"] = Value::from(SCHEMA_VERSION + 1);
+    let error = kumocms_core::Document::from_record(&record.to_string()).unwrap_err();
+    assert!(error.to_string().contains("newer"), "{error}");
+}
