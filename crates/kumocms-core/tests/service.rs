@@ -18,9 +18,11 @@ use kumocms_core::ports::{
     BlobError, BlobHead, BlobStore, BlobStream, DownloadSpec, MetadataStore, SignedLink,
     SystemClock, UploadSpec,
 };
+
 use kumocms_core::service::{DocumentService, NewDocument, ServiceConfig};
 use kumocms_core::{
-    BlobLocation, BlobRef, CoreError, DocumentId, DocumentStatus, RestoreTier, StorageClass,
+    BlobLocation, BlobRef, CoreError, DeleteOptions, DocumentId, DocumentStatus, RestoreTier,
+    StorageClass,
 };
 use serde_json::json;
 
@@ -320,16 +322,32 @@ async fn create_stores_nothing_when_the_link_cannot_be_signed() {
 }
 
 #[tokio::test]
-async fn a_delete_whose_blob_clean_up_fails_is_finished_by_a_retry() {
+async fn a_permanent_delete_whose_blob_clean_up_fails_is_finished_by_a_retry() {
     let f = Fixture::new();
     let id = f.active().await;
     f.blobs.fail("delete_document");
-    let error = f.service.delete(&id).await.expect_err("clean-up fails");
+    // Into the trash first: no blob is touched, so the failing clean-up is not hit.
+    f.service.delete(&id).await.expect("delete into the trash");
+    let trashed = f.record(&id).await.expect("kept in the trash");
+    assert_eq!(trashed.status, DocumentStatus::Deleted);
+    let permanent = DeleteOptions {
+        permanent: true,
+        if_match: None,
+    };
+    let error = f
+        .service
+        .delete_with(&id, permanent)
+        .await
+        .expect_err("clean-up fails");
     assert!(matches!(error, CoreError::Unavailable(_)), "{error:?}");
     assert_eq!(f.record(&id).await, None, "the record goes first");
     f.blobs.heal();
     let before = f.blobs.calls("delete_document");
-    let retry = f.service.delete(&id).await.expect_err("already gone");
+    let retry = f
+        .service
+        .delete_with(&id, permanent)
+        .await
+        .expect_err("already gone");
     assert!(matches!(retry, CoreError::NotFound(_)), "{retry:?}");
     assert_eq!(
         f.blobs.calls("delete_document"),

@@ -367,11 +367,26 @@ async fn a_change_through_another_region_is_written_in_the_home_region() {
     assert_eq!(at_home["contentRegion"], AttributeValue::S(REGION_A.into()));
     assert!(at_home["record"].as_s().unwrap().contains("/r2"));
 
-    // DELETE through B removes the record at home.
+    // DELETE through B moves the document to the trash at home.
     replicate(&world.config_a, &world.config_b, &world.table, &id).await;
     let deleted = invoke_api(&world.b.core, "DELETE", &format!("/documents/{id}"), None).await;
     assert_eq!(status(&deleted), 204, "{deleted}");
-    assert!(item(&world.config_a, &world.table, &id).await.is_none());
+    let at_home = item(&world.config_a, &world.table, &id).await.unwrap();
+    assert!(
+        at_home["record"]
+            .as_s()
+            .unwrap()
+            .contains(r#""status":"deleted""#),
+        "the home record is in the trash: {at_home:?}"
+    );
+    let in_b = item(&world.config_b, &world.table, &id).await.unwrap();
+    assert!(
+        !in_b["record"]
+            .as_s()
+            .unwrap()
+            .contains(r#""status":"deleted""#),
+        "B's replica is untouched until replication"
+    );
 }
 
 #[tokio::test]
@@ -551,7 +566,9 @@ async fn round_trips_of_a_change_from_home_and_from_elsewhere() {
                 &region.core,
                 "PATCH",
                 &path,
-                Some(json!({"metadata": {"n": n}})),
+                // A different value each time: a PATCH that changes nothing is
+                // not written and would not count.
+                Some(json!({"metadata": {"n": n, "via": slot}})),
             )
             .await;
             timings[slot].push(started.elapsed());

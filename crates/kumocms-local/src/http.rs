@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use kumocms_core::DocumentStatus;
 use kumocms_core::blob_key::{self, ParsedKey};
 use kumocms_core::disposition::content_disposition;
 use kumocms_core::events::StorageEvent;
@@ -230,7 +231,7 @@ pub fn blob_router(store: Arc<FsBlobStore>) -> Router {
 /// [`blob_router`] that also checks each link against its document's record: an
 /// upload only while its key is the pending upload (410 once the document is gone,
 /// 409 once another revision is pending or the content arrived), a download only
-/// while its key is the readable current content.
+/// while its key is the readable current content or a retained revision.
 pub fn blob_router_with_records(
     store: Arc<FsBlobStore>,
     records: Arc<dyn MetadataStore>,
@@ -302,7 +303,9 @@ async fn check_upload_target(
     ))
 }
 
-/// Whether `key` is the readable current content of its document.
+/// Whether `key` may be served: the readable current content of its document, or
+/// one of its retained revisions while the document is not in the trash (whether
+/// that revision's bytes are readable, hot or archived, is then the store's answer).
 async fn check_download_target(
     records: &dyn MetadataStore,
     key: &str,
@@ -312,7 +315,11 @@ async fn check_download_target(
     };
     let document = records.get(&id).await.map_err(LinkResponseError::storage)?;
     Ok(document.is_some_and(|d| {
-        d.content.as_ref().is_some_and(|c| c.key == key) && content_unreadable(d.status).is_none()
+        let current = d.content.as_ref().is_some_and(|c| c.key == key)
+            && content_unreadable(d.status).is_none();
+        let retained =
+            d.status != DocumentStatus::Deleted && d.revisions.iter().any(|r| r.content.key == key);
+        current || retained
     }))
 }
 
