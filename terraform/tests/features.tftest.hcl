@@ -646,7 +646,7 @@ run "partial_secret_arn" {
   }
 
   assert {
-    condition = alltrue([for k in ["api", "authorizer"] : contains(flatten([
+    condition = alltrue([for k in ["authorizer"] : contains(flatten([
       for st in jsondecode(aws_iam_role_policy.lambda[k].policy).Statement : st.Resource if contains(flatten([st.Action]), "secretsmanager:GetSecretValue")
     ]), "arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-??????")])
     error_message = "a partial secret ARN is granted with the -?????? suffix the real ARN has"
@@ -661,7 +661,7 @@ run "full_secret_arn_granted_exactly" {
   command = plan
 
   assert {
-    condition = alltrue([for k in ["api", "authorizer"] : flatten([
+    condition = alltrue([for k in ["authorizer"] : flatten([
       for st in jsondecode(aws_iam_role_policy.lambda[k].policy).Statement : st.Resource if contains(flatten([st.Action]), "secretsmanager:GetSecretValue")
     ]) == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:kumocms/api-keys-abcdef"]])
     error_message = "a full secret ARN is granted as given, without a wildcard"
