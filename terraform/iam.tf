@@ -93,6 +93,14 @@ locals {
     Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
     Resource = var.peer_table_arns
   }] : []
+  # The events function only reads and conditionally puts records (it never deletes
+  # one), at home as in its own region.
+  peer_table_events_statements = length(var.peer_table_arns) > 0 ? [{
+    Sid      = "WritePeerRegionReplicas"
+    Effect   = "Allow"
+    Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    Resource = var.peer_table_arns
+  }] : []
   peer_write_statements = length(var.peer_bucket_arns) > 0 ? [
     {
       Sid      = "ListPeerRegionDocuments"
@@ -155,7 +163,7 @@ locals {
     )
     # Only the authorizer reads the API key.
     authorizer = local.secret_statements
-    events     = concat(local.events_statements, local.peer_table_statements, local.dlq_send_statements)
+    events     = concat(local.events_statements, local.peer_table_events_statements, local.dlq_send_statements)
     dlq = concat(
       local.events_statements,
       local.peer_table_statements,
