@@ -176,6 +176,11 @@ pub async fn download_content(
     DocumentIdPath(id): DocumentIdPath,
 ) -> Result<Response, ApiError> {
     let link = state.service.content_link(&id).await?;
+    redirect_to(&link)
+}
+
+/// 307 to a signed download link (the `/content` routes).
+pub(crate) fn redirect_to(link: &kumocms_core::ports::SignedLink) -> Result<Response, ApiError> {
     let location = HeaderValue::from_str(&link.url).map_err(|_| {
         ApiError::from(kumocms_core::CoreError::Internal(
             "download URL is not a header value".into(),

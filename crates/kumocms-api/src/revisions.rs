@@ -5,8 +5,8 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use kumocms_core::revision::RevisionInfo;
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::ApiState;
 use crate::body::{DocumentIdPath, QueryParams};
-use crate::documents::{if_match_version, with_etag};
+use crate::documents::{if_match_version, redirect_to, with_etag};
 use crate::dto::{DocumentBody, DocumentIdParam};
 use crate::error::{ApiError, ErrorBody};
 
@@ -208,16 +208,7 @@ pub async fn revision_content(
     RevisionPath(id, n): RevisionPath,
 ) -> Result<Response, ApiError> {
     let link = state.service.revision_content_link(&id, &n).await?;
-    let location = HeaderValue::from_str(&link.url).map_err(|_| {
-        ApiError::from(kumocms_core::CoreError::Internal(
-            "download URL is not a header value".into(),
-        ))
-    })?;
-    Ok((
-        StatusCode::TEMPORARY_REDIRECT,
-        [(header::LOCATION, location)],
-    )
-        .into_response())
+    redirect_to(&link)
 }
 
 #[utoipa::path(
