@@ -15,6 +15,8 @@ pub mod api;
 pub mod authorizer;
 pub mod dlq;
 pub mod events;
+#[cfg(feature = "test-support")]
+pub mod runtime_api;
 pub mod settings;
 
 use std::fmt;

@@ -1,5 +1,5 @@
 //! The `bootstrap` binary run as Lambda runs it: a child process talking to a local
-//! server that speaks the Lambda Runtime API (`/2018-06-01/runtime/...`), with the
+//! Lambda Runtime API (`kumocms_lambda::runtime_api`), with the
 //! environment the Terraform module sets and moto as the AWS endpoint.
 
 // Tests: a failed expectation must panic with its reason.
@@ -7,170 +7,42 @@
 
 mod common;
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use common::{Deployment, PDF, create_and_upload, document, fixture};
 use kumocms_aws::testing::{REGION_A, moto_endpoint, unique_name};
+use kumocms_lambda::runtime_api::{FakeRuntimeApi, Report};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
-use tokio::sync::{Notify, mpsc};
 
-/// What the function reported for one invocation, or for its init.
-#[derive(Debug)]
-enum Report {
-    Response {
-        request_id: String,
-        body: Value,
-    },
-    Error {
-        request_id: String,
-        body: Value,
-        error_type: Option<String>,
-    },
-    InitError {
-        body: Value,
-        error_type: Option<String>,
-    },
-}
-
-#[derive(Default)]
-struct Runtime {
-    queue: Mutex<VecDeque<(String, Value)>>,
-    arrived: Notify,
-    reports: Mutex<Option<mpsc::UnboundedSender<Report>>>,
-}
-
-impl Runtime {
-    fn report(&self, report: Report) {
-        if let Some(sender) = self.reports.lock().unwrap().as_ref() {
-            let _ = sender.send(report);
-        }
-    }
-}
-
-async fn next(State(runtime): State<Arc<Runtime>>) -> Response {
-    loop {
-        let notified = runtime.arrived.notified();
-        if let Some((request_id, event)) = runtime.queue.lock().unwrap().pop_front() {
-            let deadline =
-                SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(60);
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                "lambda-runtime-aws-request-id",
-                HeaderValue::from_str(&request_id).unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-deadline-ms",
-                HeaderValue::from_str(&deadline.as_millis().to_string()).unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-invoked-function-arn",
-                HeaderValue::from_static(
-                    "arn:aws:lambda:us-east-1:123456789012:function:kumocms-test",
-                ),
-            );
-            headers.insert(
-                "lambda-runtime-trace-id",
-                HeaderValue::from_static(
-                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
-                ),
-            );
-            return (StatusCode::OK, headers, event.to_string()).into_response();
-        }
-        // Like Lambda: the request waits until there is an invocation.
-        notified.await;
-    }
-}
-
-fn parse(body: &Bytes) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-}
-
-fn error_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-async fn response(
-    State(runtime): State<Arc<Runtime>>,
-    Path(request_id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
-    runtime.report(Report::Response {
-        request_id,
-        body: parse(&body),
-    });
-    StatusCode::ACCEPTED
-}
-
-async fn error(
-    State(runtime): State<Arc<Runtime>>,
-    Path(request_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    runtime.report(Report::Error {
-        request_id,
-        body: parse(&body),
-        error_type: error_type(&headers),
-    });
-    StatusCode::ACCEPTED
-}
-
-async fn init_error(
-    State(runtime): State<Arc<Runtime>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    runtime.report(Report::InitError {
-        body: parse(&body),
-        error_type: error_type(&headers),
-    });
-    StatusCode::ACCEPTED
-}
-
-/// A Runtime API server and a `bootstrap` process attached to it.
+/// A `bootstrap` process attached to a local Runtime API.
 struct Function {
-    runtime: Arc<Runtime>,
-    reports: mpsc::UnboundedReceiver<Report>,
+    runtime: FakeRuntimeApi,
+    /// Answers and init errors already returned by `invoke`.
+    seen: usize,
     child: Child,
+}
+
+/// Answers and init errors: what a test waits for (not the function's polls).
+fn outcomes(reports: &[Report]) -> Vec<Report> {
+    reports
+        .iter()
+        .filter(|r| !matches!(r, Report::Next { .. }))
+        .cloned()
+        .collect()
 }
 
 impl Function {
     async fn start(handler: &str, env: &[(&str, String)]) -> Self {
-        let runtime = Arc::new(Runtime::default());
-        let (sender, reports) = mpsc::unbounded_channel();
-        *runtime.reports.lock().unwrap() = Some(sender);
-        let app = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(response),
-            )
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(runtime.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-
+        let runtime =
+            FakeRuntimeApi::start("arn:aws:lambda:us-east-1:123456789012:function:kumocms-test")
+                .await
+                .unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
             .env("_HANDLER", handler)
             .env("AWS_REGION", REGION_A)
             .env("AWS_DEFAULT_REGION", REGION_A)
@@ -195,29 +67,33 @@ impl Function {
         let child = command.spawn().expect("start bootstrap");
         Self {
             runtime,
-            reports,
+            seen: 0,
             child,
         }
     }
 
-    /// Queues an invocation and waits for its report.
+    /// The next answer or init error the function reports.
+    async fn next_report(&mut self, timeout: Duration) -> Report {
+        let seen = self.seen;
+        let report = self
+            .runtime
+            .wait_until(timeout, |reports| outcomes(reports).get(seen).cloned())
+            .await
+            .expect("the function reports in time");
+        self.seen += 1;
+        report
+    }
+
+    /// Queues an invocation and waits for its answer.
     async fn invoke(&mut self, event: Value) -> Report {
         let request_id = unique_name("request");
-        self.runtime
-            .queue
-            .lock()
-            .unwrap()
-            .push_back((request_id.clone(), event));
-        self.runtime.arrived.notify_waiters();
-        let report = tokio::time::timeout(Duration::from_secs(60), self.reports.recv())
-            .await
-            .expect("the function answers within a minute")
-            .expect("a report");
+        self.runtime.invoke(&request_id, event);
+        let report = self.next_report(Duration::from_secs(60)).await;
         match &report {
             Report::Response { request_id: id, .. } | Report::Error { request_id: id, .. } => {
                 assert_eq!(id, &request_id, "the report is for the invocation sent");
             }
-            Report::InitError { .. } => {}
+            Report::InitError { .. } | Report::Next { .. } => {}
         }
         report
     }
@@ -437,11 +313,11 @@ async fn dlq_role_drains_and_reports_a_summary() {
 async fn an_unknown_handler_fails_init() {
     for handler in ["src.handlers.api.main.lambda_handler", ""] {
         let mut function = Function::start(handler, &[]).await;
-        let report = tokio::time::timeout(Duration::from_secs(30), function.reports.recv())
-            .await
-            .expect("an init error is reported")
-            .expect("a report");
-        let Report::InitError { body, error_type } = report else {
+        let report = function.next_report(Duration::from_secs(30)).await;
+        let Report::InitError {
+            body, error_type, ..
+        } = report
+        else {
             panic!("expected an init error, got {report:?}");
         };
         assert_eq!(error_type.as_deref(), Some("Runtime.InitError"));
@@ -458,10 +334,7 @@ async fn an_unknown_handler_fails_init() {
     }
     // A known role with its settings missing fails init the same way, naming them.
     let mut function = Function::start("api", &[]).await;
-    let report = tokio::time::timeout(Duration::from_secs(30), function.reports.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let report = function.next_report(Duration::from_secs(30)).await;
     let Report::InitError { body, .. } = report else {
         panic!("expected an init error, got {report:?}");
     };

@@ -27,57 +27,21 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use kumocms_aws::testing::{REGION_A, create_bucket, create_table, moto_config, moto_endpoint};
 use kumocms_bench::fixtures;
 use kumocms_bench::recorded_aws::{Mode, RecordedAws};
 use kumocms_core::events::StorageEvent;
 use kumocms_core::service::NewDocument;
 use kumocms_lambda::api::Core;
+use kumocms_lambda::runtime_api::{FakeRuntimeApi, Observer, Report};
 use kumocms_lambda::{Role, Settings};
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 
 const API_KEY: &str = "bench-api-key-0123456789";
 const CONTENT: &[u8] = b"KumoCMS benchmark content: plain text, a few lines long.\n";
-
-#[derive(Debug, Clone)]
-enum Report {
-    Next {
-        at: Instant,
-    },
-    Response {
-        at: Instant,
-        id: String,
-        body: Value,
-    },
-    Error {
-        at: Instant,
-        id: String,
-        body: Value,
-    },
-    InitError {
-        body: Value,
-    },
-}
-
-#[derive(Default)]
-struct Session {
-    queue: VecDeque<(String, Value)>,
-    reports: Vec<Report>,
-    /// The function's process, once started.
-    pid: Option<u32>,
-    /// Its CPU time and run-queue wait when the first answer arrived.
-    first_answer_cpu: Option<CpuTime>,
-}
 
 /// On-CPU time and time spent runnable but waiting for a CPU, summed over the
 /// process's threads (`/proc/<pid>/task/*/schedstat`, nanoseconds).
@@ -100,163 +64,58 @@ fn cpu_time(pid: u32) -> Option<CpuTime> {
     Some(total)
 }
 
+/// The function's process, and its CPU time when its first answer arrived (read by
+/// the Runtime API's observer as the answer comes in, before the process goes on).
 #[derive(Default)]
-struct RuntimeApi {
-    session: Mutex<Session>,
-    changed: Notify,
-    queued: Notify,
+struct CpuProbe {
+    pid: Option<u32>,
+    first_answer: Option<CpuTime>,
 }
 
-impl RuntimeApi {
-    fn report(&self, report: Report) {
-        let mut session = self.session.lock().unwrap();
-        let answer = matches!(report, Report::Response { .. } | Report::Error { .. });
-        if answer && session.first_answer_cpu.is_none() {
-            session.first_answer_cpu = session.pid.and_then(cpu_time);
+type SharedProbe = Arc<Mutex<CpuProbe>>;
+
+async fn serve_runtime_api() -> anyhow::Result<(FakeRuntimeApi, SharedProbe)> {
+    let probe = SharedProbe::default();
+    let observed = probe.clone();
+    let observer: Observer = Box::new(move |report| {
+        let mut probe = observed.lock().unwrap();
+        if report.is_answer() && probe.first_answer.is_none() {
+            probe.first_answer = probe.pid.and_then(cpu_time);
         }
-        session.reports.push(report);
-        drop(session);
-        self.changed.notify_waiters();
-    }
+    });
+    let runtime = FakeRuntimeApi::start_observed(
+        "arn:aws:lambda:us-east-1:123456789012:function:kumocms-bench",
+        Some(observer),
+    )
+    .await?;
+    Ok((runtime, probe))
+}
 
-    fn started(&self, pid: u32) {
-        self.session.lock().unwrap().pid = Some(pid);
-    }
-
-    fn first_answer_cpu(&self) -> Option<CpuTime> {
-        self.session.lock().unwrap().first_answer_cpu
-    }
-
-    fn start(&self, events: Vec<(String, Value)>) {
-        let mut session = self.session.lock().unwrap();
-        session.queue = events.into();
-        session.reports.clear();
-        session.pid = None;
-        session.first_answer_cpu = None;
-    }
-
-    fn reports(&self) -> Vec<Report> {
-        self.session.lock().unwrap().reports.clone()
-    }
-
-    /// Waits until `count` invocations were answered (or an init error came).
-    async fn wait_answers(&self, count: usize, timeout: Duration) -> anyhow::Result<Vec<Report>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let changed = self.changed.notified();
-            let reports = self.reports();
-            let answered = reports
-                .iter()
-                .filter(|r| matches!(r, Report::Response { .. } | Report::Error { .. }))
-                .count();
-            if let Some(Report::InitError { body }) = reports
+/// Waits until `count` invocations were answered (or an init error came).
+async fn wait_answers(
+    runtime: &FakeRuntimeApi,
+    count: usize,
+    timeout: Duration,
+) -> anyhow::Result<Vec<Report>> {
+    let outcome = runtime
+        .wait_until(timeout, |reports| {
+            if let Some(Report::InitError { body, .. }) = reports
                 .iter()
                 .find(|r| matches!(r, Report::InitError { .. }))
             {
-                bail!("init error: {body}");
+                return Some(Err(anyhow::anyhow!("init error: {body}")));
             }
-            if answered >= count {
-                return Ok(reports);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                bail!("timed out after {answered} of {count} answers");
-            }
-            let _ = tokio::time::timeout(left, changed).await;
+            let answered = reports.iter().filter(|r| r.is_answer()).count();
+            (answered >= count).then(|| Ok(reports.to_vec()))
+        })
+        .await;
+    match outcome {
+        Ok(result) => result,
+        Err(timed_out) => {
+            let answered = runtime.reports().iter().filter(|r| r.is_answer()).count();
+            bail!("{timed_out}: {answered} of {count} answers")
         }
     }
-}
-
-async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
-    api.report(Report::Next { at: Instant::now() });
-    loop {
-        let queued = api.queued.notified();
-        let event = api.session.lock().unwrap().queue.pop_front();
-        if let Some((id, event)) = event {
-            let deadline =
-                SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(30);
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                "lambda-runtime-aws-request-id",
-                HeaderValue::from_str(&id).unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-deadline-ms",
-                HeaderValue::from_str(&deadline.as_millis().to_string()).unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-invoked-function-arn",
-                HeaderValue::from_static(
-                    "arn:aws:lambda:us-east-1:123456789012:function:kumocms-bench",
-                ),
-            );
-            headers.insert(
-                "lambda-runtime-trace-id",
-                HeaderValue::from_static(
-                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
-                ),
-            );
-            return (StatusCode::OK, headers, event.to_string()).into_response();
-        }
-        // As Lambda does: the request waits until there is an invocation (here,
-        // until the process is killed).
-        queued.await;
-    }
-}
-
-fn parse(body: &Bytes) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
-}
-
-async fn response(
-    State(api): State<Arc<RuntimeApi>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
-    let at = Instant::now();
-    api.report(Report::Response {
-        at,
-        id,
-        body: parse(&body),
-    });
-    StatusCode::ACCEPTED
-}
-
-async fn error(
-    State(api): State<Arc<RuntimeApi>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
-    let at = Instant::now();
-    api.report(Report::Error {
-        at,
-        id,
-        body: parse(&body),
-    });
-    StatusCode::ACCEPTED
-}
-
-async fn init_error(State(api): State<Arc<RuntimeApi>>, body: Bytes) -> StatusCode {
-    api.report(Report::InitError { body: parse(&body) });
-    StatusCode::ACCEPTED
-}
-
-async fn serve_runtime_api() -> anyhow::Result<(Arc<RuntimeApi>, SocketAddr)> {
-    let api = Arc::new(RuntimeApi::default());
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok((api, addr))
 }
 
 /// What the Terraform module gives the functions, pointed at moto.
@@ -411,7 +270,11 @@ fn vm_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
 /// Checks an answer is the success a client expects.
 fn check(role: &str, report: &Report) -> anyhow::Result<()> {
     match report {
-        Report::Response { body, id, .. } => {
+        Report::Response {
+            body,
+            request_id: id,
+            ..
+        } => {
             let ok = match role {
                 "api" => body["statusCode"]
                     .as_u64()
@@ -425,7 +288,11 @@ fn check(role: &str, report: &Report) -> anyhow::Result<()> {
                 bail!("{role} answered {id} with {body}")
             }
         }
-        Report::Error { body, id, .. } => bail!("{role} failed {id}: {body}"),
+        Report::Error {
+            body,
+            request_id: id,
+            ..
+        } => bail!("{role} failed {id}: {body}"),
         _ => Ok(()),
     }
 }
@@ -434,8 +301,8 @@ struct Launch<'a> {
     binary: &'a str,
     role: &'a str,
     events: Vec<Value>,
-    runtime: &'a RuntimeApi,
-    addr: SocketAddr,
+    runtime: &'a FakeRuntimeApi,
+    probe: &'a SharedProbe,
     deployment: &'a Deployment,
     aws_endpoint: &'a str,
     log: &'a std::path::Path,
@@ -450,7 +317,8 @@ async fn launch(launch: Launch<'_>) -> anyhow::Result<(Instant, Vec<Report>, u64
         .enumerate()
         .map(|(i, e)| (format!("{}-{i}-{}", launch.role, ulid::Ulid::new()), e))
         .collect();
-    launch.runtime.start(events);
+    launch.runtime.reset(events);
+    *launch.probe.lock().unwrap() = CpuProbe::default();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -461,7 +329,7 @@ async fn launch(launch: Launch<'_>) -> anyhow::Result<(Instant, Vec<Report>, u64
         .envs(
             launch
                 .deployment
-                .env(launch.addr, launch.role, launch.aws_endpoint),
+                .env(launch.runtime.address(), launch.role, launch.aws_endpoint),
         )
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -470,11 +338,8 @@ async fn launch(launch: Launch<'_>) -> anyhow::Result<(Instant, Vec<Report>, u64
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot start {}", launch.binary))?;
-    launch.runtime.started(child.id());
-    let outcome = launch
-        .runtime
-        .wait_answers(count, Duration::from_secs(60))
-        .await;
+    launch.probe.lock().unwrap().pid = Some(child.id());
+    let outcome = wait_answers(launch.runtime, count, Duration::from_secs(60)).await;
     let hwm = vm_kib(child.id(), "VmHWM:");
     let _ = child.kill();
     let _ = child.wait();
@@ -483,29 +348,19 @@ async fn launch(launch: Launch<'_>) -> anyhow::Result<(Instant, Vec<Report>, u64
 }
 
 fn answers(reports: &[Report]) -> Vec<&Report> {
-    reports
-        .iter()
-        .filter(|r| matches!(r, Report::Response { .. } | Report::Error { .. }))
-        .collect()
-}
-
-fn at(report: &Report) -> Instant {
-    match report {
-        Report::Next { at } | Report::Response { at, .. } | Report::Error { at, .. } => *at,
-        Report::InitError { .. } => Instant::now(),
-    }
+    reports.iter().filter(|r| r.is_answer()).collect()
 }
 
 /// One cold start with two invocations.
 async fn cold(run: Launch<'_>, aws: &'static str) -> anyhow::Result<Sample> {
     let role = run.role;
-    let runtime = run.runtime;
+    let probe = run.probe;
     let (started, reports, hwm) = launch(run).await?;
-    let cpu = runtime.first_answer_cpu().unwrap_or_default();
+    let cpu = probe.lock().unwrap().first_answer.unwrap_or_default();
     let nexts: Vec<Instant> = reports
         .iter()
         .filter(|r| matches!(r, Report::Next { .. }))
-        .map(at)
+        .map(Report::at)
         .collect();
     let answered = answers(&reports);
     for answer in &answered {
@@ -515,8 +370,8 @@ async fn cold(run: Launch<'_>, aws: &'static str) -> anyhow::Result<Sample> {
         role: role.to_owned(),
         aws,
         init_ms: millis(nexts[0] - started),
-        cold_ms: millis(at(answered[0]) - started),
-        warm_ms: millis(at(answered[1]) - nexts[1]),
+        cold_ms: millis(answered[0].at() - started),
+        warm_ms: millis(answered[1].at() - nexts[1]),
         cold_cpu_ms: cpu.on_cpu_ms,
         cold_waiting_ms: cpu.waiting_ms,
         vmhwm_kib: hwm,
@@ -550,7 +405,7 @@ async fn main() -> anyhow::Result<()> {
     // recorded start (the replayed ones repeat the recorded events).
     eprintln!("seeding moto ({} documents)...", workload + 2 * runs + 4);
     let mut deployment = deploy(workload.max(1), 2 * runs + 4).await?;
-    let (runtime, addr) = serve_runtime_api().await?;
+    let (runtime, probe) = serve_runtime_api().await?;
     let moto = moto_endpoint();
     let recorded = RecordedAws::start(&moto)
         .await
@@ -621,7 +476,7 @@ async fn main() -> anyhow::Result<()> {
                     role,
                     events,
                     runtime: &runtime,
-                    addr,
+                    probe: &probe,
                     deployment: &deployment,
                     aws_endpoint: if replayed { &replay_endpoint } else { &moto },
                     log: &log,
@@ -672,7 +527,7 @@ async fn main() -> anyhow::Result<()> {
         role: "api",
         events,
         runtime: &runtime,
-        addr,
+        probe: &probe,
         deployment: &deployment,
         aws_endpoint: &moto,
         log: &log,
@@ -682,7 +537,10 @@ async fn main() -> anyhow::Result<()> {
     for answer in &answered {
         check("api", answer)?;
     }
-    let elapsed = answered.last().map(|r| at(r) - started).unwrap_or_default();
+    let elapsed = answered
+        .last()
+        .map(|r| r.at() - started)
+        .unwrap_or_default();
     println!(
         "{}",
         json!({
