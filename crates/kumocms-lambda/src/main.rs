@@ -132,40 +132,30 @@ async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
                 Arc::new(SystemClock),
             );
             let authorizer = Arc::new(Authorizer::new(Arc::new(keys)));
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+            run_json(role, move |event| {
                 let authorizer = authorizer.clone();
                 async move {
-                    let span =
-                        tracing::info_span!("authorizer", request_id = %event.context.request_id);
+                    // API Gateway reads any failure as a denial; say no more than that.
                     authorizer
                         .handle(event.payload)
-                        .instrument(span)
                         .await
-                        .map_err(|_| Diagnostic {
-                            error_type: "Unauthorized".to_owned(),
-                            error_message: "Unauthorized".to_owned(),
-                        })
+                        .map_err(|_| diagnostic("Unauthorized", "Unauthorized"))
                 }
-            }))
+            })
             .await
         }
         Role::Events => {
             let core = Core::from_settings(&config, &settings);
             let handler = Arc::new(EventsHandler::new(core.processor));
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+            run_json(role, move |event| {
                 let handler = handler.clone();
                 async move {
-                    let span = tracing::info_span!("event", request_id = %event.context.request_id);
                     handler
                         .handle(event.payload)
-                        .instrument(span)
                         .await
-                        .map_err(|error| Diagnostic {
-                            error_type: "KumoCMS.EventFailed".to_owned(),
-                            error_message: error.to_string(),
-                        })
+                        .map_err(|error| diagnostic("KumoCMS.EventFailed", &error.to_string()))
                 }
-            }))
+            })
             .await
         }
         Role::Dlq => {
@@ -177,23 +167,47 @@ async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
                 events,
                 core.service,
             ));
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+            run_json(role, move |event| {
                 let drainer = drainer.clone();
                 async move {
-                    let span = tracing::info_span!("dlq", request_id = %event.context.request_id);
-                    let summary = drainer
-                        .run(deadline(event.context.deadline))
-                        .instrument(span)
-                        .await;
-                    Ok::<_, Diagnostic>(summary)
+                    Ok::<_, Diagnostic>(drainer.run(deadline(event.context.deadline)).await)
                 }
-            }))
+            })
             .await
         }
     };
     result
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("{role} runtime"))
+}
+
+/// Runs a JSON-in, JSON-out role on the Lambda runtime, each invocation in a span
+/// that carries the role and the Lambda request id (so every log line names both).
+async fn run_json<Answer, Handle, Handled>(
+    role: Role,
+    handle: Handle,
+) -> Result<(), lambda_runtime::Error>
+where
+    Handle: Fn(LambdaEvent<Value>) -> Handled,
+    Handled: Future<Output = Result<Answer, Diagnostic>>,
+    Answer: serde::Serialize,
+{
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let span = tracing::info_span!(
+            "invocation",
+            role = role.as_str(),
+            request_id = %event.context.request_id
+        );
+        handle(event).instrument(span)
+    }))
+    .await
+}
+
+fn diagnostic(error_type: &str, message: &str) -> Diagnostic {
+    Diagnostic {
+        error_type: error_type.to_owned(),
+        error_message: message.to_owned(),
+    }
 }
 
 /// The invocation's deadline (milliseconds since the epoch) as an `Instant`.
