@@ -17,10 +17,9 @@ use kumocms_aws::testing::{
 };
 use kumocms_aws::{DynamoMetadataStore, S3BlobStore, SecretsKeySource};
 use kumocms_core::auth::KeyMatch;
+use kumocms_core::clock::ManualClock;
 use kumocms_core::conformance::{sample_document, with_pending};
-use kumocms_core::ports::{
-    BlobStore, DownloadSpec, KeySource, ManualClock, MetadataStore, SecretsError,
-};
+use kumocms_core::ports::{BlobStore, DownloadSpec, KeySource, MetadataStore, SecretsError};
 use kumocms_core::{BlobRef, DocumentId, DocumentStatus, StorageClass, blob_key};
 
 async fn raw_item(

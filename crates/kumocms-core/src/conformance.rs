@@ -953,10 +953,11 @@ pub async fn service_history(
     blobs: std::sync::Arc<dyn BlobStore>,
     uploader: &dyn ConformanceUploader,
 ) {
+    use crate::clock::ManualClock;
     use crate::error::CoreError;
     use crate::events::EventProcessor;
     use crate::history::DeleteOptions;
-    use crate::ports::{Clock, ManualClock};
+    use crate::ports::Clock;
     use crate::revision::Retention;
     use crate::service::{DocumentService, NewContent, NewDocument, ServiceConfig};
 

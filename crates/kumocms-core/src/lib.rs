@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod blob_key;
+pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod cursor;

@@ -183,7 +183,7 @@ async fn a_rotated_secret_takes_effect_after_the_ttl() {
         json!({"api_key": "current-key-0123456789", "api_key_previous": "previous-key-0123456789"}),
     )
     .await;
-    let clock = Arc::new(kumocms_core::ports::ManualClock::new(chrono::Utc::now()));
+    let clock = Arc::new(kumocms_core::clock::ManualClock::new(chrono::Utc::now()));
     let keys = SecretsKeySource::with_options(
         client.clone(),
         &arn,

@@ -8,9 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
+use kumocms_core::clock::ManualClock;
 use kumocms_core::conformance::ConformanceUploader;
 use kumocms_core::events::StorageEvent;
-use kumocms_core::ports::{Clock, EventSink, ManualClock, SignedLink};
+use kumocms_core::ports::{Clock, EventSink, SignedLink};
 use kumocms_local::{FsBlobConfig, FsBlobStore, LinkSigner, blob_router};
 
 #[derive(Default)]
