@@ -41,6 +41,11 @@ pub(crate) fn with_etag(status: StatusCode, body: DocumentBody) -> Response {
     response
 }
 
+/// Create a document
+///
+/// Records the document (`pending_upload`) and answers with the signed link to upload
+/// its content to. The content becomes current, and the status `active`, once the
+/// upload has arrived and been checked and extracted.
 #[utoipa::path(
     post, path = "/documents", tag = "documents",
     request_body = CreateDocumentRequest,
@@ -76,6 +81,10 @@ pub async fn create_document(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// List documents
+///
+/// One page at a time: pass `next_cursor` back as `cursor` for the next one. A cursor
+/// is bound to the filter it was issued for.
 #[utoipa::path(
     get, path = "/documents", tag = "documents",
     params(ListParams),
@@ -112,6 +121,10 @@ pub async fn list_documents(
     }))
 }
 
+/// Get a document
+///
+/// The record, its metadata and extracted fields, with a short-lived `download` link
+/// when the content can be read now.
 #[utoipa::path(
     get, path = "/documents/{id}", tag = "documents",
     params(
@@ -158,6 +171,10 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
+/// Download the current content
+///
+/// Redirects (307) to a short-lived signed link; 409 says why the content cannot be
+/// read now (archived, restoring, upload pending, in the trash).
 #[utoipa::path(
     get, path = "/documents/{id}/content", tag = "documents",
     params(DocumentIdParam),
@@ -193,6 +210,10 @@ pub(crate) fn redirect_to(link: &kumocms_core::ports::SignedLink) -> Result<Resp
         .into_response())
 }
 
+/// Replace the content
+///
+/// Answers with a link to upload the next revision to; the current content stays
+/// served, and is kept as a retained revision once the new one is promoted.
 #[utoipa::path(
     put, path = "/documents/{id}", tag = "documents",
     params(
@@ -295,6 +316,10 @@ pub(crate) async fn if_match_version(
         .or(versions.first().copied()))
 }
 
+/// Change metadata or the document type
+///
+/// `metadata` is an RFC 7396 merge patch (`null` removes a key). Send `If-Match` with
+/// the ETag read before, so a concurrent change is refused (412), not overwritten.
 #[utoipa::path(
     patch, path = "/documents/{id}", tag = "documents",
     params(
@@ -337,6 +362,10 @@ pub async fn patch_document(
     Ok(with_etag(StatusCode::OK, DocumentBody::new(document, None)))
 }
 
+/// Delete a document (to the trash)
+///
+/// The document goes to the trash, from which `undelete` brings it back until its
+/// `purge_at`; `?permanent=true` deletes it and every revision at once.
 #[utoipa::path(
     delete, path = "/documents/{id}", tag = "documents",
     params(
@@ -375,6 +404,10 @@ pub async fn delete_document(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Archive the content
+///
+/// Moves the current content to an archive storage class; it cannot be downloaded
+/// until restored.
 #[utoipa::path(
     post, path = "/documents/{id}/archive", tag = "documents",
     params(DocumentIdParam),
@@ -403,6 +436,10 @@ pub async fn archive_document(
     ))
 }
 
+/// Restore archived content
+///
+/// Starts a temporary restore of archived content for `days`; the status is
+/// `restoring` until the copy is readable, then `restored`.
 #[utoipa::path(
     post, path = "/documents/{id}/restore", tag = "documents",
     params(DocumentIdParam),

@@ -21,6 +21,9 @@ fn check<E: std::fmt::Display>(name: &str, result: Result<(), E>) -> CheckBody {
     }
 }
 
+/// Health of the service and its storage
+///
+/// Open (no API key): for load balancers and monitoring.
 #[utoipa::path(
     get, path = "/healthcheck", tag = "operations",
     responses(

@@ -67,6 +67,7 @@ fn add_created_document_links(document: &mut serde_json::Value) {
         description = "A document store: create a document, upload its content through the signed link, then read, list, archive, restore and delete it.",
         license(name = "MIT")
     ),
+    servers((url = ".", description = "Where this document is served from: `kumocms serve`, or the API Gateway stage")),
     paths(
         health::healthcheck,
         serve,
@@ -101,8 +102,11 @@ pub fn json() -> &'static str {
     })
 }
 
+/// This OpenAPI document
+///
+/// Open (no API key).
 #[utoipa::path(
-    get, path = "/openapi.json", tag = "operations",
+    get, path = "/openapi.json", tag = "operations", operation_id = "get_openapi",
     responses((status = 200, description = "This OpenAPI document", content_type = "application/json"))
 )]
 pub async fn serve() -> impl IntoResponse {

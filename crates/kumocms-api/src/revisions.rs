@@ -137,6 +137,9 @@ pub struct RevisionListParams {
     pub cursor: Option<String>,
 }
 
+/// List a document's revisions
+///
+/// Newest first, the current one included, one page at a time.
 #[utoipa::path(
     get, path = "/documents/{id}/revisions", tag = "revisions",
     params(DocumentIdParam, RevisionListParams),
@@ -170,6 +173,9 @@ pub async fn list_revisions(
     }))
 }
 
+/// Get one revision
+///
+/// With a short-lived `download` link when its bytes can be read now.
 #[utoipa::path(
     get, path = "/documents/{id}/revisions/{n}", tag = "revisions",
     params(DocumentIdParam, RevisionParam),
@@ -190,6 +196,10 @@ pub async fn get_revision(
     Ok(Json(RevisionBody::new(view.revision, view.download)))
 }
 
+/// Download a revision's content
+///
+/// Redirects (307) to a short-lived signed link, with the same 409 codes as the
+/// current content's download.
 #[utoipa::path(
     get, path = "/documents/{id}/revisions/{n}/content", tag = "revisions",
     params(DocumentIdParam, RevisionParam),
@@ -211,6 +221,10 @@ pub async fn revision_content(
     redirect_to(&link)
 }
 
+/// Make a revision current again
+///
+/// Copies its bytes inside the store as a new revision (n+1): history is never
+/// rewritten. Checked and extracted like an upload, so the answer is 202.
 #[utoipa::path(
     post, path = "/documents/{id}/revisions/{n}/restore", tag = "revisions",
     params(
@@ -241,6 +255,9 @@ pub async fn restore_revision(
     ))
 }
 
+/// Bring a document back from the trash
+///
+/// It returns to the status it had before the delete.
 #[utoipa::path(
     post, path = "/documents/{id}/undelete", tag = "documents",
     params(

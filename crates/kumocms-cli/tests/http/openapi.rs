@@ -64,3 +64,28 @@ async fn every_documented_response_names_its_error_schema() {
         }
     }
 }
+
+#[test]
+fn every_operation_has_a_summary_a_description_and_a_unique_operation_id() {
+    let spec: serde_json::Value = serde_json::from_str(kumocms_api::openapi::json()).expect("json");
+    let mut ids = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            assert!(!summary.is_empty(), "{method} {path}: no summary");
+            assert!(
+                !operation["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .is_empty(),
+                "{method} {path}: no description"
+            );
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(!id.is_empty(), "{method} {path}: no operationId");
+            assert!(ids.insert(id.to_owned()), "{method} {path}: {id} twice");
+        }
+    }
+    // Relative to where the document is served, so the same document is right
+    // behind API Gateway's stage path and on `kumocms serve`.
+    assert_eq!(spec["servers"][0]["url"], ".");
+}
