@@ -9,9 +9,13 @@ use crate::id::DocumentId;
 use crate::lifecycle::{InvalidTransition, Transition, content_unreadable, next_status};
 use crate::ports::{DownloadSpec, ListQuery, SignedLink, StoreError};
 use crate::revision::{self, RevisionInfo, TrashState};
-use crate::service::{DEFAULT_PAGE_SIZE, DocumentService, MAX_PAGE_SIZE, MERGE_ATTEMPTS};
+use crate::service::{DEFAULT_PAGE_SIZE, DocumentService, MAX_PAGE_SIZE, MERGE_ATTEMPTS, Sweep};
 use crate::validate::ValidationError;
 use crate::{blob_key, service::chrono_duration};
+
+/// Pages of each walk one `purge_expired` call reads at most: with the sweepers'
+/// batch of 100, 2,000 records per walk and call.
+pub const SWEEP_PAGES: usize = 20;
 
 /// A page of revisions, newest first.
 #[derive(Debug, Clone)]
@@ -376,24 +380,17 @@ impl DocumentService {
     }
 
     /// Purges the documents whose time in the trash is over, and drops revisions
-    /// past the revision retention. Each call looks at up to `batch` trashed records
-    /// and one page of `batch` records for the revision retention, continuing where
-    /// the previous call stopped. Returns how many records it changed or purged.
+    /// past the revision retention. Each call reads up to [`SWEEP_PAGES`] pages of
+    /// `batch` records for each of the two, continuing where the previous call
+    /// stopped, so that every record is reached however many there are (the first
+    /// page of the trash may well hold only documents that are not due yet), and a
+    /// call's cost stays bounded. Returns how many records it changed or purged.
     pub async fn purge_expired(&self, batch: usize) -> Result<usize, CoreError> {
         let now = self.clock.now();
         let mut changed = 0;
-        let trashed = self
-            .metadata
-            .list(&ListQuery {
-                document_type: None,
-                status: Some(DocumentStatus::Deleted),
-                limit: batch,
-                after: None,
-            })
-            .await?;
-        for document in trashed.documents {
-            if document.trash.as_ref().is_some_and(|t| t.purge_at <= now) {
-                match self.purge(&document).await {
+        for trashed in self.sweep_pages(Sweep::Trash, batch).await? {
+            if trashed.trash.as_ref().is_some_and(|t| t.purge_at <= now) {
+                match self.purge(&trashed).await {
                     Ok(()) => changed += 1,
                     Err(CoreError::Conflict) => continue,
                     Err(error) => return Err(error),
@@ -404,18 +401,7 @@ impl DocumentService {
         if retention.revision_days == 0 && retention.revision_count == 0 {
             return Ok(changed);
         }
-        let after = self.sweep_position();
-        let page = self
-            .metadata
-            .list(&ListQuery {
-                document_type: None,
-                status: None,
-                limit: batch,
-                after,
-            })
-            .await?;
-        self.set_sweep_position(page.next.clone());
-        for mut document in page.documents {
+        for mut document in self.sweep_pages(Sweep::Revisions, batch).await? {
             let expired = revision::drop_expired(&mut document, &retention, now);
             if expired.is_empty() {
                 continue;
@@ -428,6 +414,35 @@ impl DocumentService {
             self.delete_revision_blobs(&expired).await;
         }
         Ok(changed)
+    }
+
+    /// The next pages of one sweep: up to [`SWEEP_PAGES`] pages of `batch`, from
+    /// where the sweep stopped; after its last page the sweep starts over.
+    async fn sweep_pages(&self, sweep: Sweep, batch: usize) -> Result<Vec<Document>, CoreError> {
+        let status = match sweep {
+            Sweep::Trash => Some(DocumentStatus::Deleted),
+            Sweep::Revisions => None,
+        };
+        let mut documents = Vec::new();
+        let mut after = self.sweep_position(sweep);
+        for _ in 0..SWEEP_PAGES {
+            let page = self
+                .metadata
+                .list(&ListQuery {
+                    document_type: None,
+                    status,
+                    limit: batch,
+                    after,
+                })
+                .await?;
+            documents.extend(page.documents);
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+        self.set_sweep_position(sweep, after);
+        Ok(documents)
     }
 
     async fn delete_revision_blobs(&self, expired: &[revision::RetainedRevision]) {

@@ -112,8 +112,24 @@ pub struct DocumentService {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cursors: CursorCodec,
     pub(crate) config: ServiceConfig,
-    /// Where the revision-retention sweep continues (a listing position).
-    sweep_position: std::sync::Mutex<Option<String>>,
+    /// Where each sweep of `purge_expired` continues (listing positions).
+    sweep_positions: std::sync::Mutex<SweepPositions>,
+}
+
+/// The two walks of `purge_expired`, each resumed by the next call where this one
+/// stopped, and started again from the beginning after the last page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sweep {
+    /// Records in the trash, for purging.
+    Trash,
+    /// Every record, for the revision retention.
+    Revisions,
+}
+
+#[derive(Debug, Default)]
+struct SweepPositions {
+    trash: Option<String>,
+    revisions: Option<String>,
 }
 
 pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
@@ -134,20 +150,26 @@ impl DocumentService {
             clock,
             cursors,
             config,
-            sweep_position: std::sync::Mutex::new(None),
+            sweep_positions: std::sync::Mutex::default(),
         }
     }
 
-    pub(crate) fn sweep_position(&self) -> Option<String> {
-        self.sweep_position
+    pub(crate) fn sweep_position(&self, sweep: Sweep) -> Option<String> {
+        self.sweep_positions
             .lock()
-            .map(|p| p.clone())
+            .map(|p| match sweep {
+                Sweep::Trash => p.trash.clone(),
+                Sweep::Revisions => p.revisions.clone(),
+            })
             .unwrap_or_default()
     }
 
-    pub(crate) fn set_sweep_position(&self, position: Option<String>) {
-        if let Ok(mut current) = self.sweep_position.lock() {
-            *current = position;
+    pub(crate) fn set_sweep_position(&self, sweep: Sweep, position: Option<String>) {
+        if let Ok(mut current) = self.sweep_positions.lock() {
+            match sweep {
+                Sweep::Trash => current.trash = position,
+                Sweep::Revisions => current.revisions = position,
+            }
         }
     }
 

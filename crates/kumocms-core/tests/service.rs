@@ -430,3 +430,73 @@ async fn a_sidecar_fills_in_metadata_without_overwriting_the_users() {
     assert_eq!(record.metadata["project"], "Apollo");
     assert!(record.extracted.expect("extracted").sidecar_applied);
 }
+
+/// The trash sweep reaches every trashed document, not only the first page: here the
+/// first two (in listing order) are not due yet and the other three are.
+#[tokio::test]
+async fn the_trash_sweep_purges_due_documents_beyond_its_first_page() {
+    use kumocms_core::clock::ManualClock;
+    let metadata = Arc::new(MemoryMetadataStore::new());
+    let blobs = Arc::new(MemoryBlobStore::new());
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let config = ServiceConfig::default();
+    let service = DocumentService::new(
+        metadata.clone(),
+        blobs.clone(),
+        clock.clone(),
+        CursorCodec::new(b"core service tests"),
+        config.clone(),
+    );
+    let events = EventProcessor::new(
+        metadata.clone(),
+        blobs.clone(),
+        clock.clone(),
+        config.limits,
+    );
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let created = service
+            .create(NewDocument {
+                file_name: format!("trash-{n}.txt"),
+                file_size: 4,
+                ..NewDocument::default()
+            })
+            .await
+            .expect("create");
+        let pending = created.document.pending_upload.expect("pending upload");
+        blobs.put(&pending.key, Bytes::from_static(b"text"));
+        let event = StorageEvent::ObjectCreated {
+            location: pending.location,
+            key: pending.key,
+        };
+        events.handle(&event).await.expect("content event");
+        ids.push(created.document.id);
+    }
+    let trash_days = i64::from(config.retention.trash_days);
+    for id in &ids[2..] {
+        service.delete(id).await.expect("delete");
+    }
+    clock.advance(chrono::Duration::days(trash_days - 10));
+    for id in &ids[..2] {
+        service.delete(id).await.expect("delete");
+    }
+    clock.advance(chrono::Duration::days(11));
+
+    // Pages of two: the due ones are on the second and third pages.
+    let purged = service.purge_expired(2).await.expect("sweep");
+    assert_eq!(purged, 3, "one call purges every due document");
+    for id in &ids[..2] {
+        let kept = metadata
+            .get(id)
+            .await
+            .expect("get")
+            .expect("not due yet: kept");
+        assert_eq!(kept.status, DocumentStatus::Deleted);
+    }
+    for id in &ids[2..] {
+        assert!(
+            metadata.get(id).await.expect("get").is_none(),
+            "due: purged"
+        );
+    }
+}
