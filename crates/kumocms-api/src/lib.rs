@@ -10,6 +10,7 @@ mod health;
 pub mod openapi;
 mod revisions;
 mod trace;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use kumocms_core::service::DocumentService;
 
 pub use error::ApiError;
 pub use trace::{drop_unsafe_request_id, is_safe_request_id, trace_layer};
+pub use web::WebOptions;
 
 /// Largest JSON request body the API reads. Metadata is capped at 16 KiB; the rest
 /// of a request is small.
@@ -146,4 +148,18 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)
+}
+
+/// The API router with what browsers need: the web interface under `/ui/` (when
+/// enabled) and CORS for the allowed origins. What `kumocms serve` and the `api`
+/// function serve.
+pub fn app(state: ApiState, web: &WebOptions) -> Router {
+    let mut app = router(state);
+    if let Some(auth) = &web.ui {
+        app = app.merge(web::routes(auth.clone()));
+    }
+    match web::cors_layer(&web.cors_allowed_origins) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
 }
