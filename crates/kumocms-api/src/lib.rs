@@ -150,14 +150,19 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// The API router with what browsers need: the web interface under `/ui/` (when
-/// enabled) and CORS for the allowed origins. What `kumocms serve` and the `api`
-/// function serve.
+/// The API router with the web interface under `/ui/` (when enabled): what
+/// `kumocms serve` and the `api` function serve, before [`with_cors`].
 pub fn app(state: ApiState, web: &WebOptions) -> Router {
-    let mut app = router(state);
-    if let Some(auth) = &web.ui {
-        app = app.merge(web::routes(auth.clone()));
+    let app = router(state);
+    match &web.ui {
+        Some(auth) => app.merge(web::routes(auth.clone())),
+        None => app,
     }
+}
+
+/// CORS for the allowed origins around everything a browser may call: applied
+/// last, so that `kumocms serve` covers its upload and download links as well.
+pub fn with_cors(app: Router, web: &WebOptions) -> Router {
     match web::cors_layer(&web.cors_allowed_origins) {
         Some(cors) => app.layer(cors),
         None => app,

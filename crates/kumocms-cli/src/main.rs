@@ -91,6 +91,21 @@ struct ServeArgs {
     /// (`ulimit -n`): half of what is left after 64 descriptors kept for the server.
     #[arg(long, env = "KUMOCMS_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Origins allowed to call the API from a browser, comma-separated
+    /// (e.g. http://localhost:3000), or `*`. Default: none (no CORS headers).
+    #[arg(long, env = "KUMOCMS_CORS_ALLOWED_ORIGINS", value_parser = parse_origins, default_value = "")]
+    cors_allowed_origins: Origins,
+    /// Do not serve the web interface under /ui/.
+    #[arg(long, env = "KUMOCMS_NO_WEB_UI")]
+    no_web_ui: bool,
+}
+
+/// A checked list of CORS origins (one flag value, comma-separated).
+#[derive(Clone, Debug)]
+struct Origins(Vec<String>);
+
+fn parse_origins(list: &str) -> Result<Origins, kumocms_api::web::InvalidOrigin> {
+    kumocms_api::web::parse_origins(list).map(Origins)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -168,7 +183,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(max) = args.max_connections {
         options.connections.max_connections = max.max(1);
     }
+    options.web.cors_allowed_origins = args.cors_allowed_origins.0;
+    if args.no_web_ui {
+        options.web.ui = None;
+    }
     let key_from_env = options.api_key.is_some();
+    let web_ui = options.web.ui.is_some();
     let data_dir = options.data_dir.clone();
 
     let runtime = tokio::runtime::Runtime::new()?;
@@ -195,6 +215,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         println!("Try:  curl -H \"Authorization: Bearer {key_hint}\" {base}/documents");
+        if web_ui {
+            println!("Web:  {base}{}", kumocms_api::web::UI_PATH);
+        }
         println!("API:  {base}/openapi.json   Stop: Ctrl-C");
         running.run_until_signal().await
     })

@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub connections: ConnectionLimits,
     pub api_key: Option<String>,
     pub api_key_previous: Option<String>,
+    /// The web interface and CORS.
+    pub web: kumocms_api::WebOptions,
 }
 
 impl ServeOptions {
@@ -52,6 +54,7 @@ impl ServeOptions {
             connections: ConnectionLimits::default(),
             api_key: None,
             api_key_previous: None,
+            web: kumocms_api::WebOptions::default(),
         }
     }
 }
@@ -106,11 +109,15 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     let background = backend.start_background();
 
     let request_id = HeaderName::from_static("x-request-id");
-    let app = kumocms_api::router(ApiState {
-        service: backend.service.clone(),
-        auth: AuthMode::ApiKeys(backend.keys.clone()),
-    })
-    .merge(backend.blob_router())
+    let app = kumocms_api::app(
+        ApiState {
+            service: backend.service.clone(),
+            auth: AuthMode::ApiKeys(backend.keys.clone()),
+        },
+        &options.web,
+    )
+    .merge(backend.blob_router());
+    let app = kumocms_api::with_cors(app, &options.web)
     .layer(PropagateRequestIdLayer::new(request_id.clone()))
     .layer(kumocms_api::trace_layer())
     .layer(SetRequestIdLayer::new(request_id, UlidRequestId))
