@@ -118,14 +118,14 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     )
     .merge(backend.blob_router());
     let app = kumocms_api::with_cors(app, &options.web)
-    .layer(PropagateRequestIdLayer::new(request_id.clone()))
-    .layer(kumocms_api::trace_layer())
-    .layer(SetRequestIdLayer::new(request_id, UlidRequestId))
-    // Outermost: a client's id in an unsafe shape is dropped before the one above
-    // keeps it, so a generated id replaces it.
-    .layer(axum::middleware::map_request(
-        kumocms_api::drop_unsafe_request_id::<axum::body::Body>,
-    ));
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(kumocms_api::trace_layer())
+        .layer(SetRequestIdLayer::new(request_id, UlidRequestId))
+        // Outermost: a client's id in an unsafe shape is dropped before the one above
+        // keeps it, so a generated id replaces it.
+        .layer(axum::middleware::map_request(
+            kumocms_api::drop_unsafe_request_id::<axum::body::Body>,
+        ));
 
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
     let limits = options.connections;

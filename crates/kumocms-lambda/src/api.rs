@@ -76,13 +76,22 @@ impl Core {
     }
 }
 
-/// The router as the `api` function serves it.
+/// The router as the `api` function serves it, with the default web options.
 pub fn router(service: Arc<DocumentService>) -> Router {
-    kumocms_api::router(ApiState {
-        service,
-        auth: AuthMode::Gateway,
-    })
-    .layer(kumocms_api::trace_layer())
+    router_with(service, &kumocms_api::WebOptions::default())
+}
+
+/// The router as the `api` function serves it: the API, the web interface and CORS
+/// as the function's settings say.
+pub fn router_with(service: Arc<DocumentService>, web: &kumocms_api::WebOptions) -> Router {
+    let app = kumocms_api::app(
+        ApiState {
+            service,
+            auth: AuthMode::Gateway,
+        },
+        web,
+    );
+    kumocms_api::with_cors(app, web).layer(kumocms_api::trace_layer())
 }
 
 /// Prepares a request from `lambda_http` for the router: drops the stage prefix that

@@ -121,7 +121,7 @@ async fn run(role: Role, settings: Settings) -> anyhow::Result<()> {
             let core = Core::from_settings(&config, &settings);
             let service = tower::ServiceBuilder::new()
                 .map_request(api::prepare)
-                .service(api::router(core.service));
+                .service(api::router_with(core.service, &settings.web));
             lambda_http::run(service).await
         }
         Role::Authorizer => {

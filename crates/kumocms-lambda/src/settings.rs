@@ -15,6 +15,10 @@
 //! | `KUMOCMS_REVISION_RETENTION_DAYS`  | api, events, dlq (optional) | days a replaced revision is kept; 0 (default) for ever |
 //! | `KUMOCMS_TRASH_RETENTION_DAYS`     | api, events, dlq (optional) | days in the trash before the purge; default 30, 0 purges on DELETE |
 //! | `KUMOCMS_MULTI_REGION_CONSISTENCY` | api, events, dlq (optional) | the table's mode: `EVENTUAL` (default): each change is written in the document's home region; `STRONG` (MRSC): in the local replica |
+//! | `KUMOCMS_CORS_ALLOWED_ORIGINS` | api (optional)     | comma-separated origins (`scheme://host[:port]`) or `*` allowed to call the API from a browser; default none |
+//! | `KUMOCMS_WEB_UI`              | api (optional)       | `true` (default) or `false`: serve the web interface under `/ui/` |
+//! | `KUMOCMS_COGNITO_DOMAIN`      | api (optional)       | with `KUMOCMS_COGNITO_CLIENT_ID`: the interface signs in through this Cognito hosted UI (`https://…`) |
+//! | `KUMOCMS_COGNITO_CLIENT_ID`   | api (optional)       | the Cognito app client the interface signs in with |
 //! | `AWS_REGION`                  | SDK (set by Lambda)  | never set it yourself; Lambda reserves it            |
 //! | `AWS_ENDPOINT_URL`            | SDK (tests only)     | e.g. moto; S3 then uses path-style addressing        |
 
@@ -35,6 +39,10 @@ pub const KUMOCMS_REVISION_RETENTION_COUNT: &str = "KUMOCMS_REVISION_RETENTION_C
 pub const KUMOCMS_REVISION_RETENTION_DAYS: &str = "KUMOCMS_REVISION_RETENTION_DAYS";
 pub const KUMOCMS_TRASH_RETENTION_DAYS: &str = "KUMOCMS_TRASH_RETENTION_DAYS";
 pub const KUMOCMS_MULTI_REGION_CONSISTENCY: &str = "KUMOCMS_MULTI_REGION_CONSISTENCY";
+pub const KUMOCMS_CORS_ALLOWED_ORIGINS: &str = "KUMOCMS_CORS_ALLOWED_ORIGINS";
+pub const KUMOCMS_WEB_UI: &str = "KUMOCMS_WEB_UI";
+pub const KUMOCMS_COGNITO_DOMAIN: &str = "KUMOCMS_COGNITO_DOMAIN";
+pub const KUMOCMS_COGNITO_CLIENT_ID: &str = "KUMOCMS_COGNITO_CLIENT_ID";
 
 /// The consistency mode of the (global) documents table, as the module's
 /// `dynamodb_multi_region_consistency` sets it.
@@ -72,6 +80,8 @@ pub struct Settings {
     pub log_level: String,
     pub retention: kumocms_core::revision::Retention,
     pub multi_region_consistency: MultiRegionConsistency,
+    /// The web interface and CORS (the `api` role).
+    pub web: kumocms_api::WebOptions,
 }
 
 impl std::fmt::Debug for Settings {
@@ -85,6 +95,7 @@ impl std::fmt::Debug for Settings {
             .field("log_level", &self.log_level)
             .field("retention", &self.retention)
             .field("multi_region_consistency", &self.multi_region_consistency)
+            .field("web", &self.web)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +167,7 @@ impl Settings {
             revision_days: whole(KUMOCMS_REVISION_RETENTION_DAYS, defaults.revision_days)?,
             trash_days: whole(KUMOCMS_TRASH_RETENTION_DAYS, defaults.trash_days)?,
         };
+        let web = web_options(&get)?;
         Ok(Self {
             bucket,
             table,
@@ -166,8 +178,68 @@ impl Settings {
             log_level: get(KUMOCMS_LOG_LEVEL).unwrap_or_else(|| "info".to_owned()),
             retention,
             multi_region_consistency,
+            web,
         })
     }
+}
+
+/// The web interface and CORS, from the variables the module sets for them.
+fn web_options(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<kumocms_api::WebOptions, SettingsError> {
+    use kumocms_api::web::{CognitoUi, UiAuth, parse_origins};
+    let cors_allowed_origins = match get(KUMOCMS_CORS_ALLOWED_ORIGINS) {
+        None => Vec::new(),
+        Some(list) => parse_origins(&list).map_err(|_| SettingsError::Invalid {
+            name: KUMOCMS_CORS_ALLOWED_ORIGINS,
+            expected: "a comma-separated list of origins (scheme://host[:port]) or *",
+        })?,
+    };
+    let enabled = match get(KUMOCMS_WEB_UI).map(|v| v.trim().to_ascii_lowercase()) {
+        None => true,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(_) => {
+            return Err(SettingsError::Invalid {
+                name: KUMOCMS_WEB_UI,
+                expected: "true or false",
+            });
+        }
+    };
+    let auth = match (get(KUMOCMS_COGNITO_DOMAIN), get(KUMOCMS_COGNITO_CLIENT_ID)) {
+        (None, None) => UiAuth::ApiKey,
+        (Some(domain), Some(client_id)) if domain.trim().starts_with("https://") => {
+            UiAuth::Cognito {
+                cognito: CognitoUi {
+                    domain: domain.trim().trim_end_matches('/').to_owned(),
+                    client_id: client_id.trim().to_owned(),
+                    scopes: vec!["openid".to_owned(), "email".to_owned()],
+                },
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(SettingsError::Invalid {
+                name: KUMOCMS_COGNITO_DOMAIN,
+                expected: "the hosted UI's https:// URL",
+            });
+        }
+        (Some(_), None) => {
+            return Err(SettingsError::Invalid {
+                name: KUMOCMS_COGNITO_CLIENT_ID,
+                expected: "set together with KUMOCMS_COGNITO_DOMAIN",
+            });
+        }
+        (None, Some(_)) => {
+            return Err(SettingsError::Invalid {
+                name: KUMOCMS_COGNITO_DOMAIN,
+                expected: "set together with KUMOCMS_COGNITO_CLIENT_ID",
+            });
+        }
+    };
+    Ok(kumocms_api::WebOptions {
+        ui: enabled.then_some(auth),
+        cors_allowed_origins,
+    })
 }
 
 #[cfg(test)]
@@ -285,5 +357,66 @@ mod tests {
         ];
         let error = Settings::from_lookup(Role::Api, lookup(&typo)).unwrap_err();
         assert!(error.to_string().contains("EVENTUAL or STRONG"), "{error}");
+    }
+
+    #[test]
+    fn web_interface_and_cors_follow_the_module() {
+        use kumocms_api::web::UiAuth;
+        let base = [(S3_BUCKET_NAME, "b"), (DYNAMODB_TABLE_NAME, "t")];
+        let settings = Settings::from_lookup(Role::Api, lookup(&base)).unwrap();
+        assert_eq!(settings.web.ui, Some(UiAuth::ApiKey));
+        assert!(settings.web.cors_allowed_origins.is_empty());
+
+        let mut vars = base.to_vec();
+        vars.extend([
+            (
+                KUMOCMS_CORS_ALLOWED_ORIGINS,
+                "http://localhost:3000,https://a.example",
+            ),
+            (
+                KUMOCMS_COGNITO_DOMAIN,
+                "https://kumo.auth.us-east-1.amazoncognito.com/",
+            ),
+            (KUMOCMS_COGNITO_CLIENT_ID, "client123"),
+        ]);
+        let settings = Settings::from_lookup(Role::Api, lookup(&vars)).unwrap();
+        assert_eq!(
+            settings.web.cors_allowed_origins,
+            vec!["http://localhost:3000", "https://a.example"]
+        );
+        match settings.web.ui {
+            Some(UiAuth::Cognito { cognito }) => {
+                assert_eq!(
+                    cognito.domain,
+                    "https://kumo.auth.us-east-1.amazoncognito.com"
+                );
+                assert_eq!(cognito.client_id, "client123");
+            }
+            other => panic!("expected Cognito sign-in, got {other:?}"),
+        }
+
+        let mut off = base.to_vec();
+        off.push((KUMOCMS_WEB_UI, "false"));
+        assert_eq!(
+            Settings::from_lookup(Role::Api, lookup(&off))
+                .unwrap()
+                .web
+                .ui,
+            None
+        );
+
+        for (name, value) in [
+            (KUMOCMS_CORS_ALLOWED_ORIGINS, "localhost:3000"),
+            (KUMOCMS_WEB_UI, "yes"),
+            (KUMOCMS_COGNITO_CLIENT_ID, "alone"),
+        ] {
+            let mut bad = base.to_vec();
+            bad.push((name, value));
+            let error = Settings::from_lookup(Role::Api, lookup(&bad)).unwrap_err();
+            assert!(
+                error.to_string().contains(name) || error.to_string().contains("KUMOCMS_COGNITO"),
+                "{error}"
+            );
+        }
     }
 }
