@@ -80,6 +80,7 @@ pub fn active_document(location: &BlobLocation, n: usize) -> Document {
             height: None,
             extracted_at: now,
             sidecar_applied: false,
+            text: None,
         }),
         revisions: Vec::new(),
         trash: None,

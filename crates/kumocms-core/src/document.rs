@@ -179,6 +179,10 @@ pub struct Extracted {
     /// a duplicate or late sidecar event cannot undo later edits.
     #[serde(default)]
     pub sidecar_applied: bool,
+    /// The text of the content, for search: at most [`crate::search::MAX_RECORD_TEXT`]
+    /// bytes are kept in the record (the API does not return it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// The version of the stored record's shape that this code writes. Records without

@@ -83,6 +83,7 @@ impl Extractor {
             height,
             extracted_at: now,
             sidecar_applied: false,
+            text: None,
         }
     }
 }

@@ -69,6 +69,7 @@ impl DocumentService {
         ListFilter {
             document_type: Some(format!("revisions:{id}")),
             status: None,
+            query: None,
         }
     }
 

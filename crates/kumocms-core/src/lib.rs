@@ -20,9 +20,11 @@ pub mod lifecycle;
 pub mod memory;
 pub mod page_budget;
 pub mod ports;
+pub mod query;
 #[cfg(all(feature = "conformance", feature = "memory"))]
 pub mod replication;
 pub mod revision;
+pub mod search;
 pub mod service;
 pub mod validate;
 
