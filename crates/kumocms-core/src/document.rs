@@ -182,6 +182,7 @@ pub struct Extracted {
     /// The text of the content, for search: at most [`crate::search::MAX_RECORD_TEXT`]
     /// bytes are kept in the record (the API does not return it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub text: Option<String>,
 }
 

@@ -118,3 +118,87 @@ async fn listing_pages_filters_and_refuses_forged_cursors() {
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_cursor");
 }
+
+#[tokio::test]
+async fn search_over_http_answers_hits_with_score_and_snippet_and_names_bad_parameters() {
+    let server = TestServer::start().await;
+    let acme = server
+        .create_active(
+            "Facture ÉTÉ.txt",
+            "text/plain",
+            b"hello",
+            json!({"metadata": {"customer": "ACME", "paid": true}}),
+        )
+        .await;
+    let other = server
+        .create_active(
+            "other.png",
+            "image/png",
+            b"\x89PNG\r\n\x1a\n",
+            json!({"metadata": {"customer": "Globex"}}),
+        )
+        .await;
+
+    let (status, _, page) = server
+        .call(Method::GET, "/documents?q=facture%20ete", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["count"], 1, "{page}");
+    let hit = &page["documents"][0];
+    assert_eq!(hit["document_id"], acme.as_str());
+    assert!(
+        hit["search"]["score"].as_f64().unwrap_or_default() > 0.0,
+        "{hit}"
+    );
+    assert_eq!(
+        hit["search"]["snippet"], "<mark>Facture</mark> <mark>ÉTÉ</mark>.txt",
+        "{hit}"
+    );
+
+    for (query, wanted) in [
+        ("meta.customer=ACME&meta.paid=true", &acme),
+        ("content_type=image/*", &other),
+        ("file_name=OTH&sort=-size", &other),
+        ("q=-acme%20globex", &other),
+    ] {
+        let (status, _, page) = server
+            .call(Method::GET, &format!("/documents?{query}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(page["count"], 1, "{query}: {page}");
+        assert_eq!(
+            page["documents"][0]["document_id"],
+            wanted.as_str(),
+            "{query}"
+        );
+        assert!(page["documents"][0]["extracted"].get("text").is_none());
+    }
+
+    for (query, code, named) in [
+        ("bogus=1", "unknown_parameter", "bogus"),
+        (
+            "metadata.customer=ACME",
+            "unknown_parameter",
+            "metadata.customer",
+        ),
+        (
+            "created_after=yesterday",
+            "invalid_created_after",
+            "created_after",
+        ),
+        ("q=%22open", "invalid_q", "q"),
+        ("sort=relevance", "invalid_sort", "q"),
+        ("min_size=-3", "invalid_min_size", "min_size"),
+        ("content_type=pdf", "invalid_content_type", "content_type"),
+        ("q=a&q=b", "duplicate_parameter", "q"),
+    ] {
+        let (status, _, body) = server
+            .call(Method::GET, &format!("/documents?{query}"), None)
+            .await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, code);
+        assert!(
+            body["message"].as_str().unwrap_or_default().contains(named),
+            "{query}: {body}"
+        );
+    }
+}
