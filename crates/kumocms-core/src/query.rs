@@ -277,8 +277,9 @@ pub fn parse_query(
             field: SortField::Relevance,
             descending: false,
         },
+        // Oldest first: an index on the creation time serves the date filters too.
         (None, None) => Sort {
-            field: SortField::Id,
+            field: SortField::CreatedAt,
             descending: false,
         },
     };
