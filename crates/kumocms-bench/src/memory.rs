@@ -81,6 +81,7 @@ pub fn active_document(location: &BlobLocation, n: usize) -> Document {
             extracted_at: now,
             sidecar_applied: false,
             text: None,
+            text_error: None,
         }),
         revisions: Vec::new(),
         trash: None,

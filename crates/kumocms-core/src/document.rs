@@ -184,6 +184,9 @@ pub struct Extracted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
     pub text: Option<String>,
+    /// Why the text of a text format could not be read (the upload still succeeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_error: Option<String>,
 }
 
 /// The version of the stored record's shape that this code writes. Records without

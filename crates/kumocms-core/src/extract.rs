@@ -18,6 +18,8 @@ pub struct Extractor {
     size: u64,
     head: Vec<u8>,
     pages: PdfPageCounter,
+    /// The first bytes text is taken from (`text::MAX_TEXT_INPUT`).
+    text_input: Vec<u8>,
 }
 
 impl Default for Extractor {
@@ -33,12 +35,19 @@ impl Extractor {
             size: 0,
             head: Vec::new(),
             pages: PdfPageCounter::default(),
+            text_input: Vec::new(),
         }
     }
 
     pub fn update(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
         self.size += chunk.len() as u64;
+        if self.text_input.len() < crate::text::MAX_TEXT_INPUT {
+            let take = chunk
+                .len()
+                .min(crate::text::MAX_TEXT_INPUT - self.text_input.len());
+            self.text_input.extend_from_slice(&chunk[..take]);
+        }
         if self.head.len() < HEAD_BYTES {
             let take = chunk.len().min(HEAD_BYTES - self.head.len());
             self.head.extend_from_slice(&chunk[..take]);
@@ -65,6 +74,26 @@ impl Extractor {
             }
             None => false,
         };
+        // Text for search, from the declared type (a sniffed binary type wins: a
+        // PNG declared text/plain has no text).
+        let truncated = self.size > self.text_input.len() as u64;
+        let binary = sniffed.as_deref().is_some_and(|s| {
+            !(s.starts_with("text/") || s.ends_with("xml") || s.ends_with("json"))
+        });
+        let outcome = if binary {
+            crate::text::TextOutcome::NotText
+        } else {
+            crate::text::extract(&declared_essence, &self.text_input, truncated)
+        };
+        let (text, text_error) = match outcome {
+            crate::text::TextOutcome::NotText => (None, None),
+            crate::text::TextOutcome::Text(text) => (
+                Some(crate::text::truncate(text, crate::search::MAX_RECORD_TEXT))
+                    .filter(|t| !t.trim().is_empty()),
+                None,
+            ),
+            crate::text::TextOutcome::Failed(why) => (None, Some(why)),
+        };
         let is_pdf = sniffed.as_deref() == Some("application/pdf");
         let (width, height) = match imagesize::blob_size(&self.head) {
             Ok(size) if sniffed.as_deref().is_some_and(|s| s.starts_with("image/")) => (
@@ -83,7 +112,8 @@ impl Extractor {
             height,
             extracted_at: now,
             sidecar_applied: false,
-            text: None,
+            text,
+            text_error,
         }
     }
 }
@@ -167,6 +197,25 @@ mod tests {
             extractor.update(piece);
         }
         extractor.finish(declared, Utc::now())
+    }
+
+    #[test]
+    fn text_is_kept_for_search_bounded_and_errors_never_fail() {
+        let html =
+            b"<html><body><h1>Facture \xc3\x89t\xc3\xa9</h1><script>x()</script></body></html>";
+        let extracted = extract(html, "text/html; charset=utf-8", 7);
+        assert_eq!(extracted.text.as_deref(), Some("Facture \u{c9}t\u{e9}"));
+        // Larger than the record keeps: cut at a character, the rest not read at all.
+        let big = "\u{e9}".repeat(2 * crate::text::MAX_TEXT_INPUT);
+        let extracted = extract(big.as_bytes(), "text/plain", 1 << 16);
+        let text = extracted.text.expect("text");
+        assert!(text.len() <= crate::search::MAX_RECORD_TEXT && text.len() > 32_000);
+        let extracted = extract(b"{broken", "application/json", 3);
+        assert!(extracted.text.is_none());
+        assert!(extracted.text_error.is_some());
+        // A binary file declared as text has no text.
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+        assert!(extract(png, "text/plain", 5).text.is_none());
     }
 
     fn pdf(pages: usize) -> Vec<u8> {

@@ -26,6 +26,7 @@ pub mod replication;
 pub mod revision;
 pub mod search;
 pub mod service;
+pub mod text;
 pub mod validate;
 
 pub use document::{

@@ -75,12 +75,17 @@ fn timestamp(name: &'static str, value: &str) -> Result<DateTime<Utc>, CoreError
 }
 
 fn size(name: &'static str, value: &str) -> Result<u64, CoreError> {
-    value.parse::<u64>().map_err(|_| {
-        bad(
-            code_of(name),
-            format!("{name} must be a whole number of bytes"),
-        )
-    })
+    // At most i64::MAX: what an int64 allows (the OpenAPI format) and SQLite stores.
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| i64::try_from(*n).is_ok())
+        .ok_or_else(|| {
+            bad(
+                code_of(name),
+                format!("{name} must be a whole number of bytes, 0 to 9223372036854775807"),
+            )
+        })
 }
 
 /// The error code of a malformed parameter: `invalid_<parameter>`.

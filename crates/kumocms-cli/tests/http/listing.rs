@@ -202,3 +202,75 @@ async fn search_over_http_answers_hits_with_score_and_snippet_and_names_bad_para
         );
     }
 }
+
+#[tokio::test]
+async fn uploaded_text_html_and_json_are_searchable_and_a_bad_file_still_becomes_active() {
+    let server = TestServer::start().await;
+    let page = server
+        .create_active(
+            "page.html",
+            "text/html",
+            b"<html><head><script>var hidden = 1;</script></head><body><h1>Quarterly</h1><p>The zebra &amp; the lion</p></body></html>",
+            json!({}),
+        )
+        .await;
+    let notes = server
+        .create_active(
+            "notes.md",
+            "text/markdown",
+            b"# Minutes\nThe budget is approved.",
+            json!({}),
+        )
+        .await;
+    let data = server
+        .create_active(
+            "data.json",
+            "application/json",
+            br#"{"supplier": "Initech"}"#,
+            json!({}),
+        )
+        .await;
+    let broken = server
+        .create_active(
+            "broken.json",
+            "application/json",
+            b"{\"supplier\": ",
+            json!({}),
+        )
+        .await;
+
+    for (q, wanted) in [
+        ("zebra lion", &page),
+        ("budget", &notes),
+        ("initech", &data),
+    ] {
+        let (status, _, body) = server
+            .call(
+                Method::GET,
+                &format!("/documents?q={}", q.replace(' ', "%20")),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["count"], 1, "q={q}: {body}");
+        assert_eq!(
+            body["documents"][0]["document_id"],
+            wanted.as_str(),
+            "q={q}"
+        );
+    }
+    let (_, _, body) = server.call(Method::GET, "/documents?q=hidden", None).await;
+    assert_eq!(body["count"], 0, "script contents are not text: {body}");
+    let (_, _, body) = server.call(Method::GET, "/documents?q=zebra", None).await;
+    let snippet = body["documents"][0]["search"]["snippet"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(snippet.contains("<mark>zebra</mark>"), "{body}");
+
+    let (status, _, body) = server
+        .call(Method::GET, &format!("/documents/{broken}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "active", "{body}");
+    assert!(body["extracted"]["text_error"].is_string(), "{body}");
+}
