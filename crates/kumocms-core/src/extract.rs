@@ -12,6 +12,7 @@ use crate::validate::DEFAULT_CONTENT_TYPE;
 /// sit after EXIF data, which can be tens of kilobytes.
 const HEAD_BYTES: usize = 256 * 1024;
 const PDF_MAGIC: &[u8] = b"%PDF-";
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
 pub struct Extractor {
     hasher: Sha256,
@@ -42,10 +43,17 @@ impl Extractor {
     pub fn update(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
         self.size += chunk.len() as u64;
-        if self.text_input.len() < crate::text::MAX_TEXT_INPUT {
-            let take = chunk
-                .len()
-                .min(crate::text::MAX_TEXT_INPUT - self.text_input.len());
+        // A zip (OOXML) is read whole, up to its own bound; anything else from its
+        // first MiB.
+        let is_zip = self.text_input.starts_with(ZIP_MAGIC)
+            || (self.text_input.is_empty() && chunk.starts_with(ZIP_MAGIC));
+        let cap = if is_zip {
+            crate::ooxml::MAX_OOXML_INPUT
+        } else {
+            crate::text::MAX_TEXT_INPUT
+        };
+        if self.text_input.len() < cap {
+            let take = chunk.len().min(cap - self.text_input.len());
             self.text_input.extend_from_slice(&chunk[..take]);
         }
         if self.head.len() < HEAD_BYTES {
@@ -80,7 +88,24 @@ impl Extractor {
         let binary = sniffed.as_deref().is_some_and(|s| {
             !(s.starts_with("text/") || s.ends_with("xml") || s.ends_with("json"))
         });
-        let outcome = if binary {
+        let ooxml = crate::ooxml::is_ooxml(&declared_essence)
+            || sniffed.as_deref().is_some_and(crate::ooxml::is_ooxml);
+        let outcome = if ooxml {
+            if truncated {
+                crate::text::TextOutcome::Failed(format!(
+                    "larger than {} bytes; its text is not read",
+                    crate::ooxml::MAX_OOXML_INPUT
+                ))
+            } else {
+                match crate::ooxml::text(&self.text_input) {
+                    (text, None) => crate::text::TextOutcome::Text(text),
+                    (text, Some(why)) if text.trim().is_empty() => {
+                        crate::text::TextOutcome::Failed(why)
+                    }
+                    (text, Some(why)) => crate::text::TextOutcome::Partial(text, why),
+                }
+            }
+        } else if binary {
             crate::text::TextOutcome::NotText
         } else {
             crate::text::extract(&declared_essence, &self.text_input, truncated)
@@ -93,6 +118,10 @@ impl Extractor {
                 None,
             ),
             crate::text::TextOutcome::Failed(why) => (None, Some(why)),
+            crate::text::TextOutcome::Partial(text, why) => (
+                Some(crate::text::truncate(text, crate::search::MAX_RECORD_TEXT)),
+                Some(why),
+            ),
         };
         let is_pdf = sniffed.as_deref() == Some("application/pdf");
         let (width, height) = match imagesize::blob_size(&self.head) {
@@ -197,6 +226,32 @@ mod tests {
             extractor.update(piece);
         }
         extractor.finish(declared, Utc::now())
+    }
+
+    #[test]
+    fn a_docx_is_read_and_a_zip_bomb_inside_one_gives_a_text_error() {
+        const DOCX: &str =
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+        let docx = crate::ooxml::tests::zip_of(&[(
+            "word/document.xml",
+            b"<w:document><w:body><w:p><w:t>Contract with Initech</w:t></w:p></w:body></w:document>",
+        )]);
+        let extracted = extract(&docx, DOCX, 100);
+        assert_eq!(extracted.text.as_deref(), Some("Contract with Initech\n"));
+        assert_eq!(extracted.text_error, None);
+        let extracted = extract(&crate::ooxml::tests::zip_bomb_docx(), DOCX, 1 << 16);
+        assert!(
+            extracted
+                .text
+                .expect("partial text")
+                .starts_with("bomb start")
+        );
+        assert!(
+            extracted
+                .text_error
+                .expect("text_error")
+                .contains("inflates past")
+        );
     }
 
     #[test]

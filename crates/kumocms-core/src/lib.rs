@@ -18,6 +18,7 @@ pub mod id;
 pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod ooxml;
 pub mod page_budget;
 pub mod ports;
 pub mod query;

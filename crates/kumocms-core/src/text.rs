@@ -2,7 +2,7 @@
 //! without its tags (and without scripts and styles), JSON as its keys and values.
 //! Input is the first [`MAX_TEXT_INPUT`] bytes of the content (the extractor keeps no
 //! more), so time and memory are bounded by that whatever the file. Formats that
-//! need a parser of their own (PDF, OOXML) are not read yet.
+//! need a parser of their own: OOXML in `ooxml`; PDF is not read yet.
 
 /// The most content bytes text is taken from (1 MiB).
 pub const MAX_TEXT_INPUT: usize = 1024 * 1024;
@@ -15,6 +15,8 @@ pub enum TextOutcome {
     Text(String),
     /// A text format that could not be read; the reason goes to `extracted.text_error`.
     Failed(String),
+    /// Part of the text, and why the rest was not read.
+    Partial(String, String),
 }
 
 /// The text of `bytes` (the content's first bytes; `truncated` when there were more),
