@@ -104,28 +104,28 @@ pub fn strip_html(html: &str) -> String {
             out.push(' ');
             continue;
         }
-        if rest.starts_with('&') {
-            if let Some(end) = rest.find(';').filter(|end| *end <= 10) {
-                let decoded = match &rest[1..end] {
-                    "amp" => Some('&'),
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "quot" => Some('"'),
-                    "apos" | "#39" => Some('\''),
-                    "nbsp" => Some(' '),
-                    other => other
-                        .strip_prefix('#')
-                        .and_then(|n| match n.strip_prefix(['x', 'X']) {
-                            Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                            None => n.parse().ok(),
-                        })
-                        .and_then(char::from_u32),
-                };
-                if let Some(c) = decoded {
-                    out.push(c);
-                    at += end + 1;
-                    continue;
-                }
+        if rest.starts_with('&')
+            && let Some(end) = rest.find(';').filter(|end| *end <= 10)
+        {
+            let decoded = match &rest[1..end] {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" | "#39" => Some('\''),
+                "nbsp" => Some(' '),
+                other => other
+                    .strip_prefix('#')
+                    .and_then(|n| match n.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => n.parse().ok(),
+                    })
+                    .and_then(char::from_u32),
+            };
+            if let Some(c) = decoded {
+                out.push(c);
+                at += end + 1;
+                continue;
             }
         }
         let c = rest.chars().next().unwrap_or(' ');
