@@ -187,6 +187,13 @@ pub struct Extracted {
     /// Why the text of a text format could not be read (the upload still succeeds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_error: Option<String>,
+    /// A PDF's Info dictionary: its title, author and creation time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
 }
 
 /// The version of the stored record's shape that this code writes. Records without

@@ -47,7 +47,11 @@ impl Extractor {
         // first MiB.
         let is_zip = self.text_input.starts_with(ZIP_MAGIC)
             || (self.text_input.is_empty() && chunk.starts_with(ZIP_MAGIC));
-        let cap = if is_zip {
+        let is_pdf = self.text_input.starts_with(PDF_MAGIC)
+            || (self.text_input.is_empty() && chunk.starts_with(PDF_MAGIC));
+        let cap = if is_pdf {
+            crate::pdf::MAX_PDF_INPUT
+        } else if is_zip {
             crate::ooxml::MAX_OOXML_INPUT
         } else {
             crate::text::MAX_TEXT_INPUT
@@ -90,7 +94,23 @@ impl Extractor {
         });
         let ooxml = crate::ooxml::is_ooxml(&declared_essence)
             || sniffed.as_deref().is_some_and(crate::ooxml::is_ooxml);
-        let outcome = if ooxml {
+        let mut pdf_info = crate::pdf::PdfText::default();
+        let outcome = if sniffed.as_deref() == Some("application/pdf") {
+            if truncated {
+                crate::text::TextOutcome::Failed(format!(
+                    "larger than {} bytes; its text is not read",
+                    crate::pdf::MAX_PDF_INPUT
+                ))
+            } else {
+                pdf_info = crate::pdf::read(&self.text_input);
+                let text = std::mem::take(&mut pdf_info.text);
+                match pdf_info.error.take() {
+                    None => crate::text::TextOutcome::Text(text),
+                    Some(why) if text.trim().is_empty() => crate::text::TextOutcome::Failed(why),
+                    Some(why) => crate::text::TextOutcome::Partial(text, why),
+                }
+            }
+        } else if ooxml {
             if truncated {
                 crate::text::TextOutcome::Failed(format!(
                     "larger than {} bytes; its text is not read",
@@ -143,6 +163,9 @@ impl Extractor {
             sidecar_applied: false,
             text,
             text_error,
+            title: pdf_info.title,
+            author: pdf_info.author,
+            created: pdf_info.created,
         }
     }
 }
@@ -226,6 +249,27 @@ mod tests {
             extractor.update(piece);
         }
         extractor.finish(declared, Utc::now())
+    }
+
+    #[test]
+    fn a_pdf_gives_its_text_and_info_and_a_pdf_bomb_a_text_error() {
+        let extracted = extract(
+            &crate::pdf::tests::pdf("Invoice for ACME", false),
+            "application/pdf",
+            4096,
+        );
+        assert!(extracted.text.expect("text").contains("Invoice for ACME"));
+        assert_eq!(extracted.title.as_deref(), Some("Quarterly Report"));
+        assert_eq!(extracted.author.as_deref(), Some("Jane Roe"));
+        assert_eq!(extracted.created.as_deref(), Some("2024-01-31T11:00:00Z"));
+        assert_eq!(extracted.page_count, Some(1));
+        let extracted = extract(
+            &crate::pdf::tests::pdf("", true),
+            "application/pdf",
+            1 << 16,
+        );
+        assert!(extracted.text.is_none());
+        assert!(extracted.text_error.is_some());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod ooxml;
 pub mod page_budget;
+pub mod pdf;
 pub mod ports;
 pub mod query;
 #[cfg(all(feature = "conformance", feature = "memory"))]
