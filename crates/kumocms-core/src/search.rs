@@ -316,11 +316,22 @@ pub fn metadata_text(document: &Document) -> String {
     out
 }
 
-/// The searchable fields of a document, most telling first, with their weights.
-fn fields(document: &Document) -> [(String, f64); 3] {
-    let name = file_of(document)
+/// What a document is called: its file name, and its title when the content gave
+/// one (a PDF's Info dictionary). Searched with the highest weight.
+pub fn name_text(document: &Document) -> String {
+    let mut name = file_of(document)
         .map(|(name, _, _)| name.to_owned())
         .unwrap_or_default();
+    if let Some(title) = document.extracted.as_ref().and_then(|e| e.title.as_deref()) {
+        name.push('\n');
+        name.push_str(title);
+    }
+    name
+}
+
+/// The searchable fields of a document, most telling first, with their weights.
+fn fields(document: &Document) -> [(String, f64); 3] {
+    let name = name_text(document);
     let text = document
         .extracted
         .as_ref()

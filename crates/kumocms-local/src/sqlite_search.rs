@@ -111,9 +111,7 @@ pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), 
         .prepare_cached("SELECT row FROM search_rows WHERE id = ?1")
         .and_then(|mut s| s.query_row([&id], |r| r.get(0)))
         .map_err(sql_error)?;
-    let name = search::file_of(document)
-        .map(|(name, _, _)| search::normalize(name))
-        .unwrap_or_default();
+    let name = search::normalize(&search::name_text(document));
     let body = document
         .extracted
         .as_ref()

@@ -682,7 +682,57 @@ pub async fn metadata_search(store: Arc<dyn MetadataStore>) {
             .contains(&invoice.id)
     );
 
+    // A title (a PDF's Info dictionary) ranks like the file name, above the body.
+    let title_type = super::unique_type("search-title");
+    let titles = Suite {
+        service: DocumentService::new(
+            store.clone(),
+            Arc::new(NoBlobs),
+            Arc::new(SystemClock),
+            CursorCodec::new(b"search conformance"),
+            ServiceConfig::default(),
+        ),
+        document_type: title_type.clone(),
+    };
+    let mut titled = document(
+        &title_type,
+        base,
+        Spec {
+            file_name: "scan-0042.pdf",
+            content_type: "application/pdf",
+            size: 5,
+            metadata: json!({}),
+            text: Some("page one".into()),
+            created_hours: 1,
+            status: DocumentStatus::Active,
+        },
+    );
+    if let Some(extracted) = titled.extracted.as_mut() {
+        extracted.title = Some("Quarterly Report".into());
+    }
+    let body = document(
+        &title_type,
+        base,
+        Spec {
+            file_name: "minutes.txt",
+            content_type: "text/plain",
+            size: 5,
+            metadata: json!({}),
+            text: Some(format!("{} the quarterly figures", "words ".repeat(500))),
+            created_hours: 0,
+            status: DocumentStatus::Active,
+        },
+    );
+    store.insert(&titled).await.expect("insert titled");
+    store.insert(&body).await.expect("insert body");
+    assert_eq!(
+        titles.all(&[("q", "quarterly")]).await,
+        vec![titled.id, body.id],
+        "a title match ranks above a body match"
+    );
+
     let mut cleanup: Vec<DocumentId> = all.iter().map(|d| d.id).collect();
     cleanup.extend(added);
+    cleanup.extend([titled.id, body.id]);
     super::cleanup(store.as_ref(), &cleanup).await;
 }
