@@ -6,14 +6,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use kumocms_core::service::{ListRequest, NewContent, NewDocument, Patch};
+use kumocms_core::service::{NewContent, NewDocument, Patch};
 
 use crate::ApiState;
 use crate::body::{DocumentIdPath, JsonBody, OptionalJsonBody, QueryParams};
 use crate::dto::{
     ArchiveRequest, CreateDocumentRequest, DeleteParams, DocumentBody, DocumentIdParam,
     DocumentPage, ListParams, PatchDocumentRequest, ReplaceContentRequest, RestoreRequest,
-    UploadBody,
+    SearchBody, UploadBody,
 };
 use crate::error::{ApiError, ErrorBody};
 
@@ -81,16 +81,23 @@ pub async fn create_document(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// List documents
+/// List and search documents
 ///
-/// One page at a time: pass `next_cursor` back as `cursor` for the next one. A cursor
-/// is bound to the filter it was issued for.
+/// One page at a time: pass `next_cursor` back as `cursor` for the next one, with
+/// every other parameter unchanged (a cursor is bound to the whole query). Besides
+/// the parameters below, `meta.<key>=<value>` keeps documents whose top-level
+/// metadata value `<key>` equals `<value>` exactly (a string, or the number or
+/// boolean it spells); repeat it for several keys (AND). Unknown parameters,
+/// malformed values, repeated parameters (other than `meta.<key>`) and a cursor from
+/// another query are refused with 400 and a code naming the parameter
+/// (`unknown_parameter`, `invalid_<parameter>`, `duplicate_parameter`,
+/// `invalid_cursor`).
 #[utoipa::path(
     get, path = "/documents", tag = "documents",
     params(ListParams),
     responses(
-        (status = 200, description = "A page of documents: oldest first when filtered by `type`, in storage order otherwise", body = DocumentPage),
-        (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
+        (status = 200, description = "A page of documents, sorted as `sort` says; with `q`, each carries `search`", body = DocumentPage),
+        (status = 400, description = "An unknown parameter, or an invalid filter, sort, limit or cursor", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
@@ -98,21 +105,20 @@ pub async fn create_document(
 )]
 pub async fn list_documents(
     State(state): State<ApiState>,
-    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(params): QueryParams<Vec<(String, String)>>,
 ) -> Result<Json<DocumentPage>, ApiError> {
-    let page = state
-        .service
-        .list(ListRequest {
-            document_type: params.document_type,
-            status: params.status.map(|s| s.as_str().to_owned()),
-            limit: params.limit,
-            cursor: params.cursor,
-        })
-        .await?;
+    let page = state.service.query(&params).await?;
     let documents: Vec<DocumentBody> = page
-        .documents
+        .hits
         .into_iter()
-        .map(|d| DocumentBody::new(d, None))
+        .map(|hit| {
+            let mut body = DocumentBody::new(hit.document, None);
+            body.search = hit.search.map(|s| SearchBody {
+                score: s.score,
+                snippet: s.snippet,
+            });
+            body
+        })
         .collect();
     Ok(Json(DocumentPage {
         count: documents.len(),

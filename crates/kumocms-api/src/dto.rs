@@ -164,23 +164,75 @@ pub struct RestoreRequest {
     pub tier: Option<RestoreTier>,
 }
 
-/// `GET /documents` query parameters.
+/// `GET /documents` query parameters (documentation: the handler reads the query
+/// string as pairs, so that `meta.<key>` can repeat, and the core checks each one).
+/// Every parameter combines with every other (AND).
+#[allow(dead_code, reason = "read by the OpenAPI document only")]
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Full-text search over the file name, the user metadata values and the
+    /// extracted text: words are ANDed, `"a phrase"` matches words in sequence,
+    /// `-word` or `-"a phrase"` excludes; case- and accent-insensitive. Each hit then
+    /// carries `search: {score, snippet}`; the default sort becomes `relevance`.
+    #[param(min_length = 1, max_length = 512, example = "acme \"due date\" -draft")]
+    pub q: Option<String>,
+    /// A media type (exact, parameters ignored), or every subtype of a type: `image/*`.
+    #[param(
+        pattern = r"^[A-Za-z0-9!#$&^_.+-]{1,127}/([A-Za-z0-9!#$&^_.+-]{1,127}|\*)$",
+        example = "image/*"
+    )]
+    pub content_type: Option<String>,
+    /// A prefix of the file name, case- and accent-insensitive.
+    #[param(min_length = 1, max_length = 255)]
+    pub file_name: Option<String>,
+    /// Created strictly after this time (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created strictly before this time (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Changed strictly after this time (RFC 3339).
+    pub updated_after: Option<DateTime<Utc>>,
+    /// Changed strictly before this time (RFC 3339).
+    pub updated_before: Option<DateTime<Utc>>,
+    /// Content of at least this many bytes (documents without content are left out).
+    #[param(minimum = 0)]
+    pub min_size: Option<u64>,
+    /// Content of at most this many bytes (documents without content are left out).
+    #[param(minimum = 0)]
+    pub max_size: Option<u64>,
     /// Only documents of this `document_type`.
     #[serde(rename = "type")]
     #[param(rename = "type", pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub document_type: Option<String>,
-    /// Only documents in this status.
+    /// Only documents in this status. Without it, documents in the trash (`deleted`)
+    /// are left out.
     pub status: Option<DocumentStatus>,
+    /// `created_at`, `updated_at`, `file_name` or `size`, each with `-` in front for
+    /// descending, or `relevance` (best first; needs `q`, and is the default with
+    /// it). Without `sort` or `q`: oldest first when filtered by `type` alone, in
+    /// storage order otherwise; with any other filter, oldest first.
+    #[param(pattern = r"^(-?(created_at|updated_at|file_name|size)|relevance)$")]
+    pub sort: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
-    /// `next_cursor` from the previous page, unchanged.
+    /// `next_cursor` from the previous page, unchanged, with every other parameter
+    /// as before (a cursor is bound to the whole query).
     #[param(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", max_length = 4096)]
     pub cursor: Option<String>,
+}
+
+/// How a document matched `q`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchBody {
+    /// Higher is better: a match in the file name counts most, then metadata, then
+    /// the text (less the deeper it is).
+    pub score: f64,
+    /// A short extract around the first match, each match between `<mark>` and
+    /// `</mark>` (plain text, not HTML-escaped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
 }
 
 /// `DELETE /documents/{id}` query parameters.
@@ -245,6 +297,9 @@ pub struct DocumentBody {
     /// A short-lived link to the content, when it can be read now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub download: Option<SignedLink>,
+    /// In the results of a `q`: how the document matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchBody>,
 }
 
 impl DocumentBody {
@@ -272,7 +327,11 @@ impl DocumentBody {
             created_at: document.created_at,
             updated_at: document.updated_at,
             metadata: document.metadata,
-            extracted: document.extracted,
+            // The extracted text is for the index; responses stay small.
+            extracted: document.extracted.map(|mut e| {
+                e.text = None;
+                e
+            }),
             pending_upload: document.pending_upload.map(|p| PendingUploadBody {
                 revision: p.revision,
                 file_name: p.file_name,
@@ -285,6 +344,7 @@ impl DocumentBody {
             deleted_at: document.trash.as_ref().map(|t| t.deleted_at),
             purge_at: document.trash.as_ref().map(|t| t.purge_at),
             download,
+            search: None,
         }
     }
 }

@@ -86,7 +86,7 @@ fn add_created_document_links(document: &mut serde_json::Value) {
         revisions::revision_content,
         revisions::restore_revision,
     ),
-    components(schemas(error::ErrorBody, dto::DocumentBody, dto::UploadBody, dto::DocumentPage, dto::HealthBody, revisions::RevisionBody, revisions::RevisionPage)),
+    components(schemas(error::ErrorBody, dto::DocumentBody, dto::UploadBody, dto::DocumentPage, dto::SearchBody, dto::HealthBody, revisions::RevisionBody, revisions::RevisionPage)),
     modifiers(&BearerKey),
     tags((name = "documents"), (name = "revisions"), (name = "operations"))
 )]

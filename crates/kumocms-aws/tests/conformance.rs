@@ -70,6 +70,15 @@ async fn dynamodb_metadata_store_conforms() {
 }
 
 #[tokio::test]
+async fn dynamodb_metadata_store_passes_the_search_suite() {
+    let config = moto_config(REGION_A).await;
+    let table = unique_name("search");
+    create_table(&config, &table).await;
+    let store = DynamoMetadataStore::new(&config, &table);
+    conformance::metadata_search(std::sync::Arc::new(store)).await;
+}
+
+#[tokio::test]
 async fn s3_blob_store_conforms() {
     let config = moto_config(REGION_A).await;
     let bucket = unique_name("conformance");

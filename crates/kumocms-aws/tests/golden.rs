@@ -107,6 +107,40 @@ async fn items_from_release_fc2895e_read_with_one_revision_per_document() {
         }
     }
 
+    // Found by search as they are (no attribute to backfill: a search on DynamoDB
+    // evaluates each record in the core, whatever release wrote it).
+    let found = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let service = &service;
+        async move {
+            let page = service.query(&pairs).await.unwrap();
+            page.hits
+                .iter()
+                .map(|h| h.document.id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found(&[("q", "archived")]).await,
+        ["01M8N4S44D36BDHM73SSNK8QNN"]
+    );
+    assert_eq!(
+        found(&[
+            ("meta.source", "golden"),
+            ("type", "invoice"),
+            ("sort", "-file_name")
+        ])
+        .await,
+        ["01M8N4S4DE2K2HG45BJ2W9HJ5J", "01M8N4S3TSYW22TRF2DVTBG0BB"]
+    );
+    assert_eq!(
+        found(&[("q", "pending"), ("status", "pending_upload")]).await,
+        ["01M8N4S4CRWY1KH9DWV0PNENQ6"]
+    );
+
     // Written back in the new shape at the next change; the trash works on it.
     let active = documents.iter().find(|d| d["name"] == "active").unwrap();
     let id: DocumentId = active["id"].as_str().unwrap().parse().unwrap();

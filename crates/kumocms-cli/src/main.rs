@@ -27,6 +27,14 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document.
     Openapi,
+    /// Rebuild the search index (filter columns and full text) of a data directory
+    /// from its records, in one transaction. The server must be stopped (the data
+    /// directory's lock is taken).
+    Reindex {
+        /// The data directory, as given to `serve`.
+        #[arg(long, default_value = "./kumocms-data", env = "KUMOCMS_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -127,7 +135,27 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(*args),
+        Command::Reindex { data_dir } => reindex(&data_dir),
     }
+}
+
+fn reindex(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    if !data_dir.join(kumocms_local::sqlite::DATABASE_FILE).exists() {
+        anyhow::bail!(
+            "{} holds no KumoCMS database; pass the --data-dir that `serve` uses",
+            data_dir.display()
+        );
+    }
+    let _lock = kumocms_local::lock::DataDirLock::acquire(data_dir)
+        .context("the data directory is in use; stop `kumocms serve` first")?;
+    let store =
+        kumocms_local::SqliteMetadataStore::open(data_dir).context("cannot open the database")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let count = runtime.block_on(store.reindex())?;
+    println!("reindexed {count} documents");
+    Ok(())
 }
 
 /// A key from a file: its first line, without the line break. Anything else in the

@@ -18,6 +18,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::blob_key;
+
+mod search;
 use crate::document::{
     BlobRef, ContentVersion, Document, DocumentStatus, Extracted, PendingUpload, RestoreState,
     RestoreTier, StorageClass,
@@ -27,6 +29,7 @@ use crate::ports::{
     BlobError, BlobStore, DownloadSpec, ListPage, ListQuery, MetadataStore, SignedLink, StoreError,
     UploadSpec,
 };
+pub use search::metadata_search;
 
 /// Puts bytes through signed links the way a client would. Core has no HTTP client;
 /// the caller supplies one.
@@ -98,6 +101,11 @@ pub fn sample_document(document_type: &str, status: DocumentStatus) -> Document 
             height: None,
             extracted_at: now,
             sidecar_applied: true,
+            text: None,
+            text_error: None,
+            title: None,
+            author: None,
+            created: None,
         }),
         revisions: Vec::new(),
         trash: None,

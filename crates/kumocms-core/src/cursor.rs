@@ -19,6 +19,10 @@ pub struct ListFilter {
     pub document_type: Option<String>,
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// A search (`GET /documents` with `q` or other filters): a digest of the whole
+    /// checked query, so a cursor is refused with any other parameter.
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -107,6 +111,7 @@ mod tests {
         ListFilter {
             document_type: t.map(str::to_owned),
             status: None,
+            query: None,
         }
     }
 

@@ -179,6 +179,21 @@ pub struct Extracted {
     /// a duplicate or late sidecar event cannot undo later edits.
     #[serde(default)]
     pub sidecar_applied: bool,
+    /// The text of the content, for search: at most [`crate::search::MAX_RECORD_TEXT`]
+    /// bytes are kept in the record (the API does not return it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub text: Option<String>,
+    /// Why the text of a text format could not be read (the upload still succeeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_error: Option<String>,
+    /// A PDF's Info dictionary: its title, author and creation time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
 }
 
 /// The version of the stored record's shape that this code writes. Records without

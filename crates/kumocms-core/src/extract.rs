@@ -12,12 +12,15 @@ use crate::validate::DEFAULT_CONTENT_TYPE;
 /// sit after EXIF data, which can be tens of kilobytes.
 const HEAD_BYTES: usize = 256 * 1024;
 const PDF_MAGIC: &[u8] = b"%PDF-";
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
 pub struct Extractor {
     hasher: Sha256,
     size: u64,
     head: Vec<u8>,
     pages: PdfPageCounter,
+    /// The first bytes text is taken from (`text::MAX_TEXT_INPUT`).
+    text_input: Vec<u8>,
 }
 
 impl Default for Extractor {
@@ -33,12 +36,30 @@ impl Extractor {
             size: 0,
             head: Vec::new(),
             pages: PdfPageCounter::default(),
+            text_input: Vec::new(),
         }
     }
 
     pub fn update(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
         self.size += chunk.len() as u64;
+        // A zip (OOXML) is read whole, up to its own bound; anything else from its
+        // first MiB.
+        let is_zip = self.text_input.starts_with(ZIP_MAGIC)
+            || (self.text_input.is_empty() && chunk.starts_with(ZIP_MAGIC));
+        let is_pdf = self.text_input.starts_with(PDF_MAGIC)
+            || (self.text_input.is_empty() && chunk.starts_with(PDF_MAGIC));
+        let cap = if is_pdf {
+            crate::pdf::MAX_PDF_INPUT
+        } else if is_zip {
+            crate::ooxml::MAX_OOXML_INPUT
+        } else {
+            crate::text::MAX_TEXT_INPUT
+        };
+        if self.text_input.len() < cap {
+            let take = chunk.len().min(cap - self.text_input.len());
+            self.text_input.extend_from_slice(&chunk[..take]);
+        }
         if self.head.len() < HEAD_BYTES {
             let take = chunk.len().min(HEAD_BYTES - self.head.len());
             self.head.extend_from_slice(&chunk[..take]);
@@ -65,6 +86,63 @@ impl Extractor {
             }
             None => false,
         };
+        // Text for search, from the declared type (a sniffed binary type wins: a
+        // PNG declared text/plain has no text).
+        let truncated = self.size > self.text_input.len() as u64;
+        let binary = sniffed.as_deref().is_some_and(|s| {
+            !(s.starts_with("text/") || s.ends_with("xml") || s.ends_with("json"))
+        });
+        let ooxml = crate::ooxml::is_ooxml(&declared_essence)
+            || sniffed.as_deref().is_some_and(crate::ooxml::is_ooxml);
+        let mut pdf_info = crate::pdf::PdfText::default();
+        let outcome = if sniffed.as_deref() == Some("application/pdf") {
+            if truncated {
+                crate::text::TextOutcome::Failed(format!(
+                    "larger than {} bytes; its text is not read",
+                    crate::pdf::MAX_PDF_INPUT
+                ))
+            } else {
+                pdf_info = crate::pdf::read(&self.text_input);
+                let text = std::mem::take(&mut pdf_info.text);
+                match pdf_info.error.take() {
+                    None => crate::text::TextOutcome::Text(text),
+                    Some(why) if text.trim().is_empty() => crate::text::TextOutcome::Failed(why),
+                    Some(why) => crate::text::TextOutcome::Partial(text, why),
+                }
+            }
+        } else if ooxml {
+            if truncated {
+                crate::text::TextOutcome::Failed(format!(
+                    "larger than {} bytes; its text is not read",
+                    crate::ooxml::MAX_OOXML_INPUT
+                ))
+            } else {
+                match crate::ooxml::text(&self.text_input) {
+                    (text, None) => crate::text::TextOutcome::Text(text),
+                    (text, Some(why)) if text.trim().is_empty() => {
+                        crate::text::TextOutcome::Failed(why)
+                    }
+                    (text, Some(why)) => crate::text::TextOutcome::Partial(text, why),
+                }
+            }
+        } else if binary {
+            crate::text::TextOutcome::NotText
+        } else {
+            crate::text::extract(&declared_essence, &self.text_input, truncated)
+        };
+        let (text, text_error) = match outcome {
+            crate::text::TextOutcome::NotText => (None, None),
+            crate::text::TextOutcome::Text(text) => (
+                Some(crate::text::truncate(text, crate::search::MAX_RECORD_TEXT))
+                    .filter(|t| !t.trim().is_empty()),
+                None,
+            ),
+            crate::text::TextOutcome::Failed(why) => (None, Some(why)),
+            crate::text::TextOutcome::Partial(text, why) => (
+                Some(crate::text::truncate(text, crate::search::MAX_RECORD_TEXT)),
+                Some(why),
+            ),
+        };
         let is_pdf = sniffed.as_deref() == Some("application/pdf");
         let (width, height) = match imagesize::blob_size(&self.head) {
             Ok(size) if sniffed.as_deref().is_some_and(|s| s.starts_with("image/")) => (
@@ -83,6 +161,11 @@ impl Extractor {
             height,
             extracted_at: now,
             sidecar_applied: false,
+            text,
+            text_error,
+            title: pdf_info.title,
+            author: pdf_info.author,
+            created: pdf_info.created,
         }
     }
 }
@@ -166,6 +249,72 @@ mod tests {
             extractor.update(piece);
         }
         extractor.finish(declared, Utc::now())
+    }
+
+    #[test]
+    fn a_pdf_gives_its_text_and_info_and_a_pdf_bomb_a_text_error() {
+        let extracted = extract(
+            &crate::pdf::tests::pdf("Invoice for ACME", false),
+            "application/pdf",
+            4096,
+        );
+        assert!(extracted.text.expect("text").contains("Invoice for ACME"));
+        assert_eq!(extracted.title.as_deref(), Some("Quarterly Report"));
+        assert_eq!(extracted.author.as_deref(), Some("Jane Roe"));
+        assert_eq!(extracted.created.as_deref(), Some("2024-01-31T11:00:00Z"));
+        assert_eq!(extracted.page_count, Some(1));
+        let extracted = extract(
+            &crate::pdf::tests::pdf("", true),
+            "application/pdf",
+            1 << 16,
+        );
+        assert!(extracted.text.is_none());
+        assert!(extracted.text_error.is_some());
+    }
+
+    #[test]
+    fn a_docx_is_read_and_a_zip_bomb_inside_one_gives_a_text_error() {
+        const DOCX: &str =
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+        let docx = crate::ooxml::tests::zip_of(&[(
+            "word/document.xml",
+            b"<w:document><w:body><w:p><w:t>Contract with Initech</w:t></w:p></w:body></w:document>",
+        )]);
+        let extracted = extract(&docx, DOCX, 100);
+        assert_eq!(extracted.text.as_deref(), Some("Contract with Initech\n"));
+        assert_eq!(extracted.text_error, None);
+        let extracted = extract(&crate::ooxml::tests::zip_bomb_docx(), DOCX, 1 << 16);
+        assert!(
+            extracted
+                .text
+                .expect("partial text")
+                .starts_with("bomb start")
+        );
+        assert!(
+            extracted
+                .text_error
+                .expect("text_error")
+                .contains("inflates past")
+        );
+    }
+
+    #[test]
+    fn text_is_kept_for_search_bounded_and_errors_never_fail() {
+        let html =
+            b"<html><body><h1>Facture \xc3\x89t\xc3\xa9</h1><script>x()</script></body></html>";
+        let extracted = extract(html, "text/html; charset=utf-8", 7);
+        assert_eq!(extracted.text.as_deref(), Some("Facture \u{c9}t\u{e9}"));
+        // Larger than the record keeps: cut at a character, the rest not read at all.
+        let big = "\u{e9}".repeat(2 * crate::text::MAX_TEXT_INPUT);
+        let extracted = extract(big.as_bytes(), "text/plain", 1 << 16);
+        let text = extracted.text.expect("text");
+        assert!(text.len() <= crate::search::MAX_RECORD_TEXT && text.len() > 32_000);
+        let extracted = extract(b"{broken", "application/json", 3);
+        assert!(extracted.text.is_none());
+        assert!(extracted.text_error.is_some());
+        // A binary file declared as text has no text.
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+        assert!(extract(png, "text/plain", 5).text.is_none());
     }
 
     fn pdf(pages: usize) -> Vec<u8> {

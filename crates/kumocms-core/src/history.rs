@@ -73,6 +73,7 @@ impl DocumentService {
         ListFilter {
             document_type: Some(format!("revisions:{id}")),
             status: None,
+            query: None,
         }
     }
 

@@ -19,12 +19,17 @@ pub mod id;
 pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod ooxml;
 pub mod page_budget;
+pub mod pdf;
 pub mod ports;
+pub mod query;
 #[cfg(all(feature = "conformance", feature = "memory"))]
 pub mod replication;
 pub mod revision;
+pub mod search;
 pub mod service;
+pub mod text;
 pub mod validate;
 
 pub use document::{

@@ -174,6 +174,11 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn passes_the_search_conformance_suite() {
+        crate::conformance::metadata_search(std::sync::Arc::new(MemoryMetadataStore::new())).await;
+    }
+
+    #[tokio::test]
     async fn passes_the_metadata_conformance_suite() {
         crate::conformance::metadata_store(&MemoryMetadataStore::new()).await;
     }

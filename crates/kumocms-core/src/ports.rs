@@ -14,6 +14,7 @@ use crate::auth::ApiKeys;
 use crate::document::{BlobLocation, BlobRef, Document, DocumentStatus, RestoreTier, StorageClass};
 use crate::events::StorageEvent;
 use crate::id::DocumentId;
+use crate::search::{SearchPage, SearchQuery};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -71,6 +72,13 @@ pub trait MetadataStore: Send + Sync {
     /// Deletes the record if its stored version is `expected_version`.
     async fn delete(&self, id: &DocumentId, expected_version: u64) -> Result<(), StoreError>;
     async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError>;
+    /// Answers a query of `GET /documents` (filters, `q`, sort), a page after
+    /// `query.after`. The default evaluates it in the core over [`list`](Self::list)
+    /// ([`crate::search::scan_search`]); a store with an index of its own, or a
+    /// dedicated search engine, overrides it and must answer the same.
+    async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+        crate::search::scan_search(self, query).await
+    }
     /// Records whose pending upload expired before `now` (for stores without a TTL of
     /// their own; DynamoDB's TTL makes this unnecessary there).
     async fn expired_pending(

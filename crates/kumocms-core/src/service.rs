@@ -408,6 +408,7 @@ impl DocumentService {
         let filter = ListFilter {
             document_type: document_type.clone(),
             status: status.map(|s| s.as_str().to_owned()),
+            query: None,
         };
         let after = match request.cursor.as_deref() {
             None => None,

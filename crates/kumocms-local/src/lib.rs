@@ -20,6 +20,7 @@ pub mod keys;
 pub mod lock;
 pub mod signer;
 pub mod sqlite;
+mod sqlite_search;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -14,13 +14,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kumocms_core::ports::{ListPage, ListQuery, MetadataStore, StoreError};
+use kumocms_core::search::{SearchPage, SearchQuery};
 use kumocms_core::{Document, DocumentId};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 
 pub const DATABASE_FILE: &str = "kumocms.sqlite3";
 
 /// The schema this code writes. `PRAGMA user_version` records it in the file.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE documents (
@@ -337,6 +338,18 @@ impl SqliteMetadataStore {
             .map_err(|_| StoreError::Unavailable("metadata reader failed".into()))?
     }
 
+    /// Rebuilds the search index (columns and text) from the records, in one
+    /// transaction (`kumocms reindex`). Returns how many records were indexed.
+    pub async fn reindex(&self) -> Result<u64, StoreError> {
+        self.with(|connection| {
+            let transaction = connection.transaction().map_err(sql_error)?;
+            let count = crate::sqlite_search::rebuild(&transaction)?;
+            transaction.commit().map_err(sql_error)?;
+            Ok(count)
+        })
+        .await
+    }
+
     /// Every record with a pending upload, in id order (for crash recovery).
     pub async fn with_pending_upload(&self) -> Result<Vec<Document>, StoreError> {
         self.read(|connection| {
@@ -358,7 +371,7 @@ impl SqliteMetadataStore {
     }
 }
 
-fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(sql_error)?;
@@ -375,6 +388,19 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             .map_err(sql_error)?;
         transaction.commit().map_err(sql_error)?;
     }
+    if version < 2 {
+        // Search (issue 13): columns, indexes and the text index, filled from the
+        // records already there, in one transaction.
+        let transaction = connection.transaction().map_err(sql_error)?;
+        transaction
+            .execute_batch(crate::sqlite_search::SCHEMA_V2)
+            .map_err(sql_error)?;
+        crate::sqlite_search::rebuild(&transaction)?;
+        transaction
+            .pragma_update(None, "user_version", 2)
+            .map_err(sql_error)?;
+        transaction.commit().map_err(sql_error)?;
+    }
     Ok(())
 }
 
@@ -382,8 +408,11 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
 impl MetadataStore for SqliteMetadataStore {
     async fn insert(&self, document: &Document) -> Result<(), StoreError> {
         let row = Row::of(document)?;
+        let document = document.clone();
         self.with(move |connection| {
-            let result = connection
+            // The record and its search index in one transaction.
+            let transaction = connection.transaction().map_err(sql_error)?;
+            let result = transaction
                 .prepare_cached(
                     "INSERT INTO documents (id, version, status, document_type, pending_expires_at, record)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -399,12 +428,14 @@ impl MetadataStore for SqliteMetadataStore {
                     ])
                 });
             match result {
-                Ok(_) => Ok(()),
+                Ok(_) => {}
                 Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                    Err(StoreError::Conflict)
+                    return Err(StoreError::Conflict);
                 }
-                Err(error) => Err(sql_error(error)),
+                Err(error) => return Err(sql_error(error)),
             }
+            crate::sqlite_search::index(&transaction, &document)?;
+            transaction.commit().map_err(sql_error)
         })
         .await
     }
@@ -431,8 +462,10 @@ impl MetadataStore for SqliteMetadataStore {
         }
         let row = Row::of(document)?;
         let expected = to_i64(expected_version, "version")?;
+        let document = document.clone();
         self.with(move |connection| {
-            let changed = connection
+            let transaction = connection.transaction().map_err(sql_error)?;
+            let changed = transaction
                 .prepare_cached(
                     "UPDATE documents
                      SET version = ?2, status = ?3, document_type = ?4, pending_expires_at = ?5, record = ?6
@@ -451,10 +484,10 @@ impl MetadataStore for SqliteMetadataStore {
                 })
                 .map_err(sql_error)?;
             if changed == 0 {
-                Err(StoreError::Conflict)
-            } else {
-                Ok(())
+                return Err(StoreError::Conflict);
             }
+            crate::sqlite_search::index(&transaction, &document)?;
+            transaction.commit().map_err(sql_error)
         })
         .await
     }
@@ -463,17 +496,24 @@ impl MetadataStore for SqliteMetadataStore {
         let id = id.to_string();
         let expected = to_i64(expected_version, "version")?;
         self.with(move |connection| {
-            let changed = connection
+            let transaction = connection.transaction().map_err(sql_error)?;
+            let changed = transaction
                 .prepare_cached("DELETE FROM documents WHERE id = ?1 AND version = ?2")
                 .and_then(|mut statement| statement.execute(params![id, expected]))
                 .map_err(sql_error)?;
             if changed == 0 {
-                Err(StoreError::Conflict)
-            } else {
-                Ok(())
+                return Err(StoreError::Conflict);
             }
+            crate::sqlite_search::unindex(&transaction, &id)?;
+            transaction.commit().map_err(sql_error)
         })
         .await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+        let query = query.clone();
+        self.read(move |connection| crate::sqlite_search::search(connection, &query))
+            .await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError> {

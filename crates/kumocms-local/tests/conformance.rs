@@ -21,6 +21,13 @@ async fn sqlite_metadata_store_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_metadata_store_passes_the_search_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteMetadataStore::open(dir.path()).unwrap();
+    conformance::metadata_search(std::sync::Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_blob_store_conforms() {
     let served = common::served_store(1 << 30).await;
     conformance::blob_store(served.store.as_ref(), &common::HttpUploader::default()).await;

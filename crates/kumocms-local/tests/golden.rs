@@ -134,3 +134,51 @@ fn a_record_from_a_newer_release_is_refused_not_misread() {
     let error = kumocms_core::Document::from_record(&record.to_string()).unwrap_err();
     assert!(error.to_string().contains("newer"), "{error}");
 }
+
+/// Schema version 2 (search) builds its index from the records already there: the
+/// previous release's documents are found by `q` and by the structured filters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_previous_release_documents_are_found_by_search_after_the_migration() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    copy_dir(&fixture().join("data"), &dir);
+    let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
+    let query = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let service = backend.service.clone();
+        async move {
+            let page = service.query(&pairs).await.unwrap();
+            page.hits
+                .iter()
+                .map(|h| h.document.id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    // By file name, by a metadata value (accent-folded), with a structured filter.
+    assert_eq!(
+        query(&[("q", "archived")]).await,
+        ["01M8N3VBWNTZYPBY18BRJFZ76J"]
+    );
+    assert_eq!(query(&[("q", "ASA")]).await, ["01M8N3VBR6FDJDWF7ZR05DK19A"]);
+    assert_eq!(
+        query(&[("q", "txt"), ("type", "invoice"), ("sort", "file_name")]).await,
+        [
+            "01M8N3VBR6FDJDWF7ZR05DK19A",
+            "01M8N3VC3SXT30MJYZ77Z9KWEH",
+            "01M8N3VC46MF9CQ9CJP3K2K5W7"
+        ]
+    );
+    assert_eq!(
+        query(&[("file_name", "repl"), ("min_size", "1")]).await,
+        ["01M8N3VC46MF9CQ9CJP3K2K5W7"]
+    );
+    // `kumocms reindex` rebuilds the same index.
+    assert_eq!(backend.metadata.reindex().await.unwrap(), 4);
+    assert_eq!(
+        query(&[("q", "archived")]).await,
+        ["01M8N3VBWNTZYPBY18BRJFZ76J"]
+    );
+}

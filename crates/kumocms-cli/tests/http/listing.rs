@@ -118,3 +118,159 @@ async fn listing_pages_filters_and_refuses_forged_cursors() {
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_cursor");
 }
+
+#[tokio::test]
+async fn search_over_http_answers_hits_with_score_and_snippet_and_names_bad_parameters() {
+    let server = TestServer::start().await;
+    let acme = server
+        .create_active(
+            "Facture ÉTÉ.txt",
+            "text/plain",
+            b"hello",
+            json!({"metadata": {"customer": "ACME", "paid": true}}),
+        )
+        .await;
+    let other = server
+        .create_active(
+            "other.png",
+            "image/png",
+            b"\x89PNG\r\n\x1a\n",
+            json!({"metadata": {"customer": "Globex"}}),
+        )
+        .await;
+
+    let (status, _, page) = server
+        .call(Method::GET, "/documents?q=facture%20ete", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["count"], 1, "{page}");
+    let hit = &page["documents"][0];
+    assert_eq!(hit["document_id"], acme.as_str());
+    assert!(
+        hit["search"]["score"].as_f64().unwrap_or_default() > 0.0,
+        "{hit}"
+    );
+    assert_eq!(
+        hit["search"]["snippet"], "<mark>Facture</mark> <mark>ÉTÉ</mark>.txt",
+        "{hit}"
+    );
+
+    for (query, wanted) in [
+        ("meta.customer=ACME&meta.paid=true", &acme),
+        ("content_type=image/*", &other),
+        ("file_name=OTH&sort=-size", &other),
+        ("q=-acme%20globex", &other),
+    ] {
+        let (status, _, page) = server
+            .call(Method::GET, &format!("/documents?{query}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(page["count"], 1, "{query}: {page}");
+        assert_eq!(
+            page["documents"][0]["document_id"],
+            wanted.as_str(),
+            "{query}"
+        );
+        assert!(page["documents"][0]["extracted"].get("text").is_none());
+    }
+
+    for (query, code, named) in [
+        ("bogus=1", "unknown_parameter", "bogus"),
+        (
+            "metadata.customer=ACME",
+            "unknown_parameter",
+            "metadata.customer",
+        ),
+        (
+            "created_after=yesterday",
+            "invalid_created_after",
+            "created_after",
+        ),
+        ("q=%22open", "invalid_q", "q"),
+        ("sort=relevance", "invalid_sort", "q"),
+        ("min_size=-3", "invalid_min_size", "min_size"),
+        ("content_type=pdf", "invalid_content_type", "content_type"),
+        ("q=a&q=b", "duplicate_parameter", "q"),
+    ] {
+        let (status, _, body) = server
+            .call(Method::GET, &format!("/documents?{query}"), None)
+            .await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, code);
+        assert!(
+            body["message"].as_str().unwrap_or_default().contains(named),
+            "{query}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn uploaded_text_html_and_json_are_searchable_and_a_bad_file_still_becomes_active() {
+    let server = TestServer::start().await;
+    let page = server
+        .create_active(
+            "page.html",
+            "text/html",
+            b"<html><head><script>var hidden = 1;</script></head><body><h1>Quarterly</h1><p>The zebra &amp; the lion</p></body></html>",
+            json!({}),
+        )
+        .await;
+    let notes = server
+        .create_active(
+            "notes.md",
+            "text/markdown",
+            b"# Minutes\nThe budget is approved.",
+            json!({}),
+        )
+        .await;
+    let data = server
+        .create_active(
+            "data.json",
+            "application/json",
+            br#"{"supplier": "Initech"}"#,
+            json!({}),
+        )
+        .await;
+    let broken = server
+        .create_active(
+            "broken.json",
+            "application/json",
+            b"{\"supplier\": ",
+            json!({}),
+        )
+        .await;
+
+    for (q, wanted) in [
+        ("zebra lion", &page),
+        ("budget", &notes),
+        ("initech", &data),
+    ] {
+        let (status, _, body) = server
+            .call(
+                Method::GET,
+                &format!("/documents?q={}", q.replace(' ', "%20")),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["count"], 1, "q={q}: {body}");
+        assert_eq!(
+            body["documents"][0]["document_id"],
+            wanted.as_str(),
+            "q={q}"
+        );
+    }
+    let (_, _, body) = server.call(Method::GET, "/documents?q=hidden", None).await;
+    assert_eq!(body["count"], 0, "script contents are not text: {body}");
+    let (_, _, body) = server.call(Method::GET, "/documents?q=zebra", None).await;
+    let snippet = body["documents"][0]["search"]["snippet"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(snippet.contains("<mark>zebra</mark>"), "{body}");
+
+    let (status, _, body) = server
+        .call(Method::GET, &format!("/documents/{broken}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "active", "{body}");
+    assert!(body["extracted"]["text_error"].is_string(), "{body}");
+}

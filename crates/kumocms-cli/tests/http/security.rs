@@ -927,11 +927,11 @@ async fn error_messages_quoting_multibyte_input_are_cut_safely() {
         let (status, _, body) = server
             .call(Method::GET, &format!("/documents?status={long}"), None)
             .await;
-        assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_status");
         let (status, _, body) = server
             .call(Method::GET, &format!("/documents?{long}=1"), None)
             .await;
-        assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_parameter");
         let mut create = json!({"file_name": "a", "file_size": 1});
         create[&long] = json!(1);
         let (status, _, body) = server.call(Method::POST, "/documents", Some(create)).await;

@@ -1,0 +1,534 @@
+//! Search on SQLite: the columns the structured filters and sorts use (with an index
+//! each), and an FTS5 table of each document's text, written in the same
+//! transaction as the record (schema version 2).
+//!
+//! Both hold text folded by `kumocms_core::search::normalize`, the one folding the
+//! core queries with (FTS5's own `unicode61 remove_diacritics 2` then has nothing left
+//! to fold). SQL narrows the candidates (indexes, FTS5 `MATCH`); the core's
+//! `evaluate` then decides each one, so SQLite answers exactly as the reference does
+//! (metadata filters, scores and snippets are computed there).
+
+use std::cmp::Ordering;
+
+use kumocms_core::Document;
+use kumocms_core::ports::StoreError;
+use kumocms_core::search::{
+    self, ContentTypeFilter, Position, SearchHit, SearchPage, SearchQuery, Sort, SortField,
+    SortValue, TextQuery,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params, params_from_iter};
+
+/// Schema version 2: the search columns, their indexes and the text index. The
+/// columns are filled by [`backfill`] in the same migration.
+pub(crate) const SCHEMA_V2: &str = "
+ALTER TABLE documents ADD COLUMN created_at INTEGER;
+ALTER TABLE documents ADD COLUMN updated_at INTEGER;
+ALTER TABLE documents ADD COLUMN file_name TEXT;
+ALTER TABLE documents ADD COLUMN content_type TEXT;
+ALTER TABLE documents ADD COLUMN size INTEGER;
+CREATE INDEX documents_by_created ON documents (created_at, id);
+CREATE INDEX documents_by_updated ON documents (updated_at, id);
+CREATE INDEX documents_by_file_name ON documents (file_name, id);
+CREATE INDEX documents_by_size ON documents (size, id);
+CREATE INDEX documents_by_content_type ON documents (content_type, id);
+-- FTS5 rows need integer ids; documents are keyed by ULID text.
+CREATE TABLE search_rows (
+    row INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE
+);
+CREATE VIRTUAL TABLE documents_text USING fts5(
+    file_name, metadata, body,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+";
+
+/// The search columns of a record.
+pub(crate) struct SearchColumns {
+    created_at: i64,
+    updated_at: i64,
+    file_name: String,
+    content_type: Option<String>,
+    size: i64,
+}
+
+impl SearchColumns {
+    pub(crate) fn of(document: &Document) -> Self {
+        let file = search::file_of(document);
+        Self {
+            created_at: document.created_at.timestamp_micros(),
+            updated_at: document.updated_at.timestamp_micros(),
+            // '' and -1 without a file, as the core sorts them, so the sort
+            // columns hold no NULL and their indexes serve the keyset directly.
+            file_name: file.map_or_else(String::new, |(name, _, _)| search::normalize(name)),
+            content_type: file.map(|(_, ct, _)| essence(ct)),
+            size: file
+                .and_then(|(_, _, size)| size)
+                .map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX)),
+        }
+    }
+}
+
+fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn sql_error(error: rusqlite::Error) -> StoreError {
+    StoreError::Other(format!("sqlite: {error}"))
+}
+
+/// Writes the search columns and the text of `document` (inside the caller's
+/// transaction, after the record's own row was written).
+pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), StoreError> {
+    let id = document.id.to_string();
+    let columns = SearchColumns::of(document);
+    connection
+        .prepare_cached(
+            "UPDATE documents SET created_at = ?2, updated_at = ?3, file_name = ?4,
+                 content_type = ?5, size = ?6 WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                id,
+                columns.created_at,
+                columns.updated_at,
+                columns.file_name,
+                columns.content_type,
+                columns.size
+            ])
+        })
+        .map_err(sql_error)?;
+    connection
+        .prepare_cached("INSERT INTO search_rows (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")
+        .and_then(|mut s| s.execute([&id]))
+        .map_err(sql_error)?;
+    let row: i64 = connection
+        .prepare_cached("SELECT row FROM search_rows WHERE id = ?1")
+        .and_then(|mut s| s.query_row([&id], |r| r.get(0)))
+        .map_err(sql_error)?;
+    let name = search::normalize(&search::name_text(document));
+    let body = document
+        .extracted
+        .as_ref()
+        .and_then(|e| e.text.as_deref())
+        .map(search::normalize)
+        .unwrap_or_default();
+    connection
+        .prepare_cached("DELETE FROM documents_text WHERE rowid = ?1")
+        .and_then(|mut s| s.execute([row]))
+        .map_err(sql_error)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO documents_text (rowid, file_name, metadata, body) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                row,
+                name,
+                search::normalize(&search::metadata_text(document)),
+                body
+            ])
+        })
+        .map_err(sql_error)?;
+    Ok(())
+}
+
+/// Removes a deleted record's text (inside the caller's transaction).
+pub(crate) fn unindex(connection: &Connection, id: &str) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(
+            "DELETE FROM documents_text WHERE rowid = (SELECT row FROM search_rows WHERE id = ?1)",
+        )
+        .and_then(|mut s| s.execute([id]))
+        .map_err(sql_error)?;
+    connection
+        .prepare_cached("DELETE FROM search_rows WHERE id = ?1")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(sql_error)?;
+    Ok(())
+}
+
+/// Indexes every record again (the migration to version 2, `kumocms reindex`).
+/// Returns how many records were indexed.
+pub(crate) fn rebuild(connection: &Connection) -> Result<u64, StoreError> {
+    connection
+        .execute_batch("DELETE FROM documents_text; DELETE FROM search_rows;")
+        .map_err(sql_error)?;
+    let mut statement = connection
+        .prepare("SELECT record FROM documents ORDER BY id")
+        .map_err(sql_error)?;
+    let rows = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(sql_error)?;
+    let mut count = 0;
+    for record in rows {
+        let record = record.map_err(sql_error)?;
+        let document =
+            Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        index(connection, &document)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// The FTS5 expression of a `q`: each term a quoted phrase (its words are letters
+/// and digits only, so no quoting is needed inside), ANDed, exclusions with NOT.
+pub(crate) fn match_expression(text: &TextQuery) -> String {
+    let phrase = |words: &[String]| format!("\"{}\"", words.join(" "));
+    let included: Vec<String> = text.included().map(|t| phrase(&t.words)).collect();
+    let mut expression = included.join(" AND ");
+    for term in text.terms.iter().filter(|t| t.excluded) {
+        expression.push_str(" NOT ");
+        expression.push_str(&phrase(&term.words));
+    }
+    expression
+}
+
+fn sort_column(field: SortField) -> &'static str {
+    match field {
+        SortField::CreatedAt => "created_at",
+        SortField::UpdatedAt => "updated_at",
+        SortField::FileName => "file_name",
+        SortField::Size => "size",
+        SortField::Id | SortField::Relevance => "id",
+    }
+}
+
+fn like_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The structured conditions SQL can check on its indexes (the core checks them
+/// again, with the metadata filters).
+pub(crate) fn conditions(query: &SearchQuery) -> (Vec<String>, Vec<SqlValue>) {
+    let mut conditions = Vec::new();
+    let mut values: Vec<SqlValue> = Vec::new();
+    if let Some(t) = &query.document_type {
+        conditions.push("document_type = ?".to_owned());
+        values.push(SqlValue::Text(t.clone()));
+    }
+    match query.status {
+        Some(status) => {
+            conditions.push("status = ?".to_owned());
+            values.push(SqlValue::Text(status.as_str().to_owned()));
+        }
+        None => conditions.push("status <> 'deleted'".to_owned()),
+    }
+    match &query.content_type {
+        Some(ContentTypeFilter::Exact(ct)) => {
+            conditions.push("content_type = ?".to_owned());
+            values.push(SqlValue::Text(ct.clone()));
+        }
+        Some(ContentTypeFilter::Prefix(prefix)) => {
+            conditions.push("content_type LIKE ? ESCAPE '\\'".to_owned());
+            values.push(SqlValue::Text(like_prefix(prefix)));
+        }
+        None => {}
+    }
+    if let Some(prefix) = &query.file_name_prefix {
+        // A range on the index (LIKE is not case-sensitive enough to use it here).
+        conditions.push("file_name >= ? AND file_name < ?".to_owned());
+        values.push(SqlValue::Text(prefix.clone()));
+        values.push(SqlValue::Text(format!("{prefix}\u{10FFFF}")));
+    }
+    let micros = |t: chrono::DateTime<chrono::Utc>| SqlValue::Integer(t.timestamp_micros());
+    for (bound, sql) in [
+        (query.created_after, "created_at > ?"),
+        (query.created_before, "created_at < ?"),
+        (query.updated_after, "updated_at > ?"),
+        (query.updated_before, "updated_at < ?"),
+    ] {
+        if let Some(t) = bound {
+            conditions.push(sql.to_owned());
+            values.push(micros(t));
+        }
+    }
+    if let Some(min) = query.min_size {
+        conditions.push("size >= ?".to_owned());
+        values.push(SqlValue::Integer(i64::try_from(min).unwrap_or(i64::MAX)));
+    }
+    if let Some(max) = query.max_size {
+        conditions.push("size <= ?".to_owned());
+        values.push(SqlValue::Integer(i64::try_from(max).unwrap_or(i64::MAX)));
+    }
+    if let Some(text) = &query.text {
+        conditions.push(
+            "id IN (SELECT id FROM search_rows WHERE row IN \
+             (SELECT rowid FROM documents_text WHERE documents_text MATCH ?))"
+                .to_owned(),
+        );
+        values.push(SqlValue::Text(match_expression(text)));
+    }
+    (conditions, values)
+}
+
+fn sql_value(value: &SortValue) -> SqlValue {
+    match value {
+        SortValue::Integer(i) => SqlValue::Integer(*i),
+        SortValue::Number(f) => SqlValue::Real(*f),
+        SortValue::Text(t) => SqlValue::Text(t.clone()),
+    }
+}
+
+fn position(text: &str) -> Result<Position, StoreError> {
+    Position::decode(text).ok_or_else(|| StoreError::Corrupt("unreadable search position".into()))
+}
+
+/// Answers `query` on a read connection.
+pub(crate) fn search(
+    connection: &Connection,
+    query: &SearchQuery,
+) -> Result<SearchPage, StoreError> {
+    if query.sort.field == SortField::Relevance {
+        return by_relevance(connection, query);
+    }
+    let mut after = query.after.as_deref().map(position).transpose()?;
+    let mut hits = Vec::new();
+    let batch = query.limit.saturating_add(1).max(2);
+    loop {
+        let (sql, values) = sorted_sql(query, after.as_ref(), batch);
+        let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+        let records: Vec<String> = statement
+            .query_map(params_from_iter(values.iter()), |row| {
+                row.get::<_, String>(0)
+            })
+            .map_err(sql_error)?
+            .collect::<Result<_, _>>()
+            .map_err(sql_error)?;
+        let fetched = records.len();
+        for record in records {
+            let document =
+                Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            after = Some(Position {
+                value: search::sort_value(&document, query.sort, None),
+                id: document.id.to_string(),
+            });
+            if let Some(hit) = search::evaluate(document, query) {
+                hits.push(hit);
+                if hits.len() > query.limit {
+                    break;
+                }
+            }
+        }
+        if hits.len() > query.limit || fetched < batch {
+            break;
+        }
+    }
+    Ok(page(hits, query.limit, query.sort))
+}
+
+/// One batch of a sorted search, after a keyset position.
+pub(crate) fn sorted_sql(
+    query: &SearchQuery,
+    after: Option<&Position>,
+    batch: usize,
+) -> (String, Vec<SqlValue>) {
+    let (mut conditions, mut values) = conditions(query);
+    let column = sort_column(query.sort.field);
+    let (direction, after_op) = if query.sort.descending {
+        ("DESC", "<")
+    } else {
+        ("ASC", ">")
+    };
+    let order = if query.sort.field == SortField::Id {
+        format!("id {direction}")
+    } else {
+        format!("{column} {direction}, id ASC")
+    };
+    if let Some(after) = after {
+        if query.sort.field == SortField::Id {
+            conditions.push(format!("id {after_op} ?"));
+            values.push(SqlValue::Text(after.id.clone()));
+        } else {
+            conditions.push(format!(
+                "({column} {after_op} ? OR ({column} = ? AND id > ?))"
+            ));
+            values.push(sql_value(&after.value));
+            values.push(sql_value(&after.value));
+            values.push(SqlValue::Text(after.id.clone()));
+        }
+    }
+    let sql = format!(
+        "SELECT record FROM documents WHERE {} ORDER BY {order} LIMIT {batch}",
+        conditions.join(" AND ")
+    );
+    (sql, values)
+}
+
+fn page(mut hits: Vec<SearchHit>, limit: usize, sort: Sort) -> SearchPage {
+    let more = hits.len() > limit;
+    hits.truncate(limit);
+    let next = if more {
+        hits.last().map(|hit| {
+            Position {
+                value: search::sort_value(&hit.document, sort, hit.score),
+                id: hit.document.id.to_string(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    SearchPage { hits, next }
+}
+
+/// Relevance needs every candidate's score: FTS5 narrows them, the core scores.
+fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+    let (conditions, values) = conditions(query);
+    let sql = format!(
+        "SELECT record FROM documents WHERE {}",
+        conditions.join(" AND ")
+    );
+    let after = query.after.as_deref().map(position).transpose()?;
+    let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+    let rows = statement
+        .query_map(params_from_iter(values.iter()), |row| {
+            row.get::<_, String>(0)
+        })
+        .map_err(sql_error)?;
+    let mut found: Vec<(SortValue, SearchHit)> = Vec::new();
+    for record in rows {
+        let record = record.map_err(sql_error)?;
+        let document =
+            Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let Some(hit) = search::evaluate(document, query) {
+            let value = search::sort_value(&hit.document, query.sort, hit.score);
+            let id = hit.document.id.to_string();
+            if let Some(after) = &after
+                && search::compare_keys(query.sort, (&value, &id), (&after.value, &after.id))
+                    != Ordering::Greater
+            {
+                continue;
+            }
+            found.push((value, hit));
+        }
+    }
+    found.sort_by(|a, b| {
+        search::compare_keys(
+            query.sort,
+            (&a.0, &a.1.document.id.to_string()),
+            (&b.0, &b.1.document.id.to_string()),
+        )
+    });
+    found.truncate(query.limit.saturating_add(1));
+    Ok(page(
+        found.into_iter().map(|(_, hit)| hit).collect(),
+        query.limit,
+        query.sort,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use kumocms_core::query::parse_query;
+
+    use super::*;
+
+    /// The query plan of `params`' first page, one line per step.
+    fn plan(connection: &Connection, params: &[(&str, &str)]) -> String {
+        let pairs: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let (query, _) = parse_query(&pairs).unwrap();
+        let after = Position {
+            value: SortValue::Integer(5),
+            id: "01J".into(),
+        };
+        let (sql, values) = sorted_sql(&query, Some(&after), 101);
+        let values: Vec<SqlValue> = values
+            .into_iter()
+            .map(|v| match (query.sort.field, v) {
+                // The keyset value of a text sort is text.
+                (SortField::FileName, SqlValue::Integer(_)) => SqlValue::Text("a".into()),
+                (_, v) => v,
+            })
+            .collect();
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        statement
+            .query_map(params_from_iter(values.iter()), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("\n")
+    }
+
+    #[test]
+    fn structured_filters_and_sorts_use_indexes() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        crate::sqlite::migrate(&mut connection).unwrap();
+        for (params, index) in [
+            (vec![("sort", "created_at")], "documents_by_created"),
+            (
+                vec![("created_after", "2026-01-01T00:00:00Z")],
+                "documents_by_created",
+            ),
+            (vec![("sort", "-updated_at")], "documents_by_updated"),
+            (
+                vec![("sort", "size"), ("min_size", "10")],
+                "documents_by_size",
+            ),
+            (
+                vec![("file_name", "inv"), ("sort", "file_name")],
+                "documents_by_file_name",
+            ),
+            (
+                vec![("content_type", "application/pdf"), ("sort", "created_at")],
+                "documents_by_c",
+            ),
+            (
+                vec![
+                    ("type", "invoice"),
+                    ("status", "active"),
+                    ("sort", "created_at"),
+                ],
+                "documents_by_",
+            ),
+        ] {
+            let plan = plan(&connection, &params);
+            assert!(
+                plan.contains(&format!("USING INDEX {index}"))
+                    || plan.contains(&format!("USING COVERING INDEX {index}")),
+                "{params:?} should use {index}: {plan}"
+            );
+            assert!(
+                !plan.contains("SCAN documents\n") && !plan.ends_with("SCAN documents"),
+                "{params:?} scans: {plan}"
+            );
+        }
+        // q goes through the FTS5 index.
+        let plan = plan(&connection, &[("q", "acme"), ("sort", "created_at")]);
+        assert!(
+            plan.contains("VIRTUAL TABLE INDEX"),
+            "q should use FTS5: {plan}"
+        );
+    }
+
+    #[test]
+    fn match_expressions_quote_phrases_and_exclude() {
+        let text = TextQuery::parse(r#"Acme "due date" -draft"#).unwrap();
+        assert_eq!(
+            match_expression(&text),
+            r#""acme" AND "due date" NOT "draft""#
+        );
+    }
+}
