@@ -198,9 +198,10 @@ resource "aws_api_gateway_method" "preflight" {
 
   rest_api_id        = aws_api_gateway_rest_api.this.id
   resource_id        = local.api_resource_ids[each.key]
-  http_method        = "OPTIONS"
-  authorization      = "NONE"
-  request_parameters = local.preflight_path_parameters[each.key]
+  http_method          = "OPTIONS"
+  authorization        = "NONE"
+  request_validator_id = aws_api_gateway_request_validator.this.id
+  request_parameters   = local.preflight_path_parameters[each.key]
 }
 
 resource "aws_api_gateway_integration" "preflight" {
