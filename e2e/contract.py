@@ -106,6 +106,20 @@ KNOWN_ENV = {
     "KUMOCMS_REVISION_RETENTION_COUNT",
     "KUMOCMS_REVISION_RETENTION_DAYS",
     "KUMOCMS_TRASH_RETENTION_DAYS",
+    # The web interface and CORS (issue 15), api function only.
+    "KUMOCMS_WEB_UI",
+    "KUMOCMS_CORS_ALLOWED_ORIGINS",
+    "KUMOCMS_COGNITO_DOMAIN",
+    "KUMOCMS_COGNITO_CLIENT_ID",
 }
+
+# What the module adds to the router's route table itself (terraform/routes.tf):
+# the web interface's routes (enable_web_ui) and, with CORS origins, an OPTIONS
+# preflight on every path. API Gateway cannot express the router's wildcard
+# under /ui, so these are checked on their own, not against `kumocms routes`.
+WEB_UI_ROUTES = {("GET", "/ui"), ("GET", "/ui/{proxy+}")}
+
+# API Gateway's own error answers that carry the CORS headers (with CORS origins).
+CORS_GATEWAY_RESPONSES = {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "ACCESS_DENIED"}
 
 RUNTIMES = {"provided.al2023", "provided.al2"}

@@ -320,10 +320,32 @@ def api_routes(moto, region):
     return api, routes
 
 
-def check_routes(moto, region, rust_routes):
+def module_owned(method, path):
+    """A route the module adds itself: the web interface's, or a CORS preflight."""
+    return method == "OPTIONS" or path == "/ui" or path.startswith("/ui/")
+
+
+def check_routes(moto, region, rust_routes, api_env=None):
     api, gateway = api_routes(moto, region)
-    rust = {(r["method"], r["path"]): r["auth"] for r in rust_routes}
+    env = api_env or {}
     problems = []
+    # The module's own routes: /ui without an authorizer when the api function is
+    # told the interface is on, an open OPTIONS on every path with CORS origins.
+    own = {key: auth for key, auth in gateway.items() if module_owned(*key)}
+    gateway = {key: auth for key, auth in gateway.items() if not module_owned(*key)}
+    want_ui = contract.WEB_UI_ROUTES if env.get("KUMOCMS_WEB_UI") == "true" else set()
+    got_ui = {key for key in own if key[0] != "OPTIONS"}
+    if got_ui != want_ui:
+        problems.append(f"web interface routes {sorted(got_ui)}, expected {sorted(want_ui)} (KUMOCMS_WEB_UI={env.get('KUMOCMS_WEB_UI')})")
+    paths = {path for _, path in gateway} | {path for _, path in got_ui}
+    want_preflight = {("OPTIONS", p) for p in paths} if env.get("KUMOCMS_CORS_ALLOWED_ORIGINS") else set()
+    got_preflight = {key for key in own if key[0] == "OPTIONS"}
+    if got_preflight != want_preflight:
+        problems.append(f"OPTIONS preflights on {sorted(p for _, p in got_preflight)}, expected {sorted(p for _, p in want_preflight)}")
+    for key, auth in sorted(own.items()):
+        if auth != "NONE":
+            problems.append(f"{key[0]} {key[1]} must be open (no authorizer), has authorization {auth}")
+    rust = {(r["method"], r["path"]): r["auth"] for r in rust_routes if not module_owned(r["method"], r["path"])}
     for key in sorted(set(gateway) - set(rust)):
         problems.append(f"API Gateway has {key[0]} {key[1]} but the Rust router does not serve it")
     for key in sorted(set(rust) - set(gateway)):
@@ -336,6 +358,78 @@ def check_routes(moto, region, rust_routes):
     if problems:
         raise Mismatch(f"route table ({region}, REST API {api['name']}): " + "; ".join(problems))
     return api
+
+
+def expected_cors_origin(origins):
+    """The one Access-Control-Allow-Origin a gateway response can carry
+    (terraform/api_gateway.tf, local.gateway_response_allow_origin)."""
+    if len(origins) == 1:
+        return origins[0]
+    return "*" if "*" in origins else origins[0]
+
+
+def check_web_ui_and_cors(moto, region, rest_api, bucket, api_env):
+    """Read back what the web interface and CORS need (issue 15): binary media
+    types for the interface's assets, API Gateway's own error answers with the
+    CORS headers, and the document bucket's CORS rule (the listed origins and the
+    interface's own, PUT allowed, ETag exposed). Returns the bucket's CORS rules."""
+    apigw = client(moto, "apigateway", region)
+    s3 = client(moto, "s3", region)
+    web_ui = api_env.get("KUMOCMS_WEB_UI") == "true"
+    origins = [o for o in api_env.get("KUMOCMS_CORS_ALLOWED_ORIGINS", "").split(",") if o]
+    problems = []
+
+    media = apigw.get_rest_api(restApiId=rest_api["id"]).get("binaryMediaTypes", [])
+    if web_ui and "*/*" not in media:
+        problems.append(f"binary media types {media}: the interface's assets need */*")
+
+    responses = {r["responseType"]: r for r in apigw.get_gateway_responses(restApiId=rest_api["id"], limit=500)["items"]}
+    header = "gatewayresponse.header.Access-Control-Allow-Origin"
+    for kind in sorted(contract.CORS_GATEWAY_RESPONSES):
+        params = (responses.get(kind) or {}).get("responseParameters") or {}
+        if origins:
+            want = f"'{expected_cors_origin(origins)}'"
+            if params.get(header) != want:
+                problems.append(f"gateway response {kind}: {header} is {params.get(header)!r}, expected {want}")
+            if "ETag" not in params.get("gatewayresponse.header.Access-Control-Expose-Headers", ""):
+                problems.append(f"gateway response {kind} does not expose ETag")
+            if "Authorization" not in params.get("gatewayresponse.header.Access-Control-Allow-Headers", ""):
+                problems.append(f"gateway response {kind} does not allow the Authorization header")
+        elif header in params:
+            problems.append(f"gateway response {kind} carries {header} without CORS origins")
+
+    want_origins = set(origins)
+    if web_ui:
+        want_origins.add(f"https://{rest_api['id']}.execute-api.{region}.amazonaws.com")
+    try:
+        rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    except s3.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] != "NoSuchCORSConfiguration":
+            raise
+        rules = []
+    if want_origins:
+        if len(rules) != 1:
+            problems.append(f"bucket {bucket}: {len(rules)} CORS rules, expected 1")
+        private = "PRIVATE" in (rest_api.get("endpointConfiguration") or {}).get("types", [])
+        for rule in rules:
+            got = set(rule.get("AllowedOrigins", []))
+            if private and web_ui:
+                # A PRIVATE API's interface is also reached through the VPC
+                # endpoint's own host name, https://<api id>-<vpce id>.execute-api...
+                got = {o for o in got if not o.startswith(f"https://{rest_api['id']}-vpce-")}
+            if got != want_origins:
+                problems.append(f"bucket {bucket} CORS origins {sorted(rule.get('AllowedOrigins', []))}, expected {sorted(want_origins)}")
+            if not {"GET", "HEAD", "PUT"} <= set(rule.get("AllowedMethods", [])):
+                problems.append(f"bucket {bucket} CORS methods {rule.get('AllowedMethods')}: GET, HEAD and PUT needed")
+            if "ETag" not in rule.get("ExposeHeaders", []):
+                problems.append(f"bucket {bucket} CORS rule does not expose ETag (multipart completion needs it)")
+            if rule.get("AllowedHeaders") != ["*"]:
+                problems.append(f"bucket {bucket} CORS allowed headers {rule.get('AllowedHeaders')}, expected ['*']")
+    elif rules:
+        problems.append(f"bucket {bucket} has CORS rules without CORS origins or the interface: {rules}")
+    if problems:
+        raise Mismatch(f"web interface and CORS ({region}): " + "; ".join(problems))
+    return rules
 
 
 # --- inventory: what exists, to prove destroy left nothing -----------------------

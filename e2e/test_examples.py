@@ -153,7 +153,8 @@ class Deployed:
         self.bucket = self.env["api"]["S3_BUCKET_NAME"]
         self.table = self.env["api"]["DYNAMODB_TABLE_NAME"]
         d.check_rules(moto, region, self.fns, self.bucket)
-        self.rest_api = d.check_routes(moto, region, rust_routes)
+        self.rest_api = d.check_routes(moto, region, rust_routes, api_env=self.env["api"])
+        self.bucket_cors = d.check_web_ui_and_cors(moto, region, self.rest_api, self.bucket, self.env["api"])
         self.running = {}
 
     def start(self, bootstrap, role, log_dir):
@@ -356,6 +357,16 @@ def test_basic(moto, work, package, bootstrap, rust_routes):
         assert out["s3_bucket_name"] == dep.bucket and out["dynamodb_table_name"] == dep.table, out
         assert set(dep.fns) == {"api", "authorizer", "events", "dlq"}, sorted(dep.fns)
         assert dep.env["authorizer"]["SECRETS_ARN"] == secret
+        # The web interface (on by default): open /ui routes, its origin in the
+        # bucket's CORS rule; no CORS origins, so no preflights (Deployed checked
+        # them against the environment; these pin the basic example's values).
+        assert dep.env["api"]["KUMOCMS_WEB_UI"] == "true" and "KUMOCMS_CORS_ALLOWED_ORIGINS" not in dep.env["api"], dep.env["api"]
+        _, gateway = d.api_routes(moto, region)
+        assert gateway[("GET", "/ui")] == "NONE" and gateway[("GET", "/ui/{proxy+}")] == "NONE", gateway
+        assert not [k for k in gateway if k[0] == "OPTIONS"], gateway
+        ui_origin = f"https://{dep.rest_api['id']}.execute-api.{region}.amazonaws.com"
+        assert [r["AllowedOrigins"] for r in dep.bucket_cors] == [[ui_origin]], dep.bucket_cors
+        assert out["web_ui_url"].endswith("/ui/"), out
         authorizers = d.client(moto, "apigateway", region).get_authorizers(restApiId=dep.rest_api["id"])["items"]
         assert [a["type"] for a in authorizers] == ["REQUEST"], authorizers
         assert dep.fns["authorizer"]["FunctionName"] in authorizers[0]["authorizerUri"], authorizers
@@ -380,6 +391,25 @@ def test_cognito_new_pool(moto, work, package, bootstrap, rust_routes):
         authorizers = d.client(moto, "apigateway", region).get_authorizers(restApiId=dep.rest_api["id"])["items"]
         assert [a["type"] for a in authorizers] == ["COGNITO_USER_POOLS"], authorizers
         assert authorizers[0]["providerARNs"] == [pool["Arn"]], (authorizers, pool["Arn"])
+        # The example allows https://app.example.com (cors_allowed_origins): open
+        # preflights, API Gateway's 401/403/4xx/5xx with its CORS header, the
+        # bucket's rule for it and the interface's origin (read back by Deployed;
+        # pinned here to the example's values).
+        assert dep.env["api"]["KUMOCMS_CORS_ALLOWED_ORIGINS"] == "https://app.example.com", dep.env["api"]
+        _, gateway = d.api_routes(moto, region)
+        assert gateway[("OPTIONS", "/documents/{id}")] == "NONE" and gateway[("GET", "/ui/{proxy+}")] == "NONE", gateway
+        assert gateway[("GET", "/documents/{id}")] == "COGNITO_USER_POOLS", gateway
+        apigw = d.client(moto, "apigateway", region)
+        unauthorized = apigw.get_gateway_response(restApiId=dep.rest_api["id"], responseType="UNAUTHORIZED")
+        assert unauthorized["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://app.example.com'", unauthorized
+        assert set(dep.bucket_cors[0]["AllowedOrigins"]) == {"https://app.example.com", f"https://{dep.rest_api['id']}.execute-api.{region}.amazonaws.com"}, dep.bucket_cors
+        assert "ETag" in dep.bucket_cors[0]["ExposeHeaders"], dep.bucket_cors
+        # Sign-in through the hosted UI: the api function knows the domain and client,
+        # and Cognito will send the browser back to the interface's page.
+        assert dep.env["api"]["KUMOCMS_COGNITO_CLIENT_ID"] == out["cognito_app_client_id"], dep.env["api"]
+        assert dep.env["api"]["KUMOCMS_COGNITO_DOMAIN"] == out["cognito_domain"], (dep.env["api"], out)
+        app_client = idp.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=out["cognito_app_client_id"])["UserPoolClient"]
+        assert out["web_ui_url"] in app_client["CallbackURLs"], (app_client["CallbackURLs"], out["web_ui_url"])
         restore = d.suspend_tls_only_policy(moto, dep.bucket)
         try:
             api = Api(dep.start(bootstrap, "api", logs_dir(work, "cognito-new-pool")), region, cognito=True)

@@ -6,6 +6,13 @@ resource "aws_api_gateway_rest_api" "this" {
   name        = "${local.name_prefix}-api"
   description = "KumoCMS document API (${var.environment}, ${var.aws_region})"
 
+  # The web interface's assets come from the api function; a body it returns
+  # base64-encoded (compressed or binary, isBase64Encoded) reaches the browser
+  # decoded only when the request's Accept matches a binary media type, and a
+  # browser asks for scripts with Accept */*. lambda_http decodes base64 request
+  # bodies, so the API's JSON routes are unaffected.
+  binary_media_types = var.enable_web_ui ? ["*/*"] : []
+
   endpoint_configuration {
     types            = [var.api_gateway_endpoint_type]
     vpc_endpoint_ids = local.is_private_api ? [local.vpc_endpoint_id] : null
@@ -104,6 +111,7 @@ resource "aws_api_gateway_resource" "level5" {
 
 locals {
   api_resource_ids = merge(
+    { "/" = aws_api_gateway_rest_api.this.root_resource_id },
     { for p, r in aws_api_gateway_resource.level1 : p => r.id },
     { for p, r in aws_api_gateway_resource.level2 : p => r.id },
     { for p, r in aws_api_gateway_resource.level3 : p => r.id },
@@ -153,7 +161,7 @@ resource "aws_api_gateway_request_validator" "this" {
 }
 
 resource "aws_api_gateway_method" "this" {
-  #checkov:skip=CKV_AWS_59:Only GET /healthcheck and GET /openapi.json are open (public = true in routes.tf); every other route uses the Lambda or Cognito authorizer, asserted by tests/defaults.tftest.hcl.
+  #checkov:skip=CKV_AWS_59:Only GET /healthcheck, GET /openapi.json and the web interface's GET /ui and GET /ui/{proxy+} (enable_web_ui: static assets and the sign-in configuration, no data) are open (public = true in routes.tf); every other route uses the Lambda or Cognito authorizer, asserted by tests/defaults.tftest.hcl and tests/web_ui_cors.tftest.hcl.
   for_each = local.routes
 
   rest_api_id          = aws_api_gateway_rest_api.this.id
@@ -178,6 +186,76 @@ resource "aws_api_gateway_integration" "this" {
 }
 
 ################################################################################
+# CORS (cors_allowed_origins): preflights and gateway responses
+################################################################################
+
+# One OPTIONS method per path of the API, open and proxied to the api function:
+# the Rust router answers the preflight (it knows each route's methods and the
+# allowed origins), so API Gateway needs no MOCK integration to keep in step.
+resource "aws_api_gateway_method" "preflight" {
+  #checkov:skip=CKV_AWS_59:CORS preflights (OPTIONS) carry no credentials by the Fetch standard, so they cannot be behind an authorizer; the api function answers them with headers only, no data (tests/web_ui_cors.tftest.hcl).
+  for_each = toset(local.preflight_paths)
+
+  rest_api_id        = aws_api_gateway_rest_api.this.id
+  resource_id        = local.api_resource_ids[each.key]
+  http_method          = "OPTIONS"
+  authorization        = "NONE"
+  request_validator_id = aws_api_gateway_request_validator.this.id
+  request_parameters   = local.preflight_path_parameters[each.key]
+}
+
+resource "aws_api_gateway_integration" "preflight" {
+  for_each = toset(local.preflight_paths)
+
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = aws_api_gateway_method.preflight[each.key].resource_id
+  http_method             = aws_api_gateway_method.preflight[each.key].http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = aws_lambda_function.this["api"].invoke_arn
+  timeout_milliseconds    = 29000
+}
+
+locals {
+  # A gateway response carries one static header value, so it cannot pick the
+  # caller's origin from a list: the only origin when there is one, `*` when the
+  # list allows every origin, else the first origin (README, "Web interface and
+  # CORS"). The api function's own responses match each allowed origin.
+  gateway_response_allow_origin = (
+    length(var.cors_allowed_origins) == 1 ? var.cors_allowed_origins[0] :
+    contains(var.cors_allowed_origins, "*") ? "*" : try(var.cors_allowed_origins[0], "")
+  )
+
+  # Errors that API Gateway answers itself (the authorizer's 401 and 403, an
+  # unknown path, throttling, an integration failure), in the API's error shape
+  # {"error": <code>, "message": <text>}. Without CORS headers a browser hides
+  # these answers from the application.
+  gateway_responses = local.cors_enabled ? {
+    DEFAULT_4XX   = "request_refused"
+    DEFAULT_5XX   = "gateway_error"
+    UNAUTHORIZED  = "unauthorized"
+    ACCESS_DENIED = "forbidden"
+  } : {}
+}
+
+resource "aws_api_gateway_gateway_response" "cors" {
+  for_each = local.gateway_responses
+
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  response_type = each.key
+
+  response_parameters = {
+    "gatewayresponse.header.Access-Control-Allow-Origin"   = "'${local.gateway_response_allow_origin}'"
+    "gatewayresponse.header.Access-Control-Allow-Headers"  = "'Authorization,Content-Type,If-Match,If-None-Match'"
+    "gatewayresponse.header.Access-Control-Expose-Headers" = "'ETag,Location,Retry-After,x-amzn-RequestId,x-amzn-ErrorType'"
+  }
+
+  response_templates = {
+    "application/json" = "{\"error\":\"${each.value}\",\"message\":$context.error.messageString}"
+  }
+}
+
+################################################################################
 # Deployment and stage
 ################################################################################
 
@@ -185,14 +263,18 @@ resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   description = "KumoCMS ${var.environment}"
 
-  # Redeploy whenever a route, method, integration, authorizer or the resource
-  # policy changes.
+  # Redeploy whenever a route, method, integration, authorizer, gateway response,
+  # binary media type or the resource policy changes.
   triggers = {
     redeployment = sha1(jsonencode([
       local.routes,
       local.api_resource_ids,
       { for k, m in aws_api_gateway_method.this : k => [m.id, m.authorization, m.authorizer_id, m.request_parameters] },
       { for k, i in aws_api_gateway_integration.this : k => [i.id, i.uri, i.type] },
+      { for k, m in aws_api_gateway_method.preflight : k => [m.id, m.authorization] },
+      { for k, i in aws_api_gateway_integration.preflight : k => [i.id, i.uri, i.type] },
+      { for k, r in aws_api_gateway_gateway_response.cors : k => [r.response_parameters, r.response_templates] },
+      aws_api_gateway_rest_api.this.binary_media_types,
       aws_api_gateway_authorizer.lambda[*].id,
       aws_api_gateway_authorizer.cognito[*].id,
       aws_api_gateway_rest_api_policy.this[*].policy,
@@ -208,6 +290,9 @@ resource "aws_api_gateway_deployment" "this" {
   depends_on = [
     aws_api_gateway_method.this,
     aws_api_gateway_integration.this,
+    aws_api_gateway_method.preflight,
+    aws_api_gateway_integration.preflight,
+    aws_api_gateway_gateway_response.cors,
     aws_api_gateway_rest_api_policy.this,
   ]
 }

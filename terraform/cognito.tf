@@ -61,9 +61,11 @@ resource "aws_cognito_user_pool_client" "this" {
   allowed_oauth_flows                  = ["code"]
   allowed_oauth_scopes                 = ["openid", "email", "profile"]
   supported_identity_providers         = ["COGNITO"]
-  callback_urls                        = var.cognito_callback_urls
-  logout_urls                          = var.cognito_logout_urls
-  explicit_auth_flows                  = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  # The web interface's own page (enable_web_ui) is added: it is the
+  # redirect_uri of its sign-in (web_ui.tf, local.web_ui_urls).
+  callback_urls       = distinct(concat(var.cognito_callback_urls, local.web_ui_urls))
+  logout_urls         = distinct(concat(var.cognito_logout_urls, local.web_ui_urls))
+  explicit_auth_flows = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 
   access_token_validity  = 60
   id_token_validity      = 60

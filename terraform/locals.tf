@@ -83,8 +83,9 @@ locals {
       timeout     = min(var.lambda_timeout, 29)
       async       = false
       # No SECRETS_ARN: API Gateway's authorizer checks the key; the api function
-      # never reads the secret, and its role cannot.
-      environment = local.common_environment
+      # never reads the secret, and its role cannot. The web interface's and
+      # CORS settings are the api function's only (web_ui.tf).
+      environment = merge(local.common_environment, local.web_ui_environment)
     }
     authorizer = {
       enabled     = local.use_api_key_auth

@@ -32,6 +32,11 @@ output "api_routes" {
   value       = { for k, r in local.routes : k => r.public }
 }
 
+output "web_ui_url" {
+  description = "Address of the web interface (the stage URL + /ui/), null when enable_web_ui is false"
+  value       = var.enable_web_ui ? "${aws_api_gateway_stage.this.invoke_url}/ui/" : null
+}
+
 output "auth_method" {
   description = "Authentication method used (api_key or cognito)"
   value       = var.auth_method

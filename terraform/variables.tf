@@ -424,6 +424,28 @@ variable "api_throttling_rate_limit" {
   }
 }
 
+variable "enable_web_ui" {
+  description = "Serve the web interface at /ui/ from the api function: GET /ui and GET /ui/{proxy+} without the authorizer (static assets and the sign-in configuration ui/config.json; the API calls the interface makes still go through the authorizer), binary media types `*/*` for its assets, and the interface's origin in the document bucket's CORS rule. Passed to the api function as KUMOCMS_WEB_UI"
+  type        = bool
+  default     = true
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins of browser applications allowed to call the API and the document bucket (CORS), each `*` or `scheme://host[:port]` without a path, e.g. [\"https://app.example.com\", \"http://localhost:3000\"]. Empty (default): no CORS. Adds an open OPTIONS method (answered by the api function) to every path, CORS headers on API Gateway's own error responses and a bucket CORS rule (GET, HEAD, PUT, exposing ETag); passed to the api function as KUMOCMS_CORS_ALLOWED_ORIGINS"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_allowed_origins : o == "*" || can(regex("^[a-z][a-z0-9+.-]*://([a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\\[[0-9a-f:.]+\\])(:[0-9]{1,5})?$", o))])
+    error_message = "cors_allowed_origins must contain \"*\" or origins as a browser sends them: scheme://host[:port] in lower case, with no path, query or trailing slash, e.g. \"https://app.example.com\" or \"http://localhost:3000\" (not \"https://app.example.com/\")."
+  }
+
+  validation {
+    condition     = length(distinct(var.cors_allowed_origins)) == length(var.cors_allowed_origins)
+    error_message = "cors_allowed_origins lists an origin twice: remove the duplicate."
+  }
+}
+
 ################################################################################
 # Private API / VPC endpoint
 ################################################################################
@@ -632,6 +654,38 @@ variable "cognito_domain_prefix" {
   validation {
     condition     = var.cognito_domain_prefix == null || var.create_cognito_user_pool
     error_message = "cognito_domain_prefix needs create_cognito_user_pool = true (the module only adds a hosted-UI domain to a pool it creates)."
+  }
+}
+
+variable "cognito_domain" {
+  description = "Base URL of the Cognito hosted UI the web interface signs in through, for an existing user pool or a custom domain, e.g. https://PREFIX.auth.REGION.amazoncognito.com. null: the domain the module creates from cognito_domain_prefix, if any. Passed to the api function as KUMOCMS_COGNITO_DOMAIN"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cognito_domain == null || can(regex("^https://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+/?$", var.cognito_domain))
+    error_message = "cognito_domain must be the hosted UI's base URL: https:// and a host name, no path, e.g. \"https://kumocms-prod.auth.us-east-1.amazoncognito.com\"."
+  }
+
+  validation {
+    condition     = var.cognito_domain == null || var.auth_method == "cognito"
+    error_message = "cognito_domain only makes sense with auth_method = \"cognito\": remove it, or set auth_method = \"cognito\"."
+  }
+}
+
+variable "cognito_app_client_id" {
+  description = "Id of an existing user pool's app client (public, no secret, authorization-code flow) that the web interface signs in with; its callback URLs must include the output web_ui_url. Only with an existing pool: the module's own pool gets its client. Passed to the api function as KUMOCMS_COGNITO_CLIENT_ID"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cognito_app_client_id == null || can(regex("^[a-zA-Z0-9_+]{1,128}$", var.cognito_app_client_id))
+    error_message = "cognito_app_client_id must be a Cognito app client id: 1-128 letters, digits, '_' or '+'."
+  }
+
+  validation {
+    condition     = var.cognito_app_client_id == null || (var.auth_method == "cognito" && !var.create_cognito_user_pool)
+    error_message = "cognito_app_client_id is for an existing user pool (auth_method = \"cognito\", create_cognito_user_pool = false): with create_cognito_user_pool = true the module creates the app client, so remove cognito_app_client_id."
   }
 }
 

@@ -120,15 +120,16 @@ run "basic_api_gateway" {
       "GET /documents/{id}/content", "POST /documents/{id}/archive", "POST /documents/{id}/restore",
       "POST /documents/{id}/undelete", "GET /documents/{id}/revisions", "GET /documents/{id}/revisions/{n}",
       "GET /documents/{id}/revisions/{n}/content", "POST /documents/{id}/revisions/{n}/restore",
+      "GET /ui", "GET /ui/{proxy+}",
     ])
-    error_message = "the route table must match the API contract (no {proxy+} catch-all)"
+    error_message = "the route table must match the API contract plus the web interface (enable_web_ui, default true); {proxy+} only under /ui"
   }
   assert {
     condition     = aws_api_gateway_method.this["GET /healthcheck"].authorization == "NONE" && aws_api_gateway_method.this["GET /openapi.json"].authorization == "NONE"
     error_message = "/healthcheck and /openapi.json are open"
   }
   assert {
-    condition     = alltrue([for k, m in aws_api_gateway_method.this : m.authorization == "CUSTOM" && m.authorizer_id == aws_api_gateway_authorizer.lambda[0].id if !contains(["GET /healthcheck", "GET /openapi.json"], k)])
+    condition     = alltrue([for k, m in aws_api_gateway_method.this : m.authorization == "CUSTOM" && m.authorizer_id == aws_api_gateway_authorizer.lambda[0].id if !contains(["GET /healthcheck", "GET /openapi.json", "GET /ui", "GET /ui/{proxy+}"], k)])
     error_message = "every other route uses the Lambda authorizer"
   }
   assert {
@@ -140,8 +141,8 @@ run "basic_api_gateway" {
     error_message = "every route is an AWS_PROXY integration to the api function"
   }
   assert {
-    condition     = length(aws_api_gateway_resource.level1) + length(aws_api_gateway_resource.level2) + length(aws_api_gateway_resource.level3) + length(aws_api_gateway_resource.level4) + length(aws_api_gateway_resource.level5) == 12
-    error_message = "12 resources: healthcheck, openapi.json, documents, {id}, content, archive, restore, undelete, revisions, {n}, {n}/content, {n}/restore"
+    condition     = length(aws_api_gateway_resource.level1) + length(aws_api_gateway_resource.level2) + length(aws_api_gateway_resource.level3) + length(aws_api_gateway_resource.level4) + length(aws_api_gateway_resource.level5) == 14
+    error_message = "14 resources: healthcheck, openapi.json, documents, {id}, content, archive, restore, undelete, revisions, {n}, {n}/content, {n}/restore, ui, ui/{proxy+}"
   }
   assert {
     condition     = aws_api_gateway_stage.this.stage_name == "v1" && aws_api_gateway_stage.this.xray_tracing_enabled
@@ -180,7 +181,7 @@ run "basic_api_gateway" {
     error_message = "the deployment is re-created when the hash of routes, methods, integrations, authorizers or policy changes"
   }
   assert {
-    condition     = length(output.api_routes) == 16 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
+    condition     = length(output.api_routes) == 18 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
     error_message = "api_routes output lists the route table"
   }
 }

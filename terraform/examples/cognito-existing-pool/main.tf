@@ -18,4 +18,9 @@ module "kumocms_regional" {
   auth_method              = "cognito"
   create_cognito_user_pool = false
   cognito_user_pool_arn    = var.cognito_user_pool_arn
+
+  # The web interface (enable_web_ui, on by default) signs in through the pool's
+  # hosted UI with this app client; add the output web_ui_url to its callback URLs.
+  cognito_domain        = var.cognito_domain
+  cognito_app_client_id = var.cognito_app_client_id
 }

@@ -17,3 +17,8 @@ output "lambda_api_handler_name" {
   description = "API function"
   value       = module.kumocms_regional.lambda_api_handler_name
 }
+
+output "web_ui_url" {
+  description = "The web interface: add it to the app client's callback URLs"
+  value       = module.kumocms_regional.web_ui_url
+}

@@ -21,3 +21,15 @@ variable "cognito_user_pool_arn" {
   type        = string
   default     = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_ABC123"
 }
+
+variable "cognito_domain" {
+  description = "Hosted UI base URL of the existing pool (the web interface signs in through it)"
+  type        = string
+  default     = "https://kumocms-prod.auth.us-east-1.amazoncognito.com"
+}
+
+variable "cognito_app_client_id" {
+  description = "Existing public app client (code flow, no secret) whose callback URLs include the output web_ui_url"
+  type        = string
+  default     = "1example23456789abcdefghij"
+}

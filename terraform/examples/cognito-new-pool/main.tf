@@ -24,4 +24,9 @@ module "kumocms_regional" {
   cognito_callback_urls       = ["https://app.example.com/callback"]
   cognito_logout_urls         = ["https://app.example.com/logout"]
   cognito_domain_prefix       = var.cognito_domain_prefix
+
+  # The web interface (enable_web_ui, on by default) signs in through this pool's
+  # hosted UI; the module adds its page to the app client's callback URLs. The
+  # application at app.example.com calls the API and the bucket from the browser.
+  cors_allowed_origins = ["https://app.example.com"]
 }

@@ -32,3 +32,8 @@ output "cognito_domain" {
   description = "Hosted UI"
   value       = module.kumocms_regional.cognito_domain
 }
+
+output "web_ui_url" {
+  description = "The web interface"
+  value       = module.kumocms_regional.web_ui_url
+}
