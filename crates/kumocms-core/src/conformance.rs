@@ -119,6 +119,7 @@ pub fn with_pending(mut document: Document, expires_at: chrono::DateTime<Utc>) -
         size: 99,
         checksum_sha256: None,
         expires_at,
+        multipart: None,
     });
     document
 }
@@ -1001,7 +1002,7 @@ pub async fn service_history(
         .expect("create");
     let id = created.document.id;
     uploader
-        .upload(&created.upload, bodies[0].clone())
+        .upload(created.upload.single_link().expect("a small file is one PUT"), bodies[0].clone())
         .await
         .expect("upload r1");
     deliver(
@@ -1022,7 +1023,7 @@ pub async fn service_history(
         .await
         .expect("replace");
     uploader
-        .upload(&replaced.upload, bodies[1].clone())
+        .upload(replaced.upload.single_link().expect("a small file is one PUT"), bodies[1].clone())
         .await
         .expect("upload r2");
     deliver(
@@ -1146,7 +1147,7 @@ pub async fn service_history(
         .await
         .expect("replace");
     uploader
-        .upload(&replaced.upload, bodies[3].clone())
+        .upload(replaced.upload.single_link().expect("a small file is one PUT"), bodies[3].clone())
         .await
         .expect("upload r4");
     deliver(
@@ -1292,7 +1293,7 @@ pub async fn service_history(
         .expect("create");
     let erase = created.document.id;
     uploader
-        .upload(&created.upload, bodies[0].clone())
+        .upload(created.upload.single_link().expect("a small file is one PUT"), bodies[0].clone())
         .await
         .expect("upload");
     deliver(
