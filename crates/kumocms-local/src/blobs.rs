@@ -163,9 +163,14 @@ impl Drop for PooledBlock {
     }
 }
 
-/// Reads `file` to its end in [`READ_CHUNK`] blocks into `chunks`; a read error is
-/// passed on as the last item. Returns early when the receiver is gone.
-fn stream_file(file: &std::fs::File, chunks: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>) {
+/// Reads `file` to its end (or `limit` bytes of it) in [`READ_CHUNK`] blocks into
+/// `chunks`; a read error is passed on as the last item. Returns early when the
+/// receiver is gone.
+fn stream_file(
+    file: &std::fs::File,
+    chunks: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    mut limit: u64,
+) {
     // Room for every block that can be in flight: queued, being written, returning.
     let (give_back, returned) = std::sync::mpsc::sync_channel(READ_AHEAD + 2);
     loop {
@@ -175,9 +180,11 @@ fn stream_file(file: &std::fs::File, chunks: &tokio::sync::mpsc::Sender<std::io:
         block.clear();
         // `read_to_end` reads into the spare capacity as it is, without zeroing it
         // first, and `take` stops it at one block; it retries interrupted reads.
-        match file.take(READ_CHUNK as u64).read_to_end(&mut block) {
+        let step = limit.min(READ_CHUNK as u64);
+        match file.take(step).read_to_end(&mut block) {
             Ok(0) => return,
             Ok(read) => {
+                limit -= read as u64;
                 let block = Bytes::from_owner(PooledBlock {
                     data: block,
                     pool: give_back.clone(),
@@ -186,7 +193,7 @@ fn stream_file(file: &std::fs::File, chunks: &tokio::sync::mpsc::Sender<std::io:
                     return;
                 }
                 // A short block is the last one.
-                if read < READ_CHUNK {
+                if read < READ_CHUNK || limit == 0 {
                     return;
                 }
             }
@@ -331,6 +338,16 @@ impl FsBlobStore {
     /// pace of a download (BENCHMARKS.md, row 4). The thread stops as soon as the
     /// consumer drops the stream (a client that goes away).
     pub(crate) async fn open_readable(&self, key: &str) -> Result<Option<OpenedBlob>, BlobError> {
+        self.open_readable_range(key, None).await
+    }
+
+    /// [`open_readable`](Self::open_readable), streaming only the bytes `range`
+    /// picks from what was opened (a ranged download); `size` stays the whole size.
+    pub(crate) async fn open_readable_range(
+        &self,
+        key: &str,
+        range: Option<crate::range::ByteRange>,
+    ) -> Result<Option<OpenedBlob>, BlobError> {
         let key = checked_key(key)?.to_owned();
         let candidates = [self.hot_path(&key), self.restored_path(&key)];
         let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
@@ -348,7 +365,21 @@ impl FsBlobStore {
             if opened_tx.send(Ok(Some(size))).is_err() {
                 return;
             }
-            stream_file(&file, &chunks_tx);
+            let (start, limit) = match range.map(|r| r.resolve(size)) {
+                None => (0, u64::MAX),
+                Some(Some((first, last))) => (first, last - first + 1),
+                // Not satisfiable any more (checked by the caller on a HEAD first):
+                // nothing is sent, and the short body fails the response.
+                Some(None) => return,
+            };
+            if start > 0 {
+                use std::io::Seek as _;
+                if let Err(error) = (&file).seek(std::io::SeekFrom::Start(start)) {
+                    let _ = chunks_tx.blocking_send(Err(error));
+                    return;
+                }
+            }
+            stream_file(&file, &chunks_tx, limit);
         }));
         let size = match opened_rx.await {
             Ok(Ok(Some(size))) => size,

@@ -826,6 +826,7 @@ async fn download(
     UrlPath(key): UrlPath<String>,
     method: Method,
     uri: Uri,
+    request_headers: HeaderMap,
 ) -> Result<Response, LinkResponseError> {
     let store = &server.store;
     let link = verify(store, LinkMethod::Download, &key, &uri)?;
@@ -852,26 +853,119 @@ async fn download(
     {
         return Err(not_found());
     }
-    let (size, body) = if method == Method::HEAD {
+    // A key's bytes never change once stored (a new revision is a new key), so the
+    // key makes a strong validator for `If-Range`.
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(Sha256::digest(link.key.as_bytes()))[..32]
+    );
+    // With an `If-Range` naming other bytes, the client gets the whole content.
+    let range = requested_range(&request_headers).filter(|_| if_range_holds(&request_headers, &etag));
+    let (size, body, picked) = if method == Method::HEAD {
         let readable = store
             .readable(&link.key)
             .await
             .map_err(LinkResponseError::storage)?
             .ok_or_else(not_found)?;
-        (readable.size, Body::empty())
+        (readable.size, Body::empty(), None)
     } else {
         // Opened and read on one reader thread (see `FsBlobStore::open_readable`).
         let opened = store
-            .open_readable(&link.key)
+            .open_readable_range(&link.key, range)
             .await
             .map_err(LinkResponseError::storage)?
             .ok_or_else(not_found)?;
-        (opened.size, Body::from_stream(opened.stream))
+        let size = opened.size;
+        let picked = match range {
+            None => None,
+            Some(range) => match range.resolve(size) {
+                Some(picked) => Some(picked),
+                None => return Ok(range_not_satisfiable(size)),
+            },
+        };
+        (size, Body::from_stream(opened.stream), picked)
     };
+    let status = if picked.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    Ok(download_response(
+        status,
+        size,
+        body,
+        picked,
+        DownloadHeaders {
+            content_type,
+            disposition,
+            etag,
+        },
+    ))
+}
+
+/// The headers every download answer carries.
+struct DownloadHeaders {
+    content_type: HeaderValue,
+    disposition: HeaderValue,
+    etag: String,
+}
+
+/// A single `Range` the client asked for, when it asked for exactly one.
+fn requested_range(headers: &HeaderMap) -> Option<crate::range::ByteRange> {
+    let value = headers.get(header::RANGE)?.to_str().ok()?;
+    crate::range::ByteRange::parse(value)
+}
+
+/// `If-Range`: the range is served only if the client's validator is this content's
+/// ETag; a date or another ETag means its partial copy is of other bytes.
+fn if_range_holds(headers: &HeaderMap, etag: &str) -> bool {
+    match headers.get(header::IF_RANGE) {
+        None => true,
+        Some(value) => value.to_str().is_ok_and(|v| v.trim() == etag),
+    }
+}
+
+/// 416, with the size in `Content-Range: bytes */<size>` as RFC 9110 asks.
+fn range_not_satisfiable(size: u64) -> Response {
+    let mut response = LinkResponseError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        format!("the content has {size} bytes; ask for a range that starts before its end"),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
+fn download_response(
+    status: StatusCode,
+    size: u64,
+    body: Body,
+    picked: Option<(u64, u64)>,
+    fixed: DownloadHeaders,
+) -> Response {
     let mut response = Response::new(body);
+    *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type);
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    headers.insert(header::CONTENT_TYPE, fixed.content_type);
+    match picked {
+        Some((first, last)) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(last - first + 1));
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}")) {
+                headers.insert(header::CONTENT_RANGE, value);
+            }
+        }
+        None => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        }
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(value) = HeaderValue::from_str(&fixed.etag) {
+        headers.insert(header::ETAG, value);
+    }
+    let disposition = fixed.disposition;
     headers.insert(header::CONTENT_DISPOSITION, disposition);
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -881,7 +975,7 @@ async fn download(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod events;
 mod fsutil;
 pub mod http;
 pub mod keys;
+pub mod range;
 pub mod lock;
 pub mod signer;
 pub mod sqlite;
