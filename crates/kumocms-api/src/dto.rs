@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use kumocms_core::document::{Extracted, RestoreState};
-use kumocms_core::ports::SignedLink;
 use kumocms_core::multipart::UploadMode;
+use kumocms_core::ports::SignedLink;
 use kumocms_core::service::{DocumentView, UploadInstructions};
 use kumocms_core::{Document, DocumentStatus, RestoreTier, StorageClass};
 use serde::{Deserialize, Serialize};

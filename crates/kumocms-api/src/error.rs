@@ -91,11 +91,9 @@ impl From<CoreError> for ApiError {
                 "revision_not_found",
                 error.to_string(),
             ),
-            CoreError::UploadNotFound { .. } => Self::new(
-                StatusCode::NOT_FOUND,
-                "upload_not_found",
-                error.to_string(),
-            ),
+            CoreError::UploadNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "upload_not_found", error.to_string())
+            }
             CoreError::UploadIncomplete { code, message } => {
                 Self::new(StatusCode::CONFLICT, code, message)
             }

@@ -158,9 +158,11 @@ pub const ROUTES: &[Route] = &[
 pub fn router(state: ApiState) -> Router {
     let documents = documents::routes()
         .merge(revisions::routes())
-        .merge(uploads::routes()).route_layer(
-        axum::middleware::from_fn_with_state(state.clone(), auth::require_key),
-    );
+        .merge(uploads::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
     Router::new()
         .route("/healthcheck", get(health::healthcheck))
         .route("/openapi.json", get(openapi::serve))

@@ -23,10 +23,7 @@ use crate::error::{ApiError, ErrorBody};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route(
-            "/documents/{id}/uploads/{upload_id}",
-            delete(abort_upload),
-        )
+        .route("/documents/{id}/uploads/{upload_id}", delete(abort_upload))
         .route(
             "/documents/{id}/uploads/{upload_id}/parts",
             get(list_parts).post(sign_parts),

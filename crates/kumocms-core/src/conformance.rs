@@ -1002,7 +1002,13 @@ pub async fn service_history(
         .expect("create");
     let id = created.document.id;
     uploader
-        .upload(created.upload.single_link().expect("a small file is one PUT"), bodies[0].clone())
+        .upload(
+            created
+                .upload
+                .single_link()
+                .expect("a small file is one PUT"),
+            bodies[0].clone(),
+        )
         .await
         .expect("upload r1");
     deliver(
@@ -1023,7 +1029,13 @@ pub async fn service_history(
         .await
         .expect("replace");
     uploader
-        .upload(replaced.upload.single_link().expect("a small file is one PUT"), bodies[1].clone())
+        .upload(
+            replaced
+                .upload
+                .single_link()
+                .expect("a small file is one PUT"),
+            bodies[1].clone(),
+        )
         .await
         .expect("upload r2");
     deliver(
@@ -1147,7 +1159,13 @@ pub async fn service_history(
         .await
         .expect("replace");
     uploader
-        .upload(replaced.upload.single_link().expect("a small file is one PUT"), bodies[3].clone())
+        .upload(
+            replaced
+                .upload
+                .single_link()
+                .expect("a small file is one PUT"),
+            bodies[3].clone(),
+        )
         .await
         .expect("upload r4");
     deliver(
@@ -1293,7 +1311,13 @@ pub async fn service_history(
         .expect("create");
     let erase = created.document.id;
     uploader
-        .upload(created.upload.single_link().expect("a small file is one PUT"), bodies[0].clone())
+        .upload(
+            created
+                .upload
+                .single_link()
+                .expect("a small file is one PUT"),
+            bodies[0].clone(),
+        )
         .await
         .expect("upload");
     deliver(

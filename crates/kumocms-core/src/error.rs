@@ -17,7 +17,9 @@ pub enum CoreError {
     State(#[from] InvalidTransition),
     /// The document has no multipart upload with this id (never started, completed,
     /// aborted or superseded).
-    #[error("document {id} has no multipart upload {upload_id} (it was completed, aborted, superseded or never started)")]
+    #[error(
+        "document {id} has no multipart upload {upload_id} (it was completed, aborted, superseded or never started)"
+    )]
     UploadNotFound { id: String, upload_id: String },
     /// A multipart upload cannot be completed as it is (e.g. parts are missing);
     /// `code` names the problem, `message` says what to send.

@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(plan.part_size % MIB, 0);
         assert_eq!(plan.part_size, 525 * MIB);
         assert_eq!(plan.part_count, 9_987);
-        assert!(plan.part_len(MAX_OBJECT_SIZE, plan.part_count + 1).is_none());
+        assert!(
+            plan.part_len(MAX_OBJECT_SIZE, plan.part_count + 1)
+                .is_none()
+        );
     }
 
     #[test]

@@ -158,6 +158,11 @@ pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
+/// A configured duration as a `chrono` one (saturating), for adapters' sweeps.
+pub fn chrono_duration_of(duration: Duration) -> chrono::Duration {
+    chrono_duration(duration)
+}
+
 impl DocumentService {
     pub fn new(
         metadata: Arc<dyn MetadataStore>,

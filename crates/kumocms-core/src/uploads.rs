@@ -152,7 +152,11 @@ impl DocumentService {
                     "{} part(s) have not arrived: {}{}; upload them, then complete again",
                     missing.len(),
                     shown.join(", "),
-                    if missing.len() > shown.len() { ", …" } else { "" }
+                    if missing.len() > shown.len() {
+                        ", …"
+                    } else {
+                        ""
+                    }
                 ),
             });
         }

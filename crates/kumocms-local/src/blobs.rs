@@ -6,6 +6,7 @@
 //! blobs/restored/<key>          a temporary readable copy of archived content
 //! blobs/restores/<sha>.json     restore requests, so restores survive a restart
 //! tmp/                          uploads in flight (same file system: renames are atomic)
+//! multipart/<upload_id>/        multipart uploads in progress (see `crate::multipart`)
 //! ```
 //!
 //! Every key is checked with `blob_key::is_safe` before it becomes a path.
@@ -21,8 +22,8 @@ use chrono::{DateTime, Utc};
 use kumocms_core::blob_key;
 use kumocms_core::events::StorageEvent;
 use kumocms_core::ports::{
-    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, EventSink, SignedLink,
-    UploadSpec,
+    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, EventSink, MultipartSpec,
+    PartSpec, ReceivedPart, SignedLink, UploadSpec,
 };
 use kumocms_core::{BlobLocation, BlobRef, DocumentId, RestoreTier, StorageClass};
 use serde::{Deserialize, Serialize};
@@ -100,12 +101,12 @@ impl std::fmt::Debug for FsBlobStore {
     }
 }
 
-fn io_error(error: std::io::Error) -> BlobError {
+pub(crate) fn io_error(error: std::io::Error) -> BlobError {
     BlobError::Other(error.to_string())
 }
 
 /// Runs blocking file-system work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, BlobError> {
     tokio::task::spawn_blocking(work)
@@ -205,7 +206,7 @@ fn stream_file(
     }
 }
 
-fn chrono_duration(duration: Duration) -> chrono::Duration {
+pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
@@ -222,6 +223,7 @@ impl FsBlobStore {
             blobs.join("restored"),
             blobs.join("restores"),
             config.data_dir.join("tmp"),
+            config.data_dir.join("multipart"),
         ]
         .into_iter()
         .chain(
@@ -275,6 +277,11 @@ impl FsBlobStore {
         self.config.max_file_size
     }
 
+    /// Where multipart uploads in progress are kept (see [`crate::multipart`]).
+    pub(crate) fn multipart_dir(&self) -> PathBuf {
+        self.data_dir.join("multipart")
+    }
+
     pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")
     }
@@ -304,7 +311,7 @@ impl FsBlobStore {
     }
 
     /// The key of `blob`, if it belongs to this store and is safe as a path.
-    fn checked<'a>(&self, blob: &'a BlobRef) -> Result<&'a str, BlobError> {
+    pub(crate) fn checked<'a>(&self, blob: &'a BlobRef) -> Result<&'a str, BlobError> {
         if blob.location.store != LOCAL_STORE {
             return Err(BlobError::Other(format!(
                 "blob {} is in store {:?}, not the local one",
@@ -623,7 +630,7 @@ impl FsBlobStore {
         .await
     }
 
-    fn link_base(&self) -> Result<String, BlobError> {
+    pub(crate) fn link_base(&self) -> Result<String, BlobError> {
         self.base_url().ok_or_else(|| {
             BlobError::Unavailable(
                 "the local server's base URL is not set yet (FsBlobStore::set_base_url)".into(),
@@ -906,6 +913,35 @@ impl BlobStore for FsBlobStore {
         self.save_request(&request).await
     }
 
+    async fn start_multipart(&self, spec: &MultipartSpec) -> Result<String, BlobError> {
+        self.start_parts(spec).await
+    }
+
+    async fn part_link(&self, spec: &PartSpec) -> Result<SignedLink, BlobError> {
+        self.sign_part(spec).await
+    }
+
+    async fn list_parts(
+        &self,
+        blob: &BlobRef,
+        upload_id: &str,
+    ) -> Result<Vec<ReceivedPart>, BlobError> {
+        self.parts_received(blob, upload_id).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        spec: &MultipartSpec,
+        upload_id: &str,
+        parts: &[ReceivedPart],
+    ) -> Result<(), BlobError> {
+        self.join_parts(spec, upload_id, parts).await
+    }
+
+    async fn abort_multipart(&self, blob: &BlobRef, upload_id: &str) -> Result<(), BlobError> {
+        self.drop_parts(blob, upload_id).await
+    }
+
     async fn health(&self) -> Result<(), BlobError> {
         let dirs = [self.blobs.join("hot"), self.tmp_dir()];
         blocking(move || {
@@ -925,6 +961,6 @@ impl BlobStore for FsBlobStore {
 }
 
 /// Links carry whole seconds; report the instant the link really stops working.
-fn truncate_to_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn truncate_to_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(at.timestamp(), 0).unwrap_or(at)
 }

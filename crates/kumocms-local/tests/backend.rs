@@ -51,7 +51,10 @@ async fn create(
         })
         .await
         .unwrap();
-    (upload.document.id, upload.upload.single_link().expect("one PUT").clone())
+    (
+        upload.document.id,
+        upload.upload.single_link().expect("one PUT").clone(),
+    )
 }
 
 async fn status_of(backend: &LocalBackend, id: &DocumentId) -> DocumentStatus {
