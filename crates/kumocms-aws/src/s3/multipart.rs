@@ -115,7 +115,7 @@ impl S3BlobStore {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let output = client
+            let sent = client
                 .list_parts()
                 .bucket(&blob.location.store)
                 .key(&blob.key)
@@ -123,8 +123,23 @@ impl S3BlobStore {
                 .max_parts(LIST_PAGE)
                 .set_part_number_marker(marker.clone())
                 .send()
-                .await
-                .map_err(|e| upload_error("ListParts", blob, upload_id, &e))?;
+                .await;
+            let output = match sent {
+                Ok(output) => output,
+                Err(error) => {
+                    if let Some(page) = moto_list_parts(&error) {
+                        // moto names the root element ListPartsResponse (S3 says
+                        // ListPartsResult), which the SDK refuses to decode.
+                        parts.extend(page.parts);
+                        if let Some(next) = page.next_marker {
+                            marker = Some(next);
+                            continue;
+                        }
+                        break;
+                    }
+                    return Err(upload_error("ListParts", blob, upload_id, &error));
+                }
+            };
             for part in output.parts() {
                 let (Some(number), Some(size)) = (part.part_number(), part.size()) else {
                     continue;
@@ -204,5 +219,67 @@ impl S3BlobStore {
                 other => Err(other),
             },
         }
+    }
+}
+
+/// One page of a ListParts answer read from its raw body.
+struct RawPartsPage {
+    parts: Vec<ReceivedPart>,
+    next_marker: Option<String>,
+}
+
+/// The parts of a successful ListParts answer that the SDK could not decode
+/// because its root element is `ListPartsResponse` (moto) instead of S3's
+/// `ListPartsResult`; `None` for any other error.
+fn moto_list_parts<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> Option<RawPartsPage>
+where
+    R: RawBody,
+{
+    let aws_sdk_s3::error::SdkError::ServiceError(service) = error else {
+        return None;
+    };
+    let body = std::str::from_utf8(service.raw().raw_body()?).ok()?;
+    if !body.contains("<ListPartsResponse") {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in body.split("<Part>").skip(1) {
+        let part = part.split("</Part>").next()?;
+        let number = xml_text(part, "PartNumber")?.parse().ok()?;
+        let size = xml_text(part, "Size")?.parse().ok()?;
+        let etag = xml_text(part, "ETag")
+            .unwrap_or_default()
+            .replace("&quot;", "")
+            .replace("&#34;", "")
+            .trim_matches('"')
+            .to_owned();
+        parts.push(ReceivedPart {
+            part_number: number,
+            size,
+            etag,
+        });
+    }
+    let truncated = xml_text(body, "IsTruncated") == Some("true");
+    let next_marker = xml_text(body, "NextPartNumberMarker")
+        .filter(|_| truncated)
+        .map(str::to_owned);
+    Some(RawPartsPage { parts, next_marker })
+}
+
+fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(xml[start..end].trim())
+}
+
+/// The raw bytes of a response body, when they are in memory.
+pub(crate) trait RawBody {
+    fn raw_body(&self) -> Option<&[u8]>;
+}
+
+impl RawBody for aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    fn raw_body(&self) -> Option<&[u8]> {
+        self.body().bytes()
     }
 }
