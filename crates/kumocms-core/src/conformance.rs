@@ -1401,14 +1401,20 @@ pub async fn blob_multipart(store: &dyn BlobStore, uploader: &dyn ConformanceUpl
             .await
             .unwrap_or_else(|e| panic!("part {n} must be accepted: {e}"));
     }
-    let listed = store.list_parts(&blob, &upload_id).await.expect("list_parts");
+    let listed = store
+        .list_parts(&blob, &upload_id)
+        .await
+        .expect("list_parts");
     let numbers: Vec<(u32, u64)> = listed.iter().map(|p| (p.part_number, p.size)).collect();
     assert_eq!(
         numbers,
         vec![(1, PART), (3, 1234)],
         "list_parts names the parts received whole, by number"
     );
-    assert!(listed.iter().all(|p| !p.etag.is_empty()), "every part has an etag");
+    assert!(
+        listed.iter().all(|p| !p.etag.is_empty()),
+        "every part has an etag"
+    );
     assert_eq!(
         store.head(&blob).await.expect("head"),
         None,
@@ -1417,16 +1423,27 @@ pub async fn blob_multipart(store: &dyn BlobStore, uploader: &dyn ConformanceUpl
     // A fresh link for the same part may be asked for at any time.
     let signed = store.part_link(&link(2)).await.expect("part_link again");
     uploader.upload(&signed, part(2)).await.expect("part 2");
-    let parts = store.list_parts(&blob, &upload_id).await.expect("list_parts");
+    let parts = store
+        .list_parts(&blob, &upload_id)
+        .await
+        .expect("list_parts");
     assert_eq!(parts.len(), 3);
     store
         .complete_multipart(&spec, &upload_id, &parts)
         .await
         .expect("complete_multipart");
-    let head = store.head(&blob).await.expect("head").expect("the blob exists");
+    let head = store
+        .head(&blob)
+        .await
+        .expect("head")
+        .expect("the blob exists");
     assert_eq!(head.size, size, "the joined blob has every byte");
     let read = read_all(store, &blob).await.expect("read");
-    assert_eq!(sha256_hex(&read), sha256_hex(&bytes), "parts are joined in order");
+    assert_eq!(
+        sha256_hex(&read),
+        sha256_hex(&bytes),
+        "parts are joined in order"
+    );
     assert!(
         matches!(
             store.list_parts(&blob, &upload_id).await,

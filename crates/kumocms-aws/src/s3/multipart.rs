@@ -147,7 +147,11 @@ impl S3BlobStore {
                 parts.push(ReceivedPart {
                     part_number: u32::try_from(number).unwrap_or(0),
                     size: u64::try_from(size).unwrap_or(0),
-                    etag: part.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+                    etag: part
+                        .e_tag()
+                        .unwrap_or_default()
+                        .trim_matches('"')
+                        .to_owned(),
                 });
             }
             if output.is_truncated() == Some(true)

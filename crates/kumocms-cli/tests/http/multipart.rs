@@ -372,7 +372,7 @@ async fn an_aborted_upload_is_gone_and_the_current_content_stays() {
 #[tokio::test]
 async fn the_sweeper_removes_an_abandoned_multipart_upload() {
     let server = TestServer::start_with(|o| {
-        o.service.pending_upload_ttl = Duration::from_secs(1);
+        o.service.pending_upload_ttl = Duration::from_secs(5);
     })
     .await;
     let bytes = content(PART + 1);
