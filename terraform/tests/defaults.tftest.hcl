@@ -120,6 +120,8 @@ run "basic_api_gateway" {
       "GET /documents/{id}/content", "POST /documents/{id}/archive", "POST /documents/{id}/restore",
       "POST /documents/{id}/undelete", "GET /documents/{id}/revisions", "GET /documents/{id}/revisions/{n}",
       "GET /documents/{id}/revisions/{n}/content", "POST /documents/{id}/revisions/{n}/restore",
+      "DELETE /documents/{id}/uploads/{upload_id}", "GET /documents/{id}/uploads/{upload_id}/parts",
+      "POST /documents/{id}/uploads/{upload_id}/parts", "POST /documents/{id}/uploads/{upload_id}/complete",
     ])
     error_message = "the route table must match the API contract (no {proxy+} catch-all)"
   }
@@ -140,8 +142,8 @@ run "basic_api_gateway" {
     error_message = "every route is an AWS_PROXY integration to the api function"
   }
   assert {
-    condition     = length(aws_api_gateway_resource.level1) + length(aws_api_gateway_resource.level2) + length(aws_api_gateway_resource.level3) + length(aws_api_gateway_resource.level4) + length(aws_api_gateway_resource.level5) == 12
-    error_message = "12 resources: healthcheck, openapi.json, documents, {id}, content, archive, restore, undelete, revisions, {n}, {n}/content, {n}/restore"
+    condition     = length(aws_api_gateway_resource.level1) + length(aws_api_gateway_resource.level2) + length(aws_api_gateway_resource.level3) + length(aws_api_gateway_resource.level4) + length(aws_api_gateway_resource.level5) == 16
+    error_message = "16 resources: healthcheck, openapi.json, documents, {id}, content, archive, restore, undelete, revisions, {n}, {n}/content, {n}/restore, uploads, {upload_id}, {upload_id}/parts, {upload_id}/complete"
   }
   assert {
     condition     = aws_api_gateway_stage.this.stage_name == "v1" && aws_api_gateway_stage.this.xray_tracing_enabled
@@ -180,7 +182,7 @@ run "basic_api_gateway" {
     error_message = "the deployment is re-created when the hash of routes, methods, integrations, authorizers or policy changes"
   }
   assert {
-    condition     = length(output.api_routes) == 16 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
+    condition     = length(output.api_routes) == 20 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
     error_message = "api_routes output lists the route table"
   }
 }
