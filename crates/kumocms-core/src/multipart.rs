@@ -87,7 +87,7 @@ pub fn plan(file_size: u64, proposed: Option<u64>) -> Result<PartPlan, Validatio
         }
         None => {
             let needed = file_size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
-            needed.max(DEFAULT_PART_SIZE).min(MAX_PART_SIZE)
+            needed.clamp(DEFAULT_PART_SIZE, MAX_PART_SIZE)
         }
     };
     let part_count = u32::try_from(file_size.div_ceil(part_size)).map_err(|_| {

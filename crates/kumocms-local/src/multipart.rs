@@ -271,11 +271,8 @@ impl FsBlobStore {
             }
             let target = self.hot_path(&key);
             let declared = record.checksum_sha256.clone();
-            let joined =
-                blocking(move || join_in_place(&dir, &target, declared.as_deref())).await?;
-            if let Err(refusal) = joined {
-                return Err(refusal);
-            }
+            // The outer error is the file system's; the inner one a refusal.
+            blocking(move || join_in_place(&dir, &target, declared.as_deref())).await??;
         }
         self.events()
             .publish(StorageEvent::ObjectCreated {
