@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::ApiState;
 use crate::body::{JsonBody, OptionalJsonBody};
 use crate::documents::with_etag;
-use crate::dto::DocumentBody;
+use crate::dto::{DocumentBody, DocumentIdParam};
 use crate::error::{ApiError, ErrorBody};
 
 pub fn routes() -> Router<ApiState> {
@@ -121,8 +121,8 @@ pub struct CompleteRequest {}
 #[utoipa::path(
     post, path = "/documents/{id}/uploads/{upload_id}/parts", tag = "uploads",
     params(
-        ("id" = String, Path, description = "Document id (a ULID)"),
-        ("upload_id" = String, Path, description = "The multipart upload's id"),
+        DocumentIdParam,
+        ("upload_id" = String, Path, pattern = r"^[A-Za-z0-9._~-]{1,1024}$", description = "The multipart upload's id"),
     ),
     request_body = PartLinksRequest,
     responses(
@@ -161,8 +161,8 @@ pub async fn sign_parts(
 #[utoipa::path(
     get, path = "/documents/{id}/uploads/{upload_id}/parts", tag = "uploads",
     params(
-        ("id" = String, Path, description = "Document id (a ULID)"),
-        ("upload_id" = String, Path, description = "The multipart upload's id"),
+        DocumentIdParam,
+        ("upload_id" = String, Path, pattern = r"^[A-Za-z0-9._~-]{1,1024}$", description = "The multipart upload's id"),
     ),
     responses(
         (status = 200, description = "The parts received whole so far, for a client that resumes", body = PartsBody),
@@ -190,8 +190,8 @@ pub async fn list_parts(
 #[utoipa::path(
     post, path = "/documents/{id}/uploads/{upload_id}/complete", tag = "uploads",
     params(
-        ("id" = String, Path, description = "Document id (a ULID)"),
-        ("upload_id" = String, Path, description = "The multipart upload's id"),
+        DocumentIdParam,
+        ("upload_id" = String, Path, pattern = r"^[A-Za-z0-9._~-]{1,1024}$", description = "The multipart upload's id"),
     ),
     request_body(content = Option<CompleteRequest>, description = "Empty, or `{}`"),
     responses(
@@ -220,8 +220,8 @@ pub async fn complete_upload(
 #[utoipa::path(
     delete, path = "/documents/{id}/uploads/{upload_id}", tag = "uploads",
     params(
-        ("id" = String, Path, description = "Document id (a ULID)"),
-        ("upload_id" = String, Path, description = "The multipart upload's id"),
+        DocumentIdParam,
+        ("upload_id" = String, Path, pattern = r"^[A-Za-z0-9._~-]{1,1024}$", description = "The multipart upload's id"),
     ),
     responses(
         (status = 204, description = "Aborted: the parts are gone; the current content (if any) stays"),
