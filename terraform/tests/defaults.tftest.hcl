@@ -121,6 +121,8 @@ run "basic_api_gateway" {
       "POST /documents/{id}/undelete", "GET /documents/{id}/revisions", "GET /documents/{id}/revisions/{n}",
       "GET /documents/{id}/revisions/{n}/content", "POST /documents/{id}/revisions/{n}/restore",
       "GET /ui", "GET /ui/{proxy+}",
+      "DELETE /documents/{id}/uploads/{upload_id}", "GET /documents/{id}/uploads/{upload_id}/parts",
+      "POST /documents/{id}/uploads/{upload_id}/parts", "POST /documents/{id}/uploads/{upload_id}/complete",
     ])
     error_message = "the route table must match the API contract plus the web interface (enable_web_ui, default true); {proxy+} only under /ui"
   }
@@ -141,8 +143,8 @@ run "basic_api_gateway" {
     error_message = "every route is an AWS_PROXY integration to the api function"
   }
   assert {
-    condition     = length(aws_api_gateway_resource.level1) + length(aws_api_gateway_resource.level2) + length(aws_api_gateway_resource.level3) + length(aws_api_gateway_resource.level4) + length(aws_api_gateway_resource.level5) == 14
-    error_message = "14 resources: healthcheck, openapi.json, documents, {id}, content, archive, restore, undelete, revisions, {n}, {n}/content, {n}/restore, ui, ui/{proxy+}"
+    condition     = length(aws_api_gateway_resource.level1) + length(aws_api_gateway_resource.level2) + length(aws_api_gateway_resource.level3) + length(aws_api_gateway_resource.level4) + length(aws_api_gateway_resource.level5) == 18
+    error_message = "18 resources: healthcheck, openapi.json, documents, {id}, content, archive, restore, undelete, revisions, {n}, {n}/content, {n}/restore, uploads, {upload_id}, {upload_id}/parts, {upload_id}/complete, ui, ui/{proxy+}"
   }
   assert {
     condition     = aws_api_gateway_stage.this.stage_name == "v1" && aws_api_gateway_stage.this.xray_tracing_enabled
@@ -181,7 +183,7 @@ run "basic_api_gateway" {
     error_message = "the deployment is re-created when the hash of routes, methods, integrations, authorizers or policy changes"
   }
   assert {
-    condition     = length(output.api_routes) == 18 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
+    condition     = length(output.api_routes) == 22 && output.api_routes["GET /healthcheck"] == true && output.api_routes["POST /documents"] == false
     error_message = "api_routes output lists the route table"
   }
 }
@@ -195,7 +197,7 @@ run "basic_iam" {
   }
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.lambda["api"].policy).Statement : s.Action if s.Sid != "WriteOwnLogs" && s.Sid != "XRayWrite"])) == toset(
-      ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload",
+      ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"])
     error_message = "the api role allows exactly the S3 and DynamoDB actions the api function calls, and no Secrets Manager action"
   }
@@ -222,8 +224,8 @@ run "basic_iam" {
   }
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.lambda["dlq"].policy).Statement : s.Action if s.Sid != "WriteOwnLogs" && s.Sid != "XRayWrite"])) == toset(
-    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:DeleteItem"])
-    error_message = "the dlq role drains the queue, sweeps expired pending uploads (Scan, DeleteItem) and does what events does; nothing more"
+    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:DeleteItem", "s3:AbortMultipartUpload"])
+    error_message = "the dlq role drains the queue, sweeps expired pending uploads (Scan, DeleteItem, AbortMultipartUpload) and does what events does; nothing more"
   }
   assert {
     condition     = flatten([for s in jsondecode(aws_iam_role_policy.lambda["authorizer"].policy).Statement : s.Action if s.Sid != "WriteOwnLogs" && s.Sid != "XRayWrite"]) == ["secretsmanager:GetSecretValue"]

@@ -20,6 +20,7 @@ pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod ooxml;
+pub mod multipart;
 pub mod page_budget;
 pub mod pdf;
 pub mod ports;
@@ -30,6 +31,7 @@ pub mod revision;
 pub mod search;
 pub mod service;
 pub mod text;
+pub mod uploads;
 pub mod validate;
 
 pub use document::{
