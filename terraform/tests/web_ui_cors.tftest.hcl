@@ -115,8 +115,8 @@ run "cors_on" {
     error_message = "one OPTIONS method on every path that has a route (the router's and /ui's)"
   }
   assert {
-    condition     = length(aws_api_gateway_method.preflight) == 14 && contains(keys(aws_api_gateway_method.preflight), "/documents/{id}/revisions/{n}/restore") && contains(keys(aws_api_gateway_method.preflight), "/ui/{proxy+}")
-    error_message = "14 preflight paths: the 12 of the API and the 2 of the interface"
+    condition     = length(aws_api_gateway_method.preflight) == 17 && contains(keys(aws_api_gateway_method.preflight), "/documents/{id}/revisions/{n}/restore") && contains(keys(aws_api_gateway_method.preflight), "/ui/{proxy+}")
+    error_message = "17 preflight paths: the 15 of the API and the 2 of the interface"
   }
   assert {
     condition     = alltrue([for m in aws_api_gateway_method.preflight : m.http_method == "OPTIONS" && m.authorization == "NONE" && m.authorizer_id == null])
