@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kumocms_cli::client::ClientCommand;
 use kumocms_cli::server::{self, ServeOptions};
 use tracing_subscriber::EnvFilter;
 
-/// KumoCMS: a document store. `serve` runs it on this machine with embedded storage.
+/// KumoCMS: a document store. `serve` runs it on this machine with embedded storage;
+/// the other commands (`put`, `get`, `ls`, …) are a client for its API, local or on AWS.
 #[derive(Parser)]
-#[command(name = "kumocms", version, about)]
+#[command(name = "kumocms", version, about, after_help = kumocms_cli::client::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +29,8 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document.
     Openapi,
+    #[command(flatten)]
+    Client(Box<ClientCommand>),
 }
 
 #[derive(clap::Args)]
@@ -93,9 +97,30 @@ struct ServeArgs {
     max_connections: Option<usize>,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
+fn main() -> std::process::ExitCode {
+    // A wrong command line exits 1 (clap's own default is 2, which the client's
+    // documented codes give to "not found"); --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
+    if let Command::Client(command) = cli.command {
+        return std::process::ExitCode::from(kumocms_cli::client::run(*command));
+    }
+    match run_server_command(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_server_command(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Routes { json } => {
             if json {
                 println!("{}", serde_json::to_string_pretty(kumocms_api::ROUTES)?);
@@ -112,6 +137,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(*args),
+        Command::Client(_) => Ok(()),
     }
 }
 
