@@ -225,3 +225,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         running.run_until_signal().await
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every command and flag (duplicate names, conflicting ids),
+    /// which otherwise fire only when that subcommand is parsed in a debug build.
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

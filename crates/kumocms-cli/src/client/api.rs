@@ -108,6 +108,15 @@ impl Api {
                     ),
                 )
             }
+            // The server is a KumoCMS API but has no such route: the URL's path is off
+            // (a stage name missing or extra).
+            (_, Some("route_not_found")) => ClientError::new(
+                kind,
+                format!(
+                    "{} has no such API route ({status}); check that --url (KUMOCMS_URL or the profile) is the API's base URL",
+                    self.target.url
+                ),
+            ),
             (_, Some(code)) => ClientError::new(kind, format!("{code}: {message} ({status})")),
             // Not the API's error shape: most likely a URL that is not a KumoCMS API
             // (a wrong host, port or stage path).

@@ -40,7 +40,8 @@ pub enum ClientCommand {
     /// Search documents: `ls` with a full-text query.
     Search {
         /// The full-text query (`q`).
-        query: String,
+        #[arg(value_name = "QUERY")]
+        text: String,
         #[command(flatten)]
         list: ListArgs,
     },
@@ -174,7 +175,7 @@ pub struct ListArgs {
     status: Option<String>,
     /// Full-text query (`q`).
     #[arg(long = "query", visible_alias = "q")]
-    query: Option<String>,
+    text_query: Option<String>,
     /// Metadata equality, `key=value`, repeatable (`meta.<key>=<value>`).
     #[arg(long = "meta", value_name = "K=V")]
     meta: Vec<String>,
@@ -222,7 +223,10 @@ impl ListArgs {
                 query.push((name.to_owned(), value));
             }
         };
-        add("q", q.map(str::to_owned).or_else(|| self.query.clone()));
+        add(
+            "q",
+            q.map(str::to_owned).or_else(|| self.text_query.clone()),
+        );
         add("type", self.document_type.clone());
         add("status", self.status.clone());
         add("content_type", self.content_type.clone());
@@ -294,7 +298,7 @@ pub async fn run(command: ClientCommand) -> Result<()> {
             conn,
         } => get(&conn, &id, output, revision).await,
         ClientCommand::Ls(args) => list(&args, None).await,
-        ClientCommand::Search { query, list: args } => list(&args, Some(&query)).await,
+        ClientCommand::Search { text, list: args } => list(&args, Some(&text)).await,
         ClientCommand::Show { id, conn } => {
             let doc = api_for(&conn)?.document(&id).await?;
             print_doc(&conn, &doc);
@@ -774,4 +778,119 @@ async fn revisions(conn: &ConnectionArgs, id: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(subcommand)]
+        command: ClientCommand,
+    }
+
+    fn query_of(args: &[&str]) -> Vec<(String, String)> {
+        let parsed =
+            Wrapper::try_parse_from(std::iter::once("kumocms").chain(args.iter().copied()))
+                .unwrap();
+        match parsed.command {
+            ClientCommand::Ls(list) => list.query(None).unwrap(),
+            ClientCommand::Search { text, list } => list.query(Some(&text)).unwrap(),
+            _ => panic!("not a listing command"),
+        }
+    }
+
+    /// Every search filter (issue 13) reaches the API under its own parameter name,
+    /// and nothing is sent that was not given (the listing refuses unknown parameters).
+    #[test]
+    fn every_listing_and_search_flag_is_passed_through_under_the_api_name() {
+        let query = query_of(&[
+            "ls",
+            "--q",
+            "annual report",
+            "--type",
+            "invoice",
+            "--status",
+            "active",
+            "--meta",
+            "author=Ada",
+            "--meta",
+            "year=2024",
+            "--content-type",
+            "application/pdf",
+            "--file-name",
+            "r.pdf",
+            "--created-after",
+            "2024-01-01T00:00:00Z",
+            "--created-before",
+            "2025-01-01T00:00:00Z",
+            "--updated-after",
+            "2024-02-01T00:00:00Z",
+            "--updated-before",
+            "2025-02-01T00:00:00Z",
+            "--min-size",
+            "10",
+            "--max-size",
+            "20",
+            "--sort",
+            "-size",
+            "--limit",
+            "5",
+            "--cursor",
+            "abc.def",
+        ]);
+        let expected: Vec<(String, String)> = [
+            ("q", "annual report"),
+            ("type", "invoice"),
+            ("status", "active"),
+            ("content_type", "application/pdf"),
+            ("file_name", "r.pdf"),
+            ("created_after", "2024-01-01T00:00:00Z"),
+            ("created_before", "2025-01-01T00:00:00Z"),
+            ("updated_after", "2024-02-01T00:00:00Z"),
+            ("updated_before", "2025-02-01T00:00:00Z"),
+            ("min_size", "10"),
+            ("max_size", "20"),
+            ("sort", "-size"),
+            ("limit", "5"),
+            ("cursor", "abc.def"),
+            ("meta.author", "Ada"),
+            ("meta.year", "2024"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        assert_eq!(query, expected);
+        assert!(query_of(&["ls"]).is_empty());
+        assert_eq!(
+            query_of(&["search", "tax 2024", "--sort", "relevance"]),
+            [
+                ("q".to_owned(), "tax 2024".to_owned()),
+                ("sort".to_owned(), "relevance".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn metadata_pairs_are_strings_or_json() {
+        let map = parse_pairs(&[
+            "a=1".into(),
+            "b:=1".into(),
+            "c=x:=y".into(),
+            "d:={\"e\":[1]}".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            Value::Object(map),
+            json!({"a": "1", "b": 1, "c": "x:=y", "d": {"e": [1]}})
+        );
+        assert!(parse_pairs(&["novalue".into()]).is_err());
+        assert!(parse_pairs(&["=v".into()]).is_err());
+        assert!(parse_pairs(&["k:=not json".into()]).is_err());
+    }
 }
