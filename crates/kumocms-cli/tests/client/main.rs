@@ -62,6 +62,11 @@ impl Client {
             .env_remove("KUMOCMS_API_KEY")
             .env_remove("KUMOCMS_API_KEY_FILE")
             .env_remove("KUMOCMS_PROFILE")
+            // Tests that count bytes set their own proxy; no other may intercept.
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
             .env("HOME", self.dir())
             .env("XDG_CONFIG_HOME", self.config_dir())
             .env("XDG_CACHE_HOME", self.cache_dir())
