@@ -501,16 +501,16 @@ pub async fn download(
 ) -> Result<()> {
     let link = info.get("download").ok_or_else(|| {
         let status = info.get("status").and_then(Value::as_str).unwrap_or("");
+        let hint = match status {
+            "archived" => " (status archived: `kumocms restore ID --days D` first)",
+            "restoring" => " (status restoring: `kumocms wait ID --status restored`)",
+            "pending_upload" => " (status pending_upload: its content has not arrived)",
+            "deleted" => " (status deleted: `kumocms undelete ID` first)",
+            _ => "",
+        };
         ClientError::new(
             ErrorKind::Conflict,
-            format!(
-                "the content cannot be read now{}",
-                if status.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (status {status}; an archived document needs `kumocms restore`)")
-                }
-            ),
+            format!("the content cannot be read now{hint}"),
         )
     })?;
     let expected = info
