@@ -21,6 +21,8 @@ use super::output::FileProgress;
 
 /// Files up to this size are read into memory for their PUT; larger ones are streamed.
 const IN_MEMORY_UPLOAD: u64 = 8 * 1024 * 1024;
+/// Files up to this size are read once, hashed in place and sent from memory.
+const SMALL_FILE: u64 = 256 * 1024;
 /// Part links asked for in one request (the protocol allows up to 1,000).
 const SIGN_BATCH: usize = 64;
 /// How long `put` waits for a completed multipart upload to become active.
@@ -137,7 +139,20 @@ pub async fn upload_file(
             }
         }
     }
-    let (hashed_size, sha256) = hash_file(&absolute).await?;
+    // A small file is read once: hashed and sent from the same bytes.
+    let small = if size <= SMALL_FILE && size < options.multipart_threshold {
+        Some(bytes::Bytes::from(
+            tokio::fs::read(&absolute)
+                .await
+                .map_err(|e| file_error(path, &e))?,
+        ))
+    } else {
+        None
+    };
+    let (hashed_size, sha256) = match &small {
+        Some(bytes) => (bytes.len() as u64, hex::encode(Sha256::digest(bytes))),
+        None => hash_file(&absolute).await?,
+    };
     if hashed_size != size {
         return Err(ClientError::usage(format!(
             "{}: the file changed while it was read",
@@ -203,7 +218,19 @@ pub async fn upload_file(
         save_state(&state_file, &state)?;
         return resume_multipart(api, &absolute, &state, &state_file, options, progress).await;
     }
-    put_single(api, &absolute, size, upload, progress).await?;
+    match small {
+        Some(bytes) => {
+            send_link(
+                api,
+                upload,
+                || Ok(reqwest::Body::from(bytes.clone())),
+                progress,
+                size,
+            )
+            .await?;
+        }
+        None => put_single(api, &absolute, size, upload, progress).await?,
+    }
     progress.done();
     api.document(&id).await
 }
