@@ -417,10 +417,9 @@ async fn login(conn: ConnectionArgs) -> Result<()> {
     let url = conn.url.clone().ok_or_else(|| {
         ClientError::usage("login needs the server: pass --url (or set KUMOCMS_URL)")
     })?;
-    let api_key = match (&conn.api_key, &conn.api_key_file) {
-        (Some(key), _) => key.clone(),
-        (None, Some(path)) => config::read_key_file(path)?,
-        (None, None) => {
+    let api_key = match conn.explicit_key()? {
+        Some(key) => key,
+        None => {
             eprint!("API key: ");
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;

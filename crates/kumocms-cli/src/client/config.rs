@@ -22,7 +22,7 @@ pub struct ConnectionArgs {
     /// --api-key-file or a profile (`kumocms login`).
     #[arg(long, env = "KUMOCMS_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// A file whose first line is the API key.
+    /// A file whose first line is the API key (wins over --api-key/KUMOCMS_API_KEY).
     #[arg(long, env = "KUMOCMS_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
     /// The saved profile to use (see `kumocms login`).
@@ -137,6 +137,17 @@ pub fn read_key_file(path: &Path) -> Result<String> {
 }
 
 impl ConnectionArgs {
+    /// The key given by flag or environment. A key file wins over a key: it is the
+    /// more deliberate choice (a KUMOCMS_API_KEY left in the shell must not override
+    /// an --api-key-file given on the command line).
+    pub fn explicit_key(&self) -> Result<Option<String>> {
+        Ok(match (&self.api_key_file, &self.api_key) {
+            (Some(path), _) => Some(read_key_file(path)?),
+            (None, Some(key)) => Some(key.clone()),
+            (None, None) => None,
+        })
+    }
+
     pub fn profile_name(&self) -> &str {
         self.profile.as_deref().unwrap_or(DEFAULT_PROFILE)
     }
@@ -144,11 +155,7 @@ impl ConnectionArgs {
     /// Flags and environment first, then the profile. A profile named explicitly must
     /// exist.
     pub fn resolve(&self) -> Result<Target> {
-        let explicit_key = match (&self.api_key, &self.api_key_file) {
-            (Some(key), _) => Some(key.clone()),
-            (None, Some(path)) => Some(read_key_file(path)?),
-            (None, None) => None,
-        };
+        let explicit_key = self.explicit_key()?;
         let path = profiles_path()?;
         let profiles = load_profiles(&path)?;
         let profile = profiles.profiles.get(self.profile_name());

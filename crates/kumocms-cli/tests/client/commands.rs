@@ -347,6 +347,18 @@ async fn login_saves_a_private_profile_and_refuses_a_wrong_key() {
         .unwrap();
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("p.txt"));
+    // A key file wins over a key left in the environment.
+    let output = client
+        .command(&["ls", "--api-key-file", &key_file])
+        .env("KUMOCMS_API_KEY", "stale-key")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // A named profile that does not exist.
     let output = client
         .bare_command(&["ls", "--profile", "nope"])
