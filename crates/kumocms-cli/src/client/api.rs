@@ -232,3 +232,14 @@ pub fn path_segment(id: &str) -> Result<&str> {
     }
     Ok(id)
 }
+
+/// Any opaque id the server hands out (an `upload_id` may be an S3 upload id, with
+/// characters such as `.` or `~`), percent-encoded as one path segment.
+pub fn encode_segment(value: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
+}

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::api::{Api, CallError, backoff, path_segment};
+use super::api::{Api, CallError, backoff, encode_segment, path_segment};
 use super::config;
 use super::error::{ClientError, ErrorKind, Result};
 use super::output::FileProgress;
@@ -379,7 +379,7 @@ async fn resume_multipart(
     progress: &FileProgress,
 ) -> Result<Value> {
     let id = path_segment(&state.document_id)?;
-    let upload_id = path_segment(&state.upload_id)?;
+    let upload_id = encode_segment(&state.upload_id);
     let uploads = format!("/documents/{id}/uploads/{upload_id}");
     let listed = api.get(&format!("{uploads}/parts"), &[]).await?;
     let received: BTreeSet<u64> = listed

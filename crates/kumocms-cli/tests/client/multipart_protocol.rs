@@ -72,7 +72,8 @@ async fn create(
     assert_eq!(body["upload_mode"], "multipart", "{body}");
     let size = body["file_size"].as_u64().unwrap();
     let part_size = body["part_size"].as_u64().unwrap();
-    let upload_id = format!("up{}", ulid::Ulid::new());
+    // Not only ULID characters: an S3 upload id may hold `.` or `~`.
+    let upload_id = format!("up.{}~x", ulid::Ulid::new());
     let upload = Upload {
         document_id: ulid::Ulid::new().to_string(),
         size,
@@ -115,7 +116,7 @@ async fn sign(
                 upload.part_size
             };
             json!({"part_number": n, "size": size, "method": "PUT",
-                "url": format!("{base}/blob/{upload_id}/{n}"),
+                "url": format!("{base}/blob/{}/{n}", upload_id.replace('~', "%7E")),
                 "headers": {"Content-Length": size.to_string(), "x-part-signature": "ok"},
                 "expires_at": "2099-01-01T00:00:00Z"})
         })
