@@ -27,21 +27,57 @@ pub fn backoff() -> ExponentialBuilder {
         .with_jitter()
 }
 
+/// Backoff for sending content through links: more tries than for API calls, since
+/// a busy local server answers 503 to every upload past its limit.
+pub fn transfer_backoff() -> ExponentialBuilder {
+    backoff().with_max_times(10)
+}
+
 /// A failure worth another try: the network, or the server's 5xx / 429.
 #[derive(Debug)]
 pub enum CallError {
     Retryable(ClientError),
+    /// 503/429 with `Retry-After`: wait at least that long.
+    Busy(ClientError, Duration),
     Final(ClientError),
 }
 
 impl CallError {
     pub fn into_inner(self) -> ClientError {
         match self {
-            Self::Retryable(e) | Self::Final(e) => e,
+            Self::Retryable(e) | Self::Busy(e, _) | Self::Final(e) => e,
         }
     }
+
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Retryable(_))
+        !matches!(self, Self::Final(_))
+    }
+
+    /// For backon's `adjust`: a server's `Retry-After` lengthens the next wait (never
+    /// shortens it, keeping the jitter that spreads the retries of many uploads).
+    pub fn wait(&self, planned: Option<Duration>) -> Option<Duration> {
+        match (self, planned) {
+            (Self::Busy(_, after), Some(planned)) => Some(planned.max(*after)),
+            (_, planned) => planned,
+        }
+    }
+
+    /// The retryable error for an answer with this status and headers.
+    pub fn for_status(status: StatusCode, headers: &HeaderMap, error: ClientError) -> Self {
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|secs| Duration::from_secs(secs.min(60)));
+        match retry_after {
+            Some(after)
+                if status == StatusCode::SERVICE_UNAVAILABLE
+                    || status == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                Self::Busy(error, after)
+            }
+            _ => Self::Retryable(error),
+        }
     }
 }
 
@@ -186,7 +222,7 @@ impl Api {
             }
             let error = self.api_error(status, &body);
             if idempotent && (status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
-                Err(CallError::Retryable(error))
+                Err(CallError::for_status(status, &response_headers, error))
             } else {
                 Err(CallError::Final(error))
             }
@@ -194,6 +230,7 @@ impl Api {
         attempt
             .retry(backoff())
             .when(CallError::is_retryable)
+            .adjust(CallError::wait)
             .await
             .map_err(CallError::into_inner)
     }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::api::{Api, CallError, backoff, encode_segment, path_segment};
+use super::api::{Api, CallError, backoff, encode_segment, path_segment, transfer_backoff};
 use super::config;
 use super::error::{ClientError, ErrorKind, Result};
 use super::output::FileProgress;
@@ -315,14 +315,15 @@ async fn send_link(
             )
         };
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            Err(CallError::Retryable(error))
+            Err(CallError::for_status(status, &headers, error))
         } else {
             Err(CallError::Final(error))
         }
     };
     attempt
-        .retry(backoff())
+        .retry(transfer_backoff())
         .when(CallError::is_retryable)
+        .adjust(CallError::wait)
         .await
         .map_err(CallError::into_inner)
 }

@@ -89,3 +89,21 @@ async fn a_partial_download_is_resumed_and_verified() {
     client.ok(&["get", &id, "-o", out2.to_str().unwrap()]).await;
     assert!(std::fs::read(&out2).unwrap() == bytes);
 }
+
+/// The server takes one upload at a time and answers 503 (Retry-After) to the others:
+/// the client retries them with backoff until every file is in.
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_refused_with_503_are_retried_until_every_file_is_in() {
+    let server = TestServer::start_with(|options| options.max_concurrent_uploads = 1).await;
+    let client = Client::new(&server.base);
+    for i in 0..10u8 {
+        client.file(&format!("busy/f{i:02}.bin"), &pattern(1024 * 1024, i));
+    }
+    let dir = client.dir().join("busy").to_string_lossy().into_owned();
+    let put = client.json(&["put", &dir, "--jobs", "4"]).await;
+    assert_eq!(put.as_array().unwrap().len(), 10);
+    for doc in put.as_array().unwrap() {
+        let id = id_of(doc);
+        server.wait_for_status(&id, "active").await;
+    }
+}
