@@ -37,6 +37,7 @@ NEEDED_ACTIONS = {
         ("s3:DeleteObjectVersion", S3_OBJECTS),
         ("s3:RestoreObject", S3_OBJECTS),
         ("s3:AbortMultipartUpload", S3_OBJECTS),
+        ("s3:ListMultipartUploadParts", S3_OBJECTS),  # ListParts (multipart resume)
         ("dynamodb:GetItem", TABLE),
         ("dynamodb:PutItem", TABLE),
         ("dynamodb:DeleteItem", TABLE),
@@ -51,6 +52,7 @@ NEEDED_ACTIONS = {
         ("sqs:SendMessage", "{queue_arn}"),
     ],
     "dlq": STORAGE_EVENTS + [
+        ("s3:AbortMultipartUpload", S3_OBJECTS),  # the sweep aborts expired multipart uploads
         ("dynamodb:Scan", TABLE),
         ("dynamodb:DeleteItem", TABLE),
         ("sqs:ReceiveMessage", "{queue_arn}"),

@@ -111,7 +111,7 @@ locals {
     {
       Sid      = "ManagePeerRegionDocuments"
       Effect   = "Allow"
-      Action   = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject"]
+      Action   = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
       Resource = [for arn in var.peer_bucket_arns : "${arn}/documents/*"]
     },
   ] : []
@@ -128,7 +128,10 @@ locals {
         },
         {
           # Presigned PUT/GET, HeadObject, archive's copy in place (of a given
-          # version, single or multipart), restore, deletes of every version.
+          # version, single or multipart), restore, deletes of every version;
+          # multipart uploads: PutObject covers CreateMultipartUpload, the
+          # presigned UploadPart and CompleteMultipartUpload, ListParts needs
+          # ListMultipartUploadParts, an abort AbortMultipartUpload.
           Sid    = "ManageDocuments"
           Effect = "Allow"
           Action = [
@@ -139,6 +142,7 @@ locals {
             "s3:DeleteObjectVersion",
             "s3:RestoreObject",
             "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
           ]
           Resource = [local.s3_documents_arn]
         },
@@ -174,6 +178,14 @@ locals {
         Effect   = "Allow"
         Action   = ["dynamodb:Scan", "dynamodb:DeleteItem"]
         Resource = [local.dynamodb_table_arn]
+      }],
+      [{
+        # The same sweep aborts the multipart uploads of expired pending uploads
+        # (the bucket's lifecycle rule is the backstop).
+        Sid      = "AbortAbandonedMultipartUploads"
+        Effect   = "Allow"
+        Action   = ["s3:AbortMultipartUpload"]
+        Resource = [local.s3_documents_arn]
       }],
       [{
         Sid      = "DrainDeadLetterQueue"

@@ -285,8 +285,8 @@ variable "s3_abort_incomplete_multipart_upload_days" {
   default     = 7
 
   validation {
-    condition     = var.s3_abort_incomplete_multipart_upload_days >= 1
-    error_message = "s3_abort_incomplete_multipart_upload_days must be >= 1."
+    condition     = var.s3_abort_incomplete_multipart_upload_days >= 1 && floor(var.s3_abort_incomplete_multipart_upload_days) == var.s3_abort_incomplete_multipart_upload_days
+    error_message = "s3_abort_incomplete_multipart_upload_days must be a whole number of days >= 1; keep it at least as long as the pending-upload TTL (1 day by default) so that no multipart upload is aborted while its client may still complete it."
   }
 }
 

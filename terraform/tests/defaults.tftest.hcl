@@ -194,7 +194,7 @@ run "basic_iam" {
   }
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.lambda["api"].policy).Statement : s.Action if s.Sid != "WriteOwnLogs" && s.Sid != "XRayWrite"])) == toset(
-      ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload",
+      ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"])
     error_message = "the api role allows exactly the S3 and DynamoDB actions the api function calls, and no Secrets Manager action"
   }
@@ -221,8 +221,8 @@ run "basic_iam" {
   }
   assert {
     condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.lambda["dlq"].policy).Statement : s.Action if s.Sid != "WriteOwnLogs" && s.Sid != "XRayWrite"])) == toset(
-    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:DeleteItem"])
-    error_message = "the dlq role drains the queue, sweeps expired pending uploads (Scan, DeleteItem) and does what events does; nothing more"
+    ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:DeleteItem", "s3:AbortMultipartUpload"])
+    error_message = "the dlq role drains the queue, sweeps expired pending uploads (Scan, DeleteItem, AbortMultipartUpload) and does what events does; nothing more"
   }
   assert {
     condition     = flatten([for s in jsondecode(aws_iam_role_policy.lambda["authorizer"].policy).Statement : s.Action if s.Sid != "WriteOwnLogs" && s.Sid != "XRayWrite"]) == ["secretsmanager:GetSecretValue"]

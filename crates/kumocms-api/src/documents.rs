@@ -67,11 +67,13 @@ pub async fn create_document(
             checksum_sha256: request.checksum_sha256,
             document_type: request.document_type,
             metadata: request.metadata,
+            upload_mode: request.upload_mode,
+            part_size: request.part_size,
         })
         .await?;
     let body = UploadBody {
         document: DocumentBody::new(created.document, None),
-        upload: created.upload,
+        upload: created.upload.into(),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -229,13 +231,15 @@ pub async fn replace_content(
                 file_size: request.file_size,
                 content_type: request.content_type,
                 checksum_sha256: request.checksum_sha256,
+                upload_mode: request.upload_mode,
+                part_size: request.part_size,
             },
             if_match,
         )
         .await?;
     let body = UploadBody {
         document: DocumentBody::new(upload.document, None),
-        upload: upload.upload,
+        upload: upload.upload.into(),
     };
     Ok((StatusCode::OK, Json(body)).into_response())
 }

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use kumocms_core::document::{Extracted, RestoreState};
+use kumocms_core::multipart::UploadMode;
 use kumocms_core::ports::SignedLink;
-use kumocms_core::service::DocumentView;
+use kumocms_core::service::{DocumentView, UploadInstructions};
 use kumocms_core::{Document, DocumentStatus, RestoreTier, StorageClass};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -70,9 +71,9 @@ pub struct CreateDocumentRequest {
         pattern = r"^(?!\.\.?$)(?!\s*$)[^/\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
     )]
     pub file_name: String,
-    /// The exact size of the content in bytes: 1 up to the server's maximum (5 GiB unless configured otherwise).
+    /// The exact size of the content in bytes: 1 up to the server's maximum (5 TiB unless configured otherwise; over 5 GiB only in parts).
     #[serde(deserialize_with = "whole_number")]
-    #[schema(example = 1048576, minimum = 1, maximum = 5368709120_u64)]
+    #[schema(example = 1048576, minimum = 1, maximum = 5497558138880_u64)]
     pub file_size: u64,
     /// A media type; `application/octet-stream` when absent. The upload must send it.
     #[schema(
@@ -90,6 +91,12 @@ pub struct CreateDocumentRequest {
     /// User metadata: a JSON object of at most 16 KiB. It cannot change system fields.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// `single` (one PUT, at most 5 GiB) or `multipart` (parts); when absent, `multipart` from the server's threshold (64 MiB unless configured otherwise) and `single` below it.
+    pub upload_mode: Option<UploadMode>,
+    /// The part size to use (multipart only): 5 MiB to 5 GiB, and at most 10,000 parts for `file_size`. The server chooses when absent.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 5242880, maximum = 5368709120_u64)]
+    pub part_size: Option<u64>,
 }
 
 /// `PUT /documents/{id}`: an upload for the next content version.
@@ -104,7 +111,7 @@ pub struct ReplaceContentRequest {
     )]
     pub file_name: Option<String>,
     #[serde(deserialize_with = "whole_number")]
-    #[schema(minimum = 1, maximum = 5368709120_u64)]
+    #[schema(minimum = 1, maximum = 5497558138880_u64)]
     pub file_size: u64,
     #[schema(
         max_length = 255,
@@ -113,6 +120,12 @@ pub struct ReplaceContentRequest {
     pub content_type: Option<String>,
     #[schema(pattern = r"^[0-9a-fA-F]{64}$")]
     pub checksum_sha256: Option<String>,
+    /// `single` (one PUT, at most 5 GiB) or `multipart` (parts); when absent, `multipart` from the server's threshold (64 MiB unless configured otherwise) and `single` below it.
+    pub upload_mode: Option<UploadMode>,
+    /// The part size to use (multipart only): 5 MiB to 5 GiB, and at most 10,000 parts for `file_size`. The server chooses when absent.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 5242880, maximum = 5368709120_u64)]
+    pub part_size: Option<u64>,
 }
 
 /// `PATCH /documents/{id}`: `metadata` is merged as a JSON merge patch (RFC 7396:
@@ -300,8 +313,66 @@ impl From<DocumentView> for DocumentBody {
 pub struct UploadBody {
     #[serde(flatten)]
     pub document: DocumentBody,
-    /// Send the content here: `method` to `url` with exactly `headers`, before `expires_at`.
-    pub upload: SignedLink,
+    /// How to send the content: `single`: `method` to `url` with exactly `headers`, before `expires_at`; `multipart`: parts through `/documents/{id}/uploads/{upload_id}/parts`, then `…/complete`, before `expires_at`.
+    pub upload: UploadInfo,
+}
+
+/// How the client sends the content (`upload` in a create or replace answer).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadInfo {
+    pub mode: UploadMode,
+    /// single: the HTTP method to use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// single: the signed link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// single: headers to send exactly as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    /// multipart: the upload's id in the part, complete and abort routes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// multipart: every part but the last is exactly this many bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<u64>,
+    /// multipart: how many parts; the last holds `file_size - (part_count-1)*part_size` bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_count: Option<u32>,
+    /// single: when the link expires; multipart: when the unfinished upload is abandoned.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<UploadInstructions> for UploadInfo {
+    fn from(upload: UploadInstructions) -> Self {
+        match upload {
+            UploadInstructions::Single(link) => Self {
+                mode: UploadMode::Single,
+                method: Some(link.method),
+                url: Some(link.url),
+                headers: Some(link.headers),
+                upload_id: None,
+                part_size: None,
+                part_count: None,
+                expires_at: link.expires_at,
+            },
+            UploadInstructions::Multipart {
+                upload_id,
+                part_size,
+                part_count,
+                expires_at,
+            } => Self {
+                mode: UploadMode::Multipart,
+                method: None,
+                url: None,
+                headers: None,
+                upload_id: Some(upload_id),
+                part_size: Some(part_size),
+                part_count: Some(part_count),
+                expires_at,
+            },
+        }
+    }
 }
 
 /// A page of documents.

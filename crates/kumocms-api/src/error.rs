@@ -91,6 +91,12 @@ impl From<CoreError> for ApiError {
                 "revision_not_found",
                 error.to_string(),
             ),
+            CoreError::UploadNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "upload_not_found", error.to_string())
+            }
+            CoreError::UploadIncomplete { code, message } => {
+                Self::new(StatusCode::CONFLICT, code, message)
+            }
             CoreError::State(refusal) => {
                 Self::new(StatusCode::CONFLICT, refusal.code, refusal.message)
             }

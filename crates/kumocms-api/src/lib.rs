@@ -10,6 +10,7 @@ mod health;
 pub mod openapi;
 mod revisions;
 mod trace;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -131,13 +132,37 @@ pub const ROUTES: &[Route] = &[
         path: "/documents/{id}/revisions/{n}/restore",
         auth: true,
     },
+    Route {
+        method: "DELETE",
+        path: "/documents/{id}/uploads/{upload_id}",
+        auth: true,
+    },
+    Route {
+        method: "GET",
+        path: "/documents/{id}/uploads/{upload_id}/parts",
+        auth: true,
+    },
+    Route {
+        method: "POST",
+        path: "/documents/{id}/uploads/{upload_id}/parts",
+        auth: true,
+    },
+    Route {
+        method: "POST",
+        path: "/documents/{id}/uploads/{upload_id}/complete",
+        auth: true,
+    },
 ];
 
 /// Builds the API router.
 pub fn router(state: ApiState) -> Router {
-    let documents = documents::routes().merge(revisions::routes()).route_layer(
-        axum::middleware::from_fn_with_state(state.clone(), auth::require_key),
-    );
+    let documents = documents::routes()
+        .merge(revisions::routes())
+        .merge(uploads::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
     Router::new()
         .route("/healthcheck", get(health::healthcheck))
         .route("/openapi.json", get(openapi::serve))

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{documents, dto, error, health, revisions};
+use crate::{documents, dto, error, health, revisions, uploads};
 
 struct BearerKey;
 
@@ -84,10 +84,14 @@ fn add_created_document_links(document: &mut serde_json::Value) {
         revisions::get_revision,
         revisions::revision_content,
         revisions::restore_revision,
+        uploads::sign_parts,
+        uploads::list_parts,
+        uploads::complete_upload,
+        uploads::abort_upload,
     ),
-    components(schemas(error::ErrorBody, dto::DocumentBody, dto::UploadBody, dto::DocumentPage, dto::HealthBody, revisions::RevisionBody, revisions::RevisionPage)),
+    components(schemas(error::ErrorBody, dto::DocumentBody, dto::UploadBody, dto::DocumentPage, dto::HealthBody, revisions::RevisionBody, revisions::RevisionPage, dto::UploadInfo, uploads::PartLinksBody, uploads::PartsBody)),
     modifiers(&BearerKey),
-    tags((name = "documents"), (name = "revisions"), (name = "operations"))
+    tags((name = "documents"), (name = "revisions"), (name = "uploads"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

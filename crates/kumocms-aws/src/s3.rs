@@ -1,5 +1,6 @@
 //! Content in S3, under `documents/` (see `kumocms_core::blob_key`).
 
+mod multipart;
 mod presign;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,7 +23,8 @@ use chrono::Utc;
 use kumocms_core::blob_key;
 use kumocms_core::disposition::content_disposition;
 use kumocms_core::ports::{
-    BlobError, BlobHead, BlobStore, BlobStream, DownloadSpec, SignedLink, UploadSpec,
+    BlobError, BlobHead, BlobStore, BlobStream, DownloadSpec, MultipartSpec, PartSpec,
+    ReceivedPart, SignedLink, UploadSpec,
 };
 use kumocms_core::{BlobLocation, BlobRef, DocumentId, RestoreTier, StorageClass};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -601,6 +603,35 @@ impl BlobStore for S3BlobStore {
 
     async fn download_link(&self, spec: &DownloadSpec) -> Result<SignedLink, BlobError> {
         self.download_link_at(spec, SystemTime::now()).await
+    }
+
+    async fn start_multipart(&self, spec: &MultipartSpec) -> Result<String, BlobError> {
+        self.start_multipart_upload(spec).await
+    }
+
+    async fn part_link(&self, spec: &PartSpec) -> Result<SignedLink, BlobError> {
+        self.part_link_at(spec, SystemTime::now()).await
+    }
+
+    async fn list_parts(
+        &self,
+        blob: &BlobRef,
+        upload_id: &str,
+    ) -> Result<Vec<ReceivedPart>, BlobError> {
+        self.list_upload_parts(blob, upload_id).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        spec: &MultipartSpec,
+        upload_id: &str,
+        parts: &[ReceivedPart],
+    ) -> Result<(), BlobError> {
+        self.complete_multipart_upload(spec, upload_id, parts).await
+    }
+
+    async fn abort_multipart(&self, blob: &BlobRef, upload_id: &str) -> Result<(), BlobError> {
+        self.abort_multipart_upload(blob, upload_id).await
     }
 
     async fn head(&self, blob: &BlobRef) -> Result<Option<BlobHead>, BlobError> {

@@ -70,6 +70,15 @@ async fn dynamodb_metadata_store_conforms() {
 }
 
 #[tokio::test]
+async fn s3_blob_store_takes_multipart_uploads() {
+    let config = moto_config(REGION_A).await;
+    let bucket = unique_name("multipart");
+    create_bucket(&config, &bucket).await;
+    let store = S3BlobStore::new(&config, &bucket);
+    conformance::blob_multipart(&store, &HttpUploader(reqwest::Client::new())).await;
+}
+
+#[tokio::test]
 async fn s3_blob_store_conforms() {
     let config = moto_config(REGION_A).await;
     let bucket = unique_name("conformance");

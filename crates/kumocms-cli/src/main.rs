@@ -63,6 +63,9 @@ struct ServeArgs {
     /// Largest document content, in bytes.
     #[arg(long, default_value_t = kumocms_core::validate::DEFAULT_MAX_FILE_SIZE, env = "KUMOCMS_MAX_FILE_SIZE")]
     max_file_size: u64,
+    /// Uploads of at least this many bytes are multipart unless the client asks for a single PUT.
+    #[arg(long, default_value_t = kumocms_core::multipart::DEFAULT_MULTIPART_THRESHOLD, env = "KUMOCMS_MULTIPART_THRESHOLD")]
+    multipart_threshold: u64,
     /// Seconds an upload may stay pending before the document is discarded.
     #[arg(long, default_value_t = 86_400, env = "KUMOCMS_PENDING_UPLOAD_TTL")]
     pending_upload_ttl: u64,
@@ -180,6 +183,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => args.api_key_previous,
     };
     options.service.limits.max_file_size = args.max_file_size;
+    options.service.multipart_threshold = args.multipart_threshold;
     options.service.pending_upload_ttl = Duration::from_secs(args.pending_upload_ttl);
     options.restore_delay = Duration::from_secs(args.restore_delay);
     options.service.retention = kumocms_core::revision::Retention {

@@ -738,6 +738,7 @@ async fn replaced_document(local: &Local) -> (DocumentId, Vec<StorageEvent>) {
                 file_size: 3,
                 content_type: Some("text/plain".into()),
                 checksum_sha256: Some(sha256_hex(b"v2!")),
+                ..NewContent::default()
             },
         )
         .await

@@ -24,8 +24,8 @@ use crate::document::{
 };
 use crate::id::DocumentId;
 use crate::ports::{
-    BlobError, BlobStore, DownloadSpec, ListPage, ListQuery, MetadataStore, SignedLink, StoreError,
-    UploadSpec,
+    BlobError, BlobStore, DownloadSpec, ListPage, ListQuery, MetadataStore, MultipartSpec,
+    PartSpec, SignedLink, StoreError, UploadSpec,
 };
 
 /// Puts bytes through signed links the way a client would. Core has no HTTP client;
@@ -119,6 +119,7 @@ pub fn with_pending(mut document: Document, expires_at: chrono::DateTime<Utc>) -
         size: 99,
         checksum_sha256: None,
         expires_at,
+        multipart: None,
     });
     document
 }
@@ -1001,7 +1002,13 @@ pub async fn service_history(
         .expect("create");
     let id = created.document.id;
     uploader
-        .upload(&created.upload, bodies[0].clone())
+        .upload(
+            created
+                .upload
+                .single_link()
+                .expect("a small file is one PUT"),
+            bodies[0].clone(),
+        )
         .await
         .expect("upload r1");
     deliver(
@@ -1022,7 +1029,13 @@ pub async fn service_history(
         .await
         .expect("replace");
     uploader
-        .upload(&replaced.upload, bodies[1].clone())
+        .upload(
+            replaced
+                .upload
+                .single_link()
+                .expect("a small file is one PUT"),
+            bodies[1].clone(),
+        )
         .await
         .expect("upload r2");
     deliver(
@@ -1146,7 +1159,13 @@ pub async fn service_history(
         .await
         .expect("replace");
     uploader
-        .upload(&replaced.upload, bodies[3].clone())
+        .upload(
+            replaced
+                .upload
+                .single_link()
+                .expect("a small file is one PUT"),
+            bodies[3].clone(),
+        )
         .await
         .expect("upload r4");
     deliver(
@@ -1292,7 +1311,13 @@ pub async fn service_history(
         .expect("create");
     let erase = created.document.id;
     uploader
-        .upload(&created.upload, bodies[0].clone())
+        .upload(
+            created
+                .upload
+                .single_link()
+                .expect("a small file is one PUT"),
+            bodies[0].clone(),
+        )
         .await
         .expect("upload");
     deliver(
@@ -1323,4 +1348,143 @@ pub async fn service_history(
         None,
         "a permanent delete removes the content"
     );
+}
+
+/// Multipart uploads through the port: parts sent in any order through their own
+/// links, listed for a resume, completed into the blob (announced like an upload),
+/// and aborted. Leaves the completed blob deleted.
+pub async fn blob_multipart(store: &dyn BlobStore, uploader: &dyn ConformanceUploader) {
+    const PART: u64 = crate::multipart::MIN_PART_SIZE;
+    let location = store.location();
+    let id = DocumentId::new();
+    let blob = BlobRef {
+        key: blob_key::content_key(&id, 1),
+        location: location.clone(),
+    };
+    let size = 2 * PART + 1234;
+    let bytes: Bytes = (0..size)
+        .map(|i| (i.wrapping_mul(7) ^ (i >> 11)) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let spec = MultipartSpec {
+        blob: blob.clone(),
+        content_type: "application/octet-stream".into(),
+        size,
+        checksum_sha256: Some(sha256_hex(&bytes)),
+        part_size: PART,
+        part_count: 3,
+    };
+    let part = |n: u32| {
+        let start = (u64::from(n) - 1) * PART;
+        bytes.slice(start as usize..(start + PART).min(size) as usize)
+    };
+    let upload_id = store.start_multipart(&spec).await.expect("start_multipart");
+    assert!(!upload_id.is_empty(), "an upload id is returned");
+    assert_eq!(
+        store.list_parts(&blob, &upload_id).await,
+        Ok(Vec::new()),
+        "a new upload has no parts"
+    );
+    let link = |n: u32| PartSpec {
+        blob: blob.clone(),
+        upload_id: upload_id.clone(),
+        part_number: n,
+        size: part(n).len() as u64,
+        expires_in: std::time::Duration::from_secs(300),
+    };
+    // Out of order: the last part first.
+    for n in [3, 1] {
+        let signed = store.part_link(&link(n)).await.expect("part_link");
+        assert_eq!(signed.method, "PUT", "part links are PUT");
+        uploader
+            .upload(&signed, part(n))
+            .await
+            .unwrap_or_else(|e| panic!("part {n} must be accepted: {e}"));
+    }
+    let listed = store
+        .list_parts(&blob, &upload_id)
+        .await
+        .expect("list_parts");
+    let numbers: Vec<(u32, u64)> = listed.iter().map(|p| (p.part_number, p.size)).collect();
+    assert_eq!(
+        numbers,
+        vec![(1, PART), (3, 1234)],
+        "list_parts names the parts received whole, by number"
+    );
+    assert!(
+        listed.iter().all(|p| !p.etag.is_empty()),
+        "every part has an etag"
+    );
+    assert_eq!(
+        store.head(&blob).await.expect("head"),
+        None,
+        "nothing is readable before completion"
+    );
+    // A fresh link for the same part may be asked for at any time.
+    let signed = store.part_link(&link(2)).await.expect("part_link again");
+    uploader.upload(&signed, part(2)).await.expect("part 2");
+    let parts = store
+        .list_parts(&blob, &upload_id)
+        .await
+        .expect("list_parts");
+    assert_eq!(parts.len(), 3);
+    store
+        .complete_multipart(&spec, &upload_id, &parts)
+        .await
+        .expect("complete_multipart");
+    let head = store
+        .head(&blob)
+        .await
+        .expect("head")
+        .expect("the blob exists");
+    assert_eq!(head.size, size, "the joined blob has every byte");
+    let read = read_all(store, &blob).await.expect("read");
+    assert_eq!(
+        sha256_hex(&read),
+        sha256_hex(&bytes),
+        "parts are joined in order"
+    );
+    assert!(
+        matches!(
+            store.list_parts(&blob, &upload_id).await,
+            Err(BlobError::UploadNotFound(_))
+        ),
+        "a completed upload is gone"
+    );
+    store.delete(&blob).await.expect("delete");
+
+    // Abort: the parts go, and the id is unknown afterwards.
+    let other = BlobRef {
+        key: blob_key::content_key(&id, 2),
+        location,
+    };
+    let spec = MultipartSpec {
+        blob: other.clone(),
+        checksum_sha256: None,
+        ..spec
+    };
+    let upload_id = store.start_multipart(&spec).await.expect("start_multipart");
+    let signed = store
+        .part_link(&PartSpec {
+            blob: other.clone(),
+            upload_id: upload_id.clone(),
+            part_number: 1,
+            size: PART,
+            expires_in: std::time::Duration::from_secs(300),
+        })
+        .await
+        .expect("part_link");
+    uploader.upload(&signed, part(1)).await.expect("part 1");
+    store
+        .abort_multipart(&other, &upload_id)
+        .await
+        .expect("abort_multipart");
+    assert!(
+        matches!(
+            store.list_parts(&other, &upload_id).await,
+            Err(BlobError::UploadNotFound(_))
+        ),
+        "an aborted upload is gone"
+    );
+    assert_eq!(store.head(&other).await.expect("head"), None);
 }

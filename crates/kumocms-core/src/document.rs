@@ -146,6 +146,10 @@ pub struct PendingUpload {
     pub checksum_sha256: Option<String>,
     /// After this instant the upload is abandoned and cleaned up.
     pub expires_at: DateTime<Utc>,
+    /// Set when the content comes in parts (absent in records of single-PUT uploads
+    /// and of releases before multipart uploads, which read as single-PUT ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<crate::multipart::MultipartState>,
 }
 
 /// A restore that was asked for, and when its readable copy goes away.

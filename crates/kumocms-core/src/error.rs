@@ -15,6 +15,16 @@ pub enum CoreError {
     RevisionNotFound { id: String, revision: u32 },
     #[error("{0}")]
     State(#[from] InvalidTransition),
+    /// The document has no multipart upload with this id (never started, completed,
+    /// aborted or superseded).
+    #[error(
+        "document {id} has no multipart upload {upload_id} (it was completed, aborted, superseded or never started)"
+    )]
+    UploadNotFound { id: String, upload_id: String },
+    /// A multipart upload cannot be completed as it is (e.g. parts are missing);
+    /// `code` names the problem, `message` says what to send.
+    #[error("{message}")]
+    UploadIncomplete { code: &'static str, message: String },
     /// Another change to the same record won the race.
     #[error("the document was changed by another request; read it again and retry")]
     Conflict,
@@ -51,6 +61,13 @@ impl From<BlobError> for CoreError {
         match error {
             BlobError::Unavailable(detail) => Self::Unavailable(detail),
             BlobError::NotFound(key) => Self::Internal(format!("blob {key} is missing")),
+            BlobError::UploadNotFound(upload_id) => Self::UploadNotFound {
+                id: String::new(),
+                upload_id,
+            },
+            BlobError::Rejected { code, message } => {
+                Self::Invalid(ValidationError::invalid(code, message))
+            }
             BlobError::TooLarge { .. } | BlobError::Other(_) => Self::Internal(error.to_string()),
         }
     }

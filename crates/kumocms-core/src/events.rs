@@ -196,6 +196,16 @@ impl EventProcessor {
             tracing::warn!(id = %document.id, expected = pending.size, actual = extracted.size, "content size differs from the declared size");
             return Ok(Outcome::Ignored("size_mismatch"));
         }
+        if pending.multipart.is_some()
+            && let Some(declared) = &pending.checksum_sha256
+            && !declared.eq_ignore_ascii_case(&extracted.sha256)
+        {
+            // A single PUT's checksum is checked by the store as the bytes arrive;
+            // parts are checked one by one, so the whole file is checked here. The
+            // current content stays; the upload stays pending until replaced or swept.
+            tracing::warn!(id = %document.id, declared = %declared, actual = %extracted.sha256, "multipart content differs from the declared checksum");
+            return Ok(Outcome::Ignored("checksum_mismatch"));
+        }
         if let Some(sidecar) = self.read_sidecar(&blob).await? {
             document.metadata = merge_sidecar(&document.metadata, sidecar, &self.limits);
             extracted.sidecar_applied = true;

@@ -223,6 +223,7 @@ impl DocumentService {
             size: info.size,
             checksum_sha256: info.checksum_sha256.clone(),
             expires_at: self.clock.now() + chrono_duration(self.config.pending_upload_ttl),
+            multipart: None,
         };
         let target = BlobRef {
             key: pending.key.clone(),

@@ -18,12 +18,14 @@ pub mod id;
 pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod multipart;
 pub mod page_budget;
 pub mod ports;
 #[cfg(all(feature = "conformance", feature = "memory"))]
 pub mod replication;
 pub mod revision;
 pub mod service;
+pub mod uploads;
 pub mod validate;
 
 pub use document::{

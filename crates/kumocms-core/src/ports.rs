@@ -89,6 +89,14 @@ pub enum BlobError {
     TooLarge { key: String, limit: usize },
     #[error("blob store unavailable: {0}")]
     Unavailable(String),
+    /// The store has no multipart upload with this id (never started, completed or
+    /// aborted).
+    #[error("no multipart upload {0}")]
+    UploadNotFound(String),
+    /// The store refused what the client sent (a multipart upload whose bytes do
+    /// not match what was declared); `code` names the problem.
+    #[error("{message}")]
+    Rejected { code: &'static str, message: String },
     #[error("blob store error: {0}")]
     Other(String),
 }
@@ -113,6 +121,37 @@ pub struct UploadSpec {
     pub size: u64,
     pub checksum_sha256: Option<String>,
     pub expires_in: Duration,
+}
+
+/// What a multipart upload binds: the whole file's size, type and checksum, and how
+/// it is cut into parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartSpec {
+    pub blob: BlobRef,
+    pub content_type: String,
+    pub size: u64,
+    pub checksum_sha256: Option<String>,
+    pub part_size: u64,
+    pub part_count: u32,
+}
+
+/// One part's link: the client must send exactly `size` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSpec {
+    pub blob: BlobRef,
+    pub upload_id: String,
+    pub part_number: u32,
+    pub size: u64,
+    pub expires_in: Duration,
+}
+
+/// A part the store has received whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ReceivedPart {
+    pub part_number: u32,
+    pub size: u64,
+    /// The store's tag of the part's bytes (S3's ETag; locally their SHA-256).
+    pub etag: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +198,55 @@ pub trait BlobStore: Send + Sync {
     /// Asks for a temporary readable copy of an archived blob for `days` days.
     async fn restore(&self, blob: &BlobRef, days: u16, tier: RestoreTier) -> Result<(), BlobError>;
     async fn health(&self) -> Result<(), BlobError>;
+
+    /// Starts a multipart upload to `spec.blob`; returns its upload id.
+    async fn start_multipart(&self, spec: &MultipartSpec) -> Result<String, BlobError> {
+        let _ = spec;
+        Err(BlobError::Other(
+            "this blob store takes no multipart uploads".into(),
+        ))
+    }
+    /// A link to upload one part; may be asked for again at any time.
+    async fn part_link(&self, spec: &PartSpec) -> Result<SignedLink, BlobError> {
+        let _ = spec;
+        Err(BlobError::Other(
+            "this blob store takes no multipart uploads".into(),
+        ))
+    }
+    /// The parts received whole so far, by part number; `UploadNotFound` when the
+    /// upload is unknown, completed or aborted.
+    async fn list_parts(
+        &self,
+        blob: &BlobRef,
+        upload_id: &str,
+    ) -> Result<Vec<ReceivedPart>, BlobError> {
+        let _ = (blob, upload_id);
+        Err(BlobError::Other(
+            "this blob store takes no multipart uploads".into(),
+        ))
+    }
+    /// Joins `parts` (every part, in order) into the blob and announces it with an
+    /// `ObjectCreated` event like an upload. A store that can check the whole file
+    /// against `spec` (size, checksum) does so and answers `Rejected` on a mismatch,
+    /// storing nothing; otherwise the event processor checks it before promotion.
+    async fn complete_multipart(
+        &self,
+        spec: &MultipartSpec,
+        upload_id: &str,
+        parts: &[ReceivedPart],
+    ) -> Result<(), BlobError> {
+        let _ = (spec, upload_id, parts);
+        Err(BlobError::Other(
+            "this blob store takes no multipart uploads".into(),
+        ))
+    }
+    /// Drops a multipart upload and every part received; unknown ids are no error.
+    async fn abort_multipart(&self, blob: &BlobRef, upload_id: &str) -> Result<(), BlobError> {
+        let _ = (blob, upload_id);
+        Err(BlobError::Other(
+            "this blob store takes no multipart uploads".into(),
+        ))
+    }
 }
 
 /// Delivery of storage events (content arrived, restore completed or expired) to

@@ -14,6 +14,7 @@ use crate::document::{
 use crate::error::CoreError;
 use crate::id::DocumentId;
 use crate::lifecycle::{Transition, content_unreadable, next_status};
+use crate::multipart::{self, MultipartState, UploadMode};
 use crate::ports::{
     BlobStore, Clock, DownloadSpec, ListQuery, MetadataStore, SignedLink, UploadSpec,
 };
@@ -33,6 +34,9 @@ pub struct ServiceConfig {
     pub retention: Retention,
     /// The most a listing page's records may weigh as JSON (`page_budget`).
     pub max_page_bytes: usize,
+    /// From this size on, an upload is multipart unless the client asks for a
+    /// single PUT ([`crate::multipart`]).
+    pub multipart_threshold: u64,
 }
 
 impl Default for ServiceConfig {
@@ -44,6 +48,7 @@ impl Default for ServiceConfig {
             pending_upload_ttl: Duration::from_secs(24 * 3600),
             retention: Retention::default(),
             max_page_bytes: crate::page_budget::DEFAULT_MAX_PAGE_BYTES,
+            multipart_threshold: crate::multipart::DEFAULT_MULTIPART_THRESHOLD,
         }
     }
 }
@@ -57,6 +62,10 @@ pub struct NewDocument {
     pub checksum_sha256: Option<String>,
     pub document_type: Option<String>,
     pub metadata: Option<Value>,
+    /// Single PUT or parts; chosen by size when absent.
+    pub upload_mode: Option<UploadMode>,
+    /// The part size the client proposes (multipart only).
+    pub part_size: Option<u64>,
 }
 
 /// What `PUT /documents/{id}` receives: the next content version.
@@ -67,12 +76,41 @@ pub struct NewContent {
     pub file_size: u64,
     pub content_type: Option<String>,
     pub checksum_sha256: Option<String>,
+    /// Single PUT or parts; chosen by size when absent.
+    pub upload_mode: Option<UploadMode>,
+    /// The part size the client proposes (multipart only).
+    pub part_size: Option<u64>,
+}
+
+/// How the client sends the content it announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadInstructions {
+    /// One PUT through this link.
+    Single(SignedLink),
+    /// Parts through links from `POST /documents/{id}/uploads/{upload_id}/parts`,
+    /// then `…/complete`; abandoned (and cleaned up) at `expires_at`.
+    Multipart {
+        upload_id: String,
+        part_size: u64,
+        part_count: u32,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+impl UploadInstructions {
+    /// The link of a single-PUT upload.
+    pub fn single_link(&self) -> Option<&SignedLink> {
+        match self {
+            Self::Single(link) => Some(link),
+            Self::Multipart { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Upload {
     pub document: Document,
-    pub upload: SignedLink,
+    pub upload: UploadInstructions,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +156,11 @@ pub struct DocumentService {
 
 pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// A configured duration as a `chrono` one (saturating), for adapters' sweeps.
+pub fn chrono_duration_of(duration: Duration) -> chrono::Duration {
+    chrono_duration(duration)
 }
 
 impl DocumentService {
@@ -211,6 +254,73 @@ impl DocumentService {
             size: validate::file_size(file_size, limits)?,
             checksum_sha256: validate::checksum_sha256(checksum)?,
             expires_at: self.clock.now() + chrono_duration(self.config.pending_upload_ttl),
+            multipart: None,
+        })
+    }
+
+    /// Whether `size` bytes go in parts, and how they are cut: the client's choice
+    /// when it made one (`single` is refused past S3's single-PUT limit), otherwise
+    /// parts from the configured threshold on.
+    fn part_plan(
+        &self,
+        size: u64,
+        mode: Option<UploadMode>,
+        part_size: Option<u64>,
+    ) -> Result<Option<multipart::PartPlan>, ValidationError> {
+        let wants_parts = match mode {
+            Some(UploadMode::Multipart) => true,
+            Some(UploadMode::Single) => {
+                if size > multipart::MAX_SINGLE_UPLOAD_SIZE {
+                    return Err(ValidationError::invalid(
+                        "invalid_upload_mode",
+                        format!(
+                            "upload_mode \"single\" takes at most {} bytes; send \"multipart\" (or leave upload_mode out) for larger files",
+                            multipart::MAX_SINGLE_UPLOAD_SIZE
+                        ),
+                    ));
+                }
+                if part_size.is_some() {
+                    return Err(ValidationError::invalid(
+                        "invalid_part_size",
+                        "part_size is only for upload_mode \"multipart\"; leave it out for a single upload",
+                    ));
+                }
+                false
+            }
+            None => {
+                part_size.is_some()
+                    || size >= self.config.multipart_threshold
+                    || size > multipart::MAX_SINGLE_UPLOAD_SIZE
+            }
+        };
+        if !wants_parts {
+            return Ok(None);
+        }
+        Ok(Some(multipart::plan(size, part_size)?))
+    }
+
+    /// Issues what the client uploads `pending` with: a signed PUT, or a multipart
+    /// upload started in the store (recorded in `pending.multipart`).
+    async fn begin_upload(
+        &self,
+        pending: &mut PendingUpload,
+        plan: Option<multipart::PartPlan>,
+    ) -> Result<UploadInstructions, CoreError> {
+        let Some(plan) = plan else {
+            return Ok(UploadInstructions::Single(self.upload_link(pending).await?));
+        };
+        let spec = multipart_spec(pending, plan.part_size, plan.part_count);
+        let upload_id = self.blobs.start_multipart(&spec).await?;
+        pending.multipart = Some(MultipartState {
+            upload_id: upload_id.clone(),
+            part_size: plan.part_size,
+            part_count: plan.part_count,
+        });
+        Ok(UploadInstructions::Multipart {
+            upload_id,
+            part_size: plan.part_size,
+            part_count: plan.part_count,
+            expires_at: pending.expires_at,
         })
     }
 
@@ -233,7 +343,7 @@ impl DocumentService {
 
     pub async fn create(&self, request: NewDocument) -> Result<Upload, CoreError> {
         let id = DocumentId::new();
-        let pending = self.pending_upload(
+        let mut pending = self.pending_upload(
             &id,
             1,
             request.file_name,
@@ -243,7 +353,8 @@ impl DocumentService {
         )?;
         let document_type = validate::document_type(request.document_type.as_deref())?;
         let metadata = validate::metadata(request.metadata, &self.config.limits)?;
-        let upload = self.upload_link(&pending).await?;
+        let plan = self.part_plan(pending.size, request.upload_mode, request.part_size)?;
+        let upload = self.begin_upload(&mut pending, plan).await?;
         let now = self.clock.now();
         let document = Document {
             schema_version: crate::document::SCHEMA_VERSION,
@@ -308,8 +419,14 @@ impl DocumentService {
             // region's events function promotes the content.
             pending.location = home.clone();
         }
-        let upload = self.upload_link(&pending).await?;
+        let plan = self.part_plan(pending.size, request.upload_mode, request.part_size)?;
+        let upload = self.begin_upload(&mut pending, plan).await?;
         let superseded = document.pending_blob();
+        let superseded_parts = document
+            .pending_upload
+            .as_ref()
+            .and_then(|p| p.multipart.as_ref())
+            .map(|m| m.upload_id.clone());
         document.pending_upload = Some(pending);
         let document = match self.save(document).await {
             Err(CoreError::Conflict) if if_match.is_some() => {
@@ -317,6 +434,11 @@ impl DocumentService {
             }
             other => other?,
         };
+        if let (Some(blob), Some(upload_id)) = (&superseded, &superseded_parts)
+            && let Err(error) = self.blobs.abort_multipart(blob, upload_id).await
+        {
+            tracing::warn!(%error, key = %blob.key, "could not abort a superseded multipart upload");
+        }
         if let Some(blob) = superseded {
             // An upload to the superseded link may already have landed; it is
             // never promoted, so drop it now rather than wait for its event.
@@ -592,6 +714,16 @@ impl DocumentService {
             {
                 continue;
             }
+            if let (Some(blob), Some(parts)) = (
+                &pending_blob,
+                document
+                    .pending_upload
+                    .as_ref()
+                    .and_then(|p| p.multipart.as_ref()),
+            ) {
+                // Parts that arrived are dropped with the upload.
+                self.blobs.abort_multipart(blob, &parts.upload_id).await?;
+            }
             let outcome = if document.content.is_none() {
                 self.metadata
                     .delete(&id, document.version)
@@ -613,5 +745,24 @@ impl DocumentService {
             }
         }
         Ok(changed)
+    }
+}
+
+/// What the store binds a multipart upload of `pending` to.
+pub(crate) fn multipart_spec(
+    pending: &PendingUpload,
+    part_size: u64,
+    part_count: u32,
+) -> crate::ports::MultipartSpec {
+    crate::ports::MultipartSpec {
+        blob: BlobRef {
+            key: pending.key.clone(),
+            location: pending.location.clone(),
+        },
+        content_type: pending.content_type.clone(),
+        size: pending.size,
+        checksum_sha256: pending.checksum_sha256.clone(),
+        part_size,
+        part_count,
     }
 }

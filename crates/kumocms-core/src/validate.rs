@@ -12,7 +12,8 @@ pub struct Limits {
     pub max_metadata_bytes: usize,
 }
 
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's largest object (5 TiB), sent in parts past 5 GiB (see [`crate::multipart`]).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = crate::multipart::MAX_OBJECT_SIZE;
 pub const DEFAULT_MAX_METADATA_BYTES: usize = 16 * 1024;
 pub const DEFAULT_DOCUMENT_TYPE: &str = "default";
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";

@@ -430,3 +430,50 @@ async fn a_sidecar_fills_in_metadata_without_overwriting_the_users() {
     assert_eq!(record.metadata["project"], "Apollo");
     assert!(record.extracted.expect("extracted").sidecar_applied);
 }
+
+#[tokio::test]
+async fn multipart_content_whose_checksum_differs_is_not_promoted() {
+    // S3 cannot check a multipart upload's whole-object SHA-256; the event
+    // processor does, and leaves the upload pending (and the content as it was).
+    let f = Fixture::new();
+    let (id, event) = f.create(b"joined parts!").await;
+    let mut record = f.record(&id).await.expect("record");
+    let pending = record.pending_upload.as_mut().expect("pending");
+    pending.checksum_sha256 = Some("0".repeat(64));
+    pending.multipart = Some(kumocms_core::multipart::MultipartState {
+        upload_id: "upload-1".into(),
+        part_size: 5 * 1024 * 1024,
+        part_count: 1,
+    });
+    let version = record.version;
+    f.metadata.update(&record, version).await.expect("update");
+    assert_eq!(
+        f.events.handle(&event).await.expect("event"),
+        Outcome::Ignored("checksum_mismatch")
+    );
+    let after = f.record(&id).await.expect("record");
+    assert_eq!(after.status, kumocms_core::DocumentStatus::PendingUpload);
+    assert!(after.content.is_none(), "nothing was made current");
+    assert!(after.pending_upload.is_some());
+}
+
+#[tokio::test]
+async fn multipart_content_whose_checksum_matches_is_promoted() {
+    let f = Fixture::new();
+    let bytes = b"joined parts!";
+    let (id, event) = f.create(bytes).await;
+    let mut record = f.record(&id).await.expect("record");
+    let pending = record.pending_upload.as_mut().expect("pending");
+    pending.checksum_sha256 = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)));
+    pending.multipart = Some(kumocms_core::multipart::MultipartState {
+        upload_id: "upload-1".into(),
+        part_size: 5 * 1024 * 1024,
+        part_count: 1,
+    });
+    let version = record.version;
+    f.metadata.update(&record, version).await.expect("update");
+    assert_eq!(
+        f.events.handle(&event).await.expect("event"),
+        Outcome::Applied("content_activated")
+    );
+}

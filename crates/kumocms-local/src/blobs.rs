@@ -6,6 +6,7 @@
 //! blobs/restored/<key>          a temporary readable copy of archived content
 //! blobs/restores/<sha>.json     restore requests, so restores survive a restart
 //! tmp/                          uploads in flight (same file system: renames are atomic)
+//! multipart/<upload_id>/        multipart uploads in progress (see `crate::multipart`)
 //! ```
 //!
 //! Every key is checked with `blob_key::is_safe` before it becomes a path.
@@ -21,8 +22,8 @@ use chrono::{DateTime, Utc};
 use kumocms_core::blob_key;
 use kumocms_core::events::StorageEvent;
 use kumocms_core::ports::{
-    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, EventSink, SignedLink,
-    UploadSpec,
+    BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, EventSink, MultipartSpec,
+    PartSpec, ReceivedPart, SignedLink, UploadSpec,
 };
 use kumocms_core::{BlobLocation, BlobRef, DocumentId, RestoreTier, StorageClass};
 use serde::{Deserialize, Serialize};
@@ -100,12 +101,12 @@ impl std::fmt::Debug for FsBlobStore {
     }
 }
 
-fn io_error(error: std::io::Error) -> BlobError {
+pub(crate) fn io_error(error: std::io::Error) -> BlobError {
     BlobError::Other(error.to_string())
 }
 
 /// Runs blocking file-system work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, BlobError> {
     tokio::task::spawn_blocking(work)
@@ -163,9 +164,14 @@ impl Drop for PooledBlock {
     }
 }
 
-/// Reads `file` to its end in [`READ_CHUNK`] blocks into `chunks`; a read error is
-/// passed on as the last item. Returns early when the receiver is gone.
-fn stream_file(file: &std::fs::File, chunks: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>) {
+/// Reads `file` to its end (or `limit` bytes of it) in [`READ_CHUNK`] blocks into
+/// `chunks`; a read error is passed on as the last item. Returns early when the
+/// receiver is gone.
+fn stream_file(
+    file: &std::fs::File,
+    chunks: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    mut limit: u64,
+) {
     // Room for every block that can be in flight: queued, being written, returning.
     let (give_back, returned) = std::sync::mpsc::sync_channel(READ_AHEAD + 2);
     loop {
@@ -175,9 +181,11 @@ fn stream_file(file: &std::fs::File, chunks: &tokio::sync::mpsc::Sender<std::io:
         block.clear();
         // `read_to_end` reads into the spare capacity as it is, without zeroing it
         // first, and `take` stops it at one block; it retries interrupted reads.
-        match file.take(READ_CHUNK as u64).read_to_end(&mut block) {
+        let step = limit.min(READ_CHUNK as u64);
+        match file.take(step).read_to_end(&mut block) {
             Ok(0) => return,
             Ok(read) => {
+                limit -= read as u64;
                 let block = Bytes::from_owner(PooledBlock {
                     data: block,
                     pool: give_back.clone(),
@@ -186,7 +194,7 @@ fn stream_file(file: &std::fs::File, chunks: &tokio::sync::mpsc::Sender<std::io:
                     return;
                 }
                 // A short block is the last one.
-                if read < READ_CHUNK {
+                if read < READ_CHUNK || limit == 0 {
                     return;
                 }
             }
@@ -198,7 +206,7 @@ fn stream_file(file: &std::fs::File, chunks: &tokio::sync::mpsc::Sender<std::io:
     }
 }
 
-fn chrono_duration(duration: Duration) -> chrono::Duration {
+pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
@@ -215,6 +223,7 @@ impl FsBlobStore {
             blobs.join("restored"),
             blobs.join("restores"),
             config.data_dir.join("tmp"),
+            config.data_dir.join("multipart"),
         ]
         .into_iter()
         .chain(
@@ -268,6 +277,11 @@ impl FsBlobStore {
         self.config.max_file_size
     }
 
+    /// Where multipart uploads in progress are kept (see [`crate::multipart`]).
+    pub(crate) fn multipart_dir(&self) -> PathBuf {
+        self.data_dir.join("multipart")
+    }
+
     pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")
     }
@@ -297,7 +311,7 @@ impl FsBlobStore {
     }
 
     /// The key of `blob`, if it belongs to this store and is safe as a path.
-    fn checked<'a>(&self, blob: &'a BlobRef) -> Result<&'a str, BlobError> {
+    pub(crate) fn checked<'a>(&self, blob: &'a BlobRef) -> Result<&'a str, BlobError> {
         if blob.location.store != LOCAL_STORE {
             return Err(BlobError::Other(format!(
                 "blob {} is in store {:?}, not the local one",
@@ -331,6 +345,16 @@ impl FsBlobStore {
     /// pace of a download (BENCHMARKS.md, row 4). The thread stops as soon as the
     /// consumer drops the stream (a client that goes away).
     pub(crate) async fn open_readable(&self, key: &str) -> Result<Option<OpenedBlob>, BlobError> {
+        self.open_readable_range(key, None).await
+    }
+
+    /// [`open_readable`](Self::open_readable), streaming only the bytes `range`
+    /// picks from what was opened (a ranged download); `size` stays the whole size.
+    pub(crate) async fn open_readable_range(
+        &self,
+        key: &str,
+        range: Option<crate::range::ByteRange>,
+    ) -> Result<Option<OpenedBlob>, BlobError> {
         let key = checked_key(key)?.to_owned();
         let candidates = [self.hot_path(&key), self.restored_path(&key)];
         let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
@@ -348,7 +372,21 @@ impl FsBlobStore {
             if opened_tx.send(Ok(Some(size))).is_err() {
                 return;
             }
-            stream_file(&file, &chunks_tx);
+            let (start, limit) = match range.map(|r| r.resolve(size)) {
+                None => (0, u64::MAX),
+                Some(Some((first, last))) => (first, last - first + 1),
+                // Not satisfiable any more (checked by the caller on a HEAD first):
+                // nothing is sent, and the short body fails the response.
+                Some(None) => return,
+            };
+            if start > 0 {
+                use std::io::Seek as _;
+                if let Err(error) = (&file).seek(std::io::SeekFrom::Start(start)) {
+                    let _ = chunks_tx.blocking_send(Err(error));
+                    return;
+                }
+            }
+            stream_file(&file, &chunks_tx, limit);
         }));
         let size = match opened_rx.await {
             Ok(Ok(Some(size))) => size,
@@ -592,7 +630,7 @@ impl FsBlobStore {
         .await
     }
 
-    fn link_base(&self) -> Result<String, BlobError> {
+    pub(crate) fn link_base(&self) -> Result<String, BlobError> {
         self.base_url().ok_or_else(|| {
             BlobError::Unavailable(
                 "the local server's base URL is not set yet (FsBlobStore::set_base_url)".into(),
@@ -875,6 +913,35 @@ impl BlobStore for FsBlobStore {
         self.save_request(&request).await
     }
 
+    async fn start_multipart(&self, spec: &MultipartSpec) -> Result<String, BlobError> {
+        self.start_parts(spec).await
+    }
+
+    async fn part_link(&self, spec: &PartSpec) -> Result<SignedLink, BlobError> {
+        self.sign_part(spec).await
+    }
+
+    async fn list_parts(
+        &self,
+        blob: &BlobRef,
+        upload_id: &str,
+    ) -> Result<Vec<ReceivedPart>, BlobError> {
+        self.parts_received(blob, upload_id).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        spec: &MultipartSpec,
+        upload_id: &str,
+        parts: &[ReceivedPart],
+    ) -> Result<(), BlobError> {
+        self.join_parts(spec, upload_id, parts).await
+    }
+
+    async fn abort_multipart(&self, blob: &BlobRef, upload_id: &str) -> Result<(), BlobError> {
+        self.drop_parts(blob, upload_id).await
+    }
+
     async fn health(&self) -> Result<(), BlobError> {
         let dirs = [self.blobs.join("hot"), self.tmp_dir()];
         blocking(move || {
@@ -894,6 +961,6 @@ impl BlobStore for FsBlobStore {
 }
 
 /// Links carry whole seconds; report the instant the link really stops working.
-fn truncate_to_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn truncate_to_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(at.timestamp(), 0).unwrap_or(at)
 }

@@ -43,6 +43,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blobs::FsBlobStore;
 use crate::fsutil;
+use crate::multipart::{PartRefusal, PartTarget, mark_part_received};
 use crate::signer::{LinkError, LinkMethod, LinkQuery, VerifiedLink};
 
 /// A JSON error response.
@@ -370,6 +371,12 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, LinkResponseError> {
+    if uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.starts_with("upload_id=") || pair.starts_with("part="))
+    }) {
+        return upload_part(server, key, uri, headers, body).await;
+    }
     let store = &server.store;
     let link = verify(store, LinkMethod::Upload, &key, &uri)?;
     let length = link.length.ok_or_else(|| {
@@ -450,6 +457,220 @@ async fn upload(
         .await;
     tracing::info!(key = %link.key, size = length, "upload stored");
     Ok(Json(json!({"key": link.key, "size": length, "sha256": sha256})).into_response())
+}
+
+/// `PUT` to a part link: the part's bytes are written at their offset in the
+/// upload's file (see [`crate::multipart`]), checked against the signed length,
+/// synced, and only then recorded as received. Parts may come in any order and in
+/// parallel; sending a part again replaces it.
+async fn upload_part(
+    server: LinkServer,
+    key: String,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, LinkResponseError> {
+    let store = &server.store;
+    let link = verify(store, LinkMethod::UploadPart, &key, &uri)?;
+    let (Some(length), Some(upload_id), Some(number)) =
+        (link.length, link.upload_id.clone(), link.part_number)
+    else {
+        return Err(LinkResponseError::bad_request(
+            "malformed_link",
+            "the part link lacks its length, upload or part number",
+        ));
+    };
+    if let Some(declared) = headers.get(header::CONTENT_LENGTH) {
+        let declared: u64 = declared
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| {
+                LinkResponseError::bad_request("size_mismatch", "Content-Length is not a number")
+            })?;
+        if declared > length {
+            return Err(too_large(length));
+        }
+        if declared != length {
+            return Err(part_size_mismatch(number, length, declared));
+        }
+    }
+    let _slot = server
+        .uploads
+        .claim(&format!("{}#{upload_id}#{number}", link.key))?;
+    if let Some(records) = &server.records {
+        check_part_target(records.as_ref(), &link.key, &upload_id).await?;
+    }
+    let target = {
+        let (store, key, upload_id) = (store.clone(), link.key.clone(), upload_id.clone());
+        tokio::task::spawn_blocking(move || store.part_target(&key, &upload_id, number, length))
+            .await
+            .map_err(|e| LinkResponseError::storage(format!("part lookup failed: {e}")))?
+    }
+    .map_err(|refusal| match refusal {
+        PartRefusal::UnknownUpload => upload_not_found(),
+        PartRefusal::NoSuchPart { .. } => {
+            LinkResponseError::bad_request("invalid_part_number", refusal.to_string())
+        }
+        PartRefusal::WrongLength { .. } => {
+            LinkResponseError::bad_request("size_mismatch", refusal.to_string())
+        }
+        PartRefusal::Io(error) => LinkResponseError::storage(error),
+    })?;
+    let etag = receive_part(target, body, server.uploads.body_timeout)
+        .await
+        .map_err(|error| match error {
+            PartError::Upload(UploadError::SizeMismatch { expected, got }) => {
+                part_size_mismatch(number, expected, got)
+            }
+            PartError::Upload(error) => error.into(),
+            PartError::Gone => upload_not_found(),
+            PartError::Response(response) => response,
+        })?;
+    tracing::info!(key = %link.key, part = number, size = length, "part stored");
+    let mut response =
+        Json(json!({"part_number": number, "size": length, "etag": etag})).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+fn upload_not_found() -> LinkResponseError {
+    LinkResponseError::new(
+        StatusCode::NOT_FOUND,
+        "upload_not_found",
+        "this part link's multipart upload was completed, aborted or superseded; nothing was stored",
+    )
+}
+
+fn part_size_mismatch(number: u32, expected: u64, got: u64) -> LinkResponseError {
+    LinkResponseError::bad_request(
+        "size_mismatch",
+        format!(
+            "part {number} is exactly {expected} bytes but {got} were sent; send the part's bytes (offset (n-1)*part_size) and nothing else"
+        ),
+    )
+}
+
+/// Whether the document still waits for the multipart upload `upload_id` to `key`.
+async fn check_part_target(
+    records: &dyn MetadataStore,
+    key: &str,
+    upload_id: &str,
+) -> Result<(), LinkResponseError> {
+    let Some(ParsedKey::Content { id, .. }) = blob_key::parse(key) else {
+        return Err(upload_not_found());
+    };
+    let Some(document) = records.get(&id).await.map_err(LinkResponseError::storage)? else {
+        return Err(LinkResponseError::new(
+            StatusCode::GONE,
+            "document_gone",
+            "the document this part uploads to was deleted, or its upload expired; nothing was stored",
+        ));
+    };
+    let waits = document.pending_upload.as_ref().is_some_and(|p| {
+        p.key == key
+            && p.multipart
+                .as_ref()
+                .is_some_and(|m| m.upload_id == upload_id)
+    });
+    if waits {
+        Ok(())
+    } else {
+        Err(upload_not_found())
+    }
+}
+
+/// Why a part was not stored.
+enum PartError {
+    Upload(UploadError),
+    /// The upload was aborted or completed while the part arrived.
+    Gone,
+    Response(LinkResponseError),
+}
+
+/// Writes `body` at the part's offset, checked and synced, then marks the part
+/// received; returns its SHA-256 (hex), the part's ETag. Memory stays bounded by
+/// the queue between the connection task and the writer thread.
+async fn receive_part(
+    target: PartTarget,
+    body: Body,
+    body_timeout: std::time::Duration,
+) -> Result<String, PartError> {
+    let length = target.length;
+    let (sender, pieces) = tokio::sync::mpsc::channel(UPLOAD_QUEUE);
+    let writer = tokio::task::spawn_blocking(move || write_part(pieces, &target));
+    let fed = feed(body, length, &sender, body_timeout).await;
+    let ended = match fed {
+        Ok(()) => sender.send(Piece::End).await.is_ok(),
+        Err(_) => false,
+    };
+    drop(sender);
+    let stored = writer.await.map_err(|e| {
+        PartError::Response(LinkResponseError::storage(format!(
+            "part writer failed: {e}"
+        )))
+    })?;
+    fed.map_err(PartError::Response)?;
+    let etag = stored?;
+    if !ended {
+        return Err(PartError::Upload(UploadError::Interrupted));
+    }
+    Ok(etag)
+}
+
+/// The part's writer thread: positioned writes into the upload's file (no copy of
+/// other parts, no temporary file), hashing as it goes.
+fn write_part(
+    mut pieces: tokio::sync::mpsc::Receiver<Piece>,
+    target: &PartTarget,
+) -> Result<String, PartError> {
+    use std::os::unix::fs::FileExt as _;
+    let file = match std::fs::OpenOptions::new().write(true).open(&target.data) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(PartError::Gone);
+        }
+        Err(error) => return Err(PartError::Upload(error.into())),
+    };
+    let mut hasher = Sha256::new();
+    let mut written: u64 = 0;
+    loop {
+        match pieces.blocking_recv() {
+            Some(Piece::Data(batch)) => {
+                for chunk in batch {
+                    let at = target.offset.saturating_add(written);
+                    file.write_all_at(&chunk, at)
+                        .map_err(|e| PartError::Upload(e.into()))?;
+                    hasher.update(&chunk);
+                    written = written.saturating_add(chunk.len() as u64);
+                }
+            }
+            Some(Piece::End) => break,
+            None => return Err(PartError::Upload(UploadError::Interrupted)),
+        }
+    }
+    if written != target.length {
+        return Err(PartError::Upload(UploadError::SizeMismatch {
+            expected: target.length,
+            got: written,
+        }));
+    }
+    // The bytes are on disk before the part counts as received.
+    file.sync_data().map_err(|e| PartError::Upload(e.into()))?;
+    let etag = hex::encode(hasher.finalize());
+    match mark_part_received(target, &etag) {
+        Ok(()) => Ok(etag),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(PartError::Gone),
+        Err(error) => Err(PartError::Upload(error.into())),
+    }
+}
+
+impl From<UploadError> for PartError {
+    fn from(error: UploadError) -> Self {
+        Self::Upload(error)
+    }
 }
 
 /// An upload's temporary file, removed when this is dropped: after the bytes were
@@ -826,6 +1047,7 @@ async fn download(
     UrlPath(key): UrlPath<String>,
     method: Method,
     uri: Uri,
+    request_headers: HeaderMap,
 ) -> Result<Response, LinkResponseError> {
     let store = &server.store;
     let link = verify(store, LinkMethod::Download, &key, &uri)?;
@@ -852,26 +1074,120 @@ async fn download(
     {
         return Err(not_found());
     }
-    let (size, body) = if method == Method::HEAD {
+    // A key's bytes never change once stored (a new revision is a new key), so the
+    // key makes a strong validator for `If-Range`.
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(Sha256::digest(link.key.as_bytes()))[..32]
+    );
+    // With an `If-Range` naming other bytes, the client gets the whole content.
+    let range =
+        requested_range(&request_headers).filter(|_| if_range_holds(&request_headers, &etag));
+    let (size, body, picked) = if method == Method::HEAD {
         let readable = store
             .readable(&link.key)
             .await
             .map_err(LinkResponseError::storage)?
             .ok_or_else(not_found)?;
-        (readable.size, Body::empty())
+        (readable.size, Body::empty(), None)
     } else {
         // Opened and read on one reader thread (see `FsBlobStore::open_readable`).
         let opened = store
-            .open_readable(&link.key)
+            .open_readable_range(&link.key, range)
             .await
             .map_err(LinkResponseError::storage)?
             .ok_or_else(not_found)?;
-        (opened.size, Body::from_stream(opened.stream))
+        let size = opened.size;
+        let picked = match range {
+            None => None,
+            Some(range) => match range.resolve(size) {
+                Some(picked) => Some(picked),
+                None => return Ok(range_not_satisfiable(size)),
+            },
+        };
+        (size, Body::from_stream(opened.stream), picked)
     };
+    let status = if picked.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    Ok(download_response(
+        status,
+        size,
+        body,
+        picked,
+        DownloadHeaders {
+            content_type,
+            disposition,
+            etag,
+        },
+    ))
+}
+
+/// The headers every download answer carries.
+struct DownloadHeaders {
+    content_type: HeaderValue,
+    disposition: HeaderValue,
+    etag: String,
+}
+
+/// A single `Range` the client asked for, when it asked for exactly one.
+fn requested_range(headers: &HeaderMap) -> Option<crate::range::ByteRange> {
+    let value = headers.get(header::RANGE)?.to_str().ok()?;
+    crate::range::ByteRange::parse(value)
+}
+
+/// `If-Range`: the range is served only if the client's validator is this content's
+/// ETag; a date or another ETag means its partial copy is of other bytes.
+fn if_range_holds(headers: &HeaderMap, etag: &str) -> bool {
+    match headers.get(header::IF_RANGE) {
+        None => true,
+        Some(value) => value.to_str().is_ok_and(|v| v.trim() == etag),
+    }
+}
+
+/// 416, with the size in `Content-Range: bytes */<size>` as RFC 9110 asks.
+fn range_not_satisfiable(size: u64) -> Response {
+    let mut response = LinkResponseError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        format!("the content has {size} bytes; ask for a range that starts before its end"),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
+fn download_response(
+    status: StatusCode,
+    size: u64,
+    body: Body,
+    picked: Option<(u64, u64)>,
+    fixed: DownloadHeaders,
+) -> Response {
     let mut response = Response::new(body);
+    *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type);
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    headers.insert(header::CONTENT_TYPE, fixed.content_type);
+    match picked {
+        Some((first, last)) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(last - first + 1));
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}")) {
+                headers.insert(header::CONTENT_RANGE, value);
+            }
+        }
+        None => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        }
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(value) = HeaderValue::from_str(&fixed.etag) {
+        headers.insert(header::ETAG, value);
+    }
+    let disposition = fixed.disposition;
     headers.insert(header::CONTENT_DISPOSITION, disposition);
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -881,7 +1197,7 @@ async fn download(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ mod fsutil;
 pub mod http;
 pub mod keys;
 pub mod lock;
+mod multipart;
+pub mod range;
 pub mod signer;
 pub mod sqlite;
 
@@ -312,6 +314,7 @@ impl LocalBackend {
         );
         let sweeper = tokio::spawn(run_sweeper(
             self.service.clone(),
+            self.blobs.clone(),
             self.config.sweep_interval,
         ));
         BackgroundTasks {
@@ -426,7 +429,7 @@ impl LocalBackend {
 /// How many abandoned uploads the sweeper handles per store query.
 const SWEEP_BATCH: usize = 100;
 
-async fn run_sweeper(service: Arc<DocumentService>, every: Duration) {
+async fn run_sweeper(service: Arc<DocumentService>, blobs: Arc<FsBlobStore>, every: Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -445,6 +448,21 @@ async fn run_sweeper(service: Arc<DocumentService>, every: Duration) {
                     tracing::warn!(%error, "sweeping abandoned uploads failed; retrying later");
                     break;
                 }
+            }
+        }
+        // Multipart uploads no record names any more (their document was deleted
+        // mid-upload, or the record was never written): a pending upload lives at
+        // most `pending_upload_ttl`, so anything older than that (and an hour) is
+        // abandoned. Uploads a record names are aborted above when they expire.
+        let ttl = kumocms_core::service::chrono_duration_of(service.config().pending_upload_ttl);
+        let before = ttl
+            .checked_add(&chrono::Duration::hours(1))
+            .and_then(|age| service.clock().now().checked_sub_signed(age));
+        if let Some(before) = before {
+            match blobs.clean_multipart(before).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed abandoned multipart uploads"),
+                Err(error) => tracing::warn!(%error, "removing abandoned multipart uploads failed"),
             }
         }
         // The trash and the revision retention, one batch per tick.

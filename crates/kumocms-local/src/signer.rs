@@ -40,6 +40,8 @@ pub enum LinkMethod {
     Upload,
     /// A download (`GET`, or `HEAD`).
     Download,
+    /// One part of a multipart upload (`PUT`).
+    UploadPart,
 }
 
 impl LinkMethod {
@@ -47,6 +49,7 @@ impl LinkMethod {
         match self {
             Self::Upload => "PUT",
             Self::Download => "GET",
+            Self::UploadPart => "PUT-PART",
         }
     }
 }
@@ -85,6 +88,9 @@ pub struct LinkQuery {
     pub content_type: Option<String>,
     pub sha256: Option<String>,
     pub name: Option<String>,
+    /// Part links: the multipart upload and the part number.
+    pub upload_id: Option<String>,
+    pub part: Option<String>,
     pub sig: Option<String>,
 }
 
@@ -101,6 +107,9 @@ pub struct VerifiedLink {
     pub sha256: Option<String>,
     /// Downloads: the file name offered in `Content-Disposition`.
     pub file_name: Option<String>,
+    /// Part uploads: the multipart upload and the part number.
+    pub upload_id: Option<String>,
+    pub part_number: Option<u32>,
 }
 
 /// Everything a link binds, before it is turned into a URL.
@@ -112,6 +121,9 @@ struct Fields<'a> {
     length: Option<u64>,
     sha256: Option<&'a str>,
     file_name: Option<&'a str>,
+    /// Part links only; absent from the canonical form of the other links, so
+    /// links issued before part links existed still verify.
+    part: Option<(&'a str, u32)>,
 }
 
 impl Fields<'_> {
@@ -138,6 +150,10 @@ impl Fields<'_> {
         field(&mut out, length.as_deref());
         field(&mut out, self.sha256);
         field(&mut out, self.file_name);
+        if let Some((upload_id, number)) = self.part {
+            field(&mut out, Some(upload_id));
+            field(&mut out, Some(&number.to_string()));
+        }
         out
     }
 }
@@ -229,6 +245,7 @@ impl LinkSigner {
             length: Some(length),
             sha256,
             file_name: None,
+            part: None,
         };
         let sig = self.sign(&fields);
         let mut url = format!(
@@ -242,6 +259,36 @@ impl LinkSigner {
         }
         url.push_str(&format!("&sig={sig}"));
         url
+    }
+
+    /// The URL of a link to upload part `part_number` (exactly `length` bytes) of
+    /// the multipart upload `upload_id` to `key`.
+    pub fn sign_part(
+        &self,
+        base_url: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        expires_at: DateTime<Utc>,
+        length: u64,
+    ) -> String {
+        let fields = Fields {
+            method: LinkMethod::UploadPart,
+            key,
+            expires: expires_at.timestamp(),
+            content_type: "",
+            length: Some(length),
+            sha256: None,
+            file_name: None,
+            part: Some((upload_id, part_number)),
+        };
+        let sig = self.sign(&fields);
+        format!(
+            "{}/blobs/{key}?upload_id={}&part={part_number}&expires={}&length={length}&type=&sig={sig}",
+            base_url.trim_end_matches('/'),
+            encode(upload_id),
+            fields.expires,
+        )
     }
 
     /// The URL of a download link for `key`.
@@ -261,6 +308,7 @@ impl LinkSigner {
             length: None,
             sha256: None,
             file_name: Some(file_name),
+            part: None,
         };
         let sig = self.sign(&fields);
         format!(
@@ -301,7 +349,9 @@ impl LinkSigner {
             .as_deref()
             .ok_or_else(|| malformed("the type parameter is missing"))?;
         let length = match (method, query.length.as_deref()) {
-            (LinkMethod::Upload, None) => return Err(malformed("the length parameter is missing")),
+            (LinkMethod::Upload | LinkMethod::UploadPart, None) => {
+                return Err(malformed("the length parameter is missing"));
+            }
             (_, None) => None,
             (_, Some(text)) => Some(
                 text.parse::<u64>()
@@ -311,6 +361,18 @@ impl LinkSigner {
         if method == LinkMethod::Download && query.name.is_none() {
             return Err(malformed("the name parameter is missing"));
         }
+        let part = match (method, query.upload_id.as_deref(), query.part.as_deref()) {
+            (LinkMethod::UploadPart, Some(upload_id), Some(number)) => Some((
+                upload_id,
+                number
+                    .parse::<u32>()
+                    .map_err(|_| malformed("the part parameter is not a number"))?,
+            )),
+            (LinkMethod::UploadPart, _, _) => {
+                return Err(malformed("the upload_id or part parameter is missing"));
+            }
+            _ => None,
+        };
         let fields = Fields {
             method,
             key,
@@ -319,6 +381,7 @@ impl LinkSigner {
             length,
             sha256: query.sha256.as_deref(),
             file_name: query.name.as_deref(),
+            part,
         };
         let mut mac = self.mac();
         mac.update(&fields.canonical());
@@ -335,6 +398,8 @@ impl LinkSigner {
             length,
             sha256: query.sha256.clone(),
             file_name: query.name.clone(),
+            upload_id: part.map(|(id, _)| id.to_owned()),
+            part_number: part.map(|(_, n)| n),
         })
     }
 }

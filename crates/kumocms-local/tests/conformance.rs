@@ -48,6 +48,20 @@ async fn file_blob_store_conforms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_blob_store_takes_multipart_uploads() {
+    let served = common::served_store(1 << 30).await;
+    conformance::blob_multipart(served.store.as_ref(), &common::HttpUploader::default()).await;
+    // The completed upload was announced once, like a single PUT; the aborted one not.
+    let created = served.events.events().len();
+    assert_eq!(created, 1, "{:?}", served.events.events());
+    let left: Vec<String> = common::files_under(served.dir.path())
+        .into_iter()
+        .filter(|f| f != "signing.key")
+        .collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_blob_store_copies_and_announces_the_copy() {
     let served = common::served_store(1 << 30).await;
     conformance::blob_copy(served.store.as_ref(), &common::HttpUploader::default()).await;

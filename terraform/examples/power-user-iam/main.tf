@@ -38,8 +38,8 @@ locals {
     Resource = ["*"]
   }
 
-  # Also the dlq function's: it scans for expired pending uploads and, like
-  # events, deletes content with all its versions.
+  # Also the dlq function's: it scans for expired pending uploads (aborting their
+  # multipart uploads) and, like events, deletes content with all its versions.
   event_processing = [
     {
       Sid      = "ListDocumentVersions"
@@ -51,6 +51,13 @@ locals {
       Sid      = "ReadAndDeleteDocuments"
       Effect   = "Allow"
       Action   = ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]
+      Resource = ["${local.bucket_arn}/documents/*"]
+    },
+    {
+      # The dlq function's sweep aborts the multipart uploads of expired uploads.
+      Sid      = "AbortAbandonedMultipartUploads"
+      Effect   = "Allow"
+      Action   = ["s3:AbortMultipartUpload"]
       Resource = ["${local.bucket_arn}/documents/*"]
     },
     {
@@ -91,7 +98,7 @@ resource "aws_iam_role_policy" "lambda_api" {
         Effect = "Allow"
         Action = [
           "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
-          "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload",
+          "s3:DeleteObjectVersion", "s3:RestoreObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
         ]
         Resource = ["${local.bucket_arn}/documents/*"]
       },

@@ -12,6 +12,7 @@ mod history;
 mod lifecycle;
 mod links;
 mod listing;
+mod multipart;
 mod openapi;
 mod restart;
 mod security;

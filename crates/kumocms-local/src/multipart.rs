@@ -1,0 +1,404 @@
+//! Multipart uploads in the file store, the local stand-in for S3's:
+//!
+//! ```text
+//! multipart/<upload_id>/upload.json    what the upload binds (key, size, plan, checksum)
+//! multipart/<upload_id>/data           the whole file, sized up front; each part is
+//!                                      written at its offset, in any order, in parallel
+//! multipart/<upload_id>/parts/<n>.json part n received whole and synced: size, etag
+//! ```
+//!
+//! No part is ever copied again: completion checks that every part is there (and,
+//! when a checksum was declared, hashes the file once), then hard-links `data` into
+//! `blobs/hot/<key>` under the lifecycle lock, exactly where a single PUT lands, and
+//! announces it with `ObjectCreated`; the event processor promotes it like any upload.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use kumocms_core::BlobRef;
+use kumocms_core::events::StorageEvent;
+use kumocms_core::multipart::PartPlan;
+use kumocms_core::ports::{
+    BlobError, BlobStore, MultipartSpec, PartSpec, ReceivedPart, SignedLink,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::blobs::{FsBlobStore, blocking, chrono_duration, truncate_to_seconds};
+use crate::fsutil;
+
+/// What a multipart upload binds, as persisted in `upload.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UploadRecord {
+    pub key: String,
+    pub size: u64,
+    pub part_size: u64,
+    pub part_count: u32,
+    #[serde(default)]
+    pub checksum_sha256: Option<String>,
+    pub started_at: DateTime<Utc>,
+}
+
+impl UploadRecord {
+    fn plan(&self) -> PartPlan {
+        PartPlan {
+            part_size: self.part_size,
+            part_count: self.part_count,
+        }
+    }
+}
+
+/// A part received whole, as persisted in `parts/<n>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PartRecord {
+    size: u64,
+    etag: String,
+}
+
+/// Where one part's bytes go.
+#[derive(Debug, Clone)]
+pub(crate) struct PartTarget {
+    pub data: PathBuf,
+    pub offset: u64,
+    pub length: u64,
+    pub marker: PathBuf,
+}
+
+/// Why a part cannot be received (answered before its body is read).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PartRefusal {
+    #[error("no multipart upload has this id (completed, aborted or never started)")]
+    UnknownUpload,
+    #[error("part {number} is not part of this upload (1 to {count})")]
+    NoSuchPart { number: u32, count: u32 },
+    #[error("part {number} holds {expected} bytes, but the link says {signed}")]
+    WrongLength {
+        number: u32,
+        expected: u64,
+        signed: u64,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Upload ids are ULIDs made here; anything else names no upload (and never
+/// becomes a path).
+fn valid_upload_id(upload_id: &str) -> bool {
+    upload_id.len() == 26 && upload_id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn read_record(dir: &std::path::Path) -> std::io::Result<Option<UploadRecord>> {
+    match std::fs::read(dir.join("upload.json")) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(std::io::Error::other),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+impl FsBlobStore {
+    fn upload_dir(&self, upload_id: &str) -> Option<PathBuf> {
+        valid_upload_id(upload_id).then(|| self.multipart_dir().join(upload_id))
+    }
+
+    /// The record of `upload_id` if it uploads to `key`.
+    async fn load_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(PathBuf, UploadRecord), BlobError> {
+        let not_found = || BlobError::UploadNotFound(upload_id.to_owned());
+        let dir = self.upload_dir(upload_id).ok_or_else(not_found)?;
+        let read = dir.clone();
+        let record = blocking(move || read_record(&read)).await?;
+        match record {
+            Some(record) if record.key == key => Ok((dir, record)),
+            _ => Err(not_found()),
+        }
+    }
+
+    pub(crate) async fn start_parts(&self, spec: &MultipartSpec) -> Result<String, BlobError> {
+        let key = self.checked(&spec.blob)?.to_owned();
+        let upload_id = ulid::Ulid::new().to_string();
+        let dir = self.multipart_dir().join(&upload_id);
+        // Built in tmp/ and renamed into multipart/ whole, so the sweep never sees
+        // (and removes) an upload half made.
+        let staging = self.tmp_dir().join(format!("multipart-{upload_id}"));
+        let record = UploadRecord {
+            key,
+            size: spec.size,
+            part_size: spec.part_size,
+            part_count: spec.part_count,
+            checksum_sha256: spec.checksum_sha256.clone(),
+            started_at: self.clock().now(),
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|e| BlobError::Other(e.to_string()))?;
+        blocking(move || {
+            let made = (|| {
+                fsutil::create_dir_all_durable(&staging.join("parts"))?;
+                let data = std::os::unix::fs::OpenOptionsExt::mode(
+                    std::fs::OpenOptions::new().write(true).create_new(true),
+                    fsutil::PRIVATE_FILE_MODE,
+                )
+                .open(staging.join("data"))?;
+                // Sized up front: each part is written at its offset, in any order.
+                data.set_len(record.size)?;
+                data.sync_all()?;
+                fsutil::write_replace(&staging.join("upload.json"), &bytes)?;
+                std::fs::rename(&staging, &dir)?;
+                if let Some(parent) = dir.parent() {
+                    fsutil::sync_dir(parent)?;
+                }
+                Ok(())
+            })();
+            if made.is_err() {
+                let _ = fsutil::remove_dir_if_exists(&staging);
+            }
+            made
+        })
+        .await?;
+        Ok(upload_id)
+    }
+
+    pub(crate) async fn sign_part(&self, spec: &PartSpec) -> Result<SignedLink, BlobError> {
+        let key = self.checked(&spec.blob)?;
+        self.load_upload(key, &spec.upload_id).await?;
+        let base = self.link_base()?;
+        let expires_at = self.clock().now() + chrono_duration(spec.expires_in);
+        let url = self.signer().sign_part(
+            &base,
+            key,
+            &spec.upload_id,
+            spec.part_number,
+            expires_at,
+            spec.size,
+        );
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert("Content-Length".to_owned(), spec.size.to_string());
+        Ok(SignedLink {
+            method: "PUT".into(),
+            url,
+            headers,
+            expires_at: truncate_to_seconds(expires_at),
+        })
+    }
+
+    pub(crate) async fn parts_received(
+        &self,
+        blob: &BlobRef,
+        upload_id: &str,
+    ) -> Result<Vec<ReceivedPart>, BlobError> {
+        let key = self.checked(blob)?;
+        let (dir, record) = self.load_upload(key, upload_id).await?;
+        blocking(move || read_parts(&dir, &record)).await
+    }
+
+    /// Where part `number` of `upload_id` goes, if the upload exists, uploads to
+    /// `key`, has that part, and the part is `length` bytes.
+    pub(crate) fn part_target(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        length: u64,
+    ) -> Result<PartTarget, PartRefusal> {
+        let dir = self
+            .upload_dir(upload_id)
+            .ok_or(PartRefusal::UnknownUpload)?;
+        let record = read_record(&dir)?
+            .filter(|r| r.key == key)
+            .ok_or(PartRefusal::UnknownUpload)?;
+        let plan = record.plan();
+        let expected = plan
+            .part_len(record.size, number)
+            .ok_or(PartRefusal::NoSuchPart {
+                number,
+                count: plan.part_count,
+            })?;
+        if expected != length {
+            return Err(PartRefusal::WrongLength {
+                number,
+                expected,
+                signed: length,
+            });
+        }
+        Ok(PartTarget {
+            data: dir.join("data"),
+            offset: plan.part_offset(number),
+            length,
+            marker: dir.join("parts").join(format!("{number}.json")),
+        })
+    }
+
+    pub(crate) async fn join_parts(
+        &self,
+        spec: &MultipartSpec,
+        upload_id: &str,
+        parts: &[ReceivedPart],
+    ) -> Result<(), BlobError> {
+        let key = self.checked(&spec.blob)?.to_owned();
+        {
+            // The same lock (and the same "no content under this key yet" check) as a
+            // single PUT takes before linking its bytes into place.
+            let _lifecycle = self.lock_lifecycle().await;
+            let (dir, record) = self.load_upload(&key, upload_id).await?;
+            let received = {
+                let (dir, record) = (dir.clone(), record.clone());
+                blocking(move || read_parts(&dir, &record)).await?
+            };
+            let plan = record.plan();
+            let complete = received.len() == plan.part_count as usize
+                && received
+                    .iter()
+                    .all(|p| plan.part_len(record.size, p.part_number) == Some(p.size))
+                && parts.len() == received.len();
+            if !complete {
+                return Err(BlobError::Rejected {
+                    code: "missing_parts",
+                    message: format!(
+                        "{} of {} parts have arrived whole; upload the rest, then complete again",
+                        received.len(),
+                        plan.part_count
+                    ),
+                });
+            }
+            if self.has_content(&key).await? {
+                return Err(BlobError::Rejected {
+                    code: "already_uploaded",
+                    message: "content was already stored for this upload".into(),
+                });
+            }
+            let target = self.hot_path(&key);
+            let declared = record.checksum_sha256.clone();
+            let joined =
+                blocking(move || join_in_place(&dir, &target, declared.as_deref())).await?;
+            if let Err(refusal) = joined {
+                return Err(refusal);
+            }
+        }
+        self.events()
+            .publish(StorageEvent::ObjectCreated {
+                location: self.location(),
+                key: key.clone(),
+            })
+            .await;
+        tracing::info!(%key, size = spec.size, parts = spec.part_count, "multipart upload stored");
+        Ok(())
+    }
+
+    pub(crate) async fn drop_parts(
+        &self,
+        blob: &BlobRef,
+        upload_id: &str,
+    ) -> Result<(), BlobError> {
+        let key = self.checked(blob)?;
+        let dir = match self.load_upload(key, upload_id).await {
+            Ok((dir, _)) => dir,
+            Err(BlobError::UploadNotFound(_)) => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        blocking(move || fsutil::remove_dir_if_exists(&dir)).await
+    }
+
+    /// Removes multipart uploads started before `before` (abandoned ones whose
+    /// record is gone, e.g. a document deleted mid-upload); returns how many.
+    pub async fn clean_multipart(&self, before: DateTime<Utc>) -> Result<usize, BlobError> {
+        let root = self.multipart_dir();
+        blocking(move || {
+            let mut removed = 0;
+            for entry in std::fs::read_dir(&root)? {
+                let dir = entry?.path();
+                let stale = match read_record(&dir) {
+                    Ok(Some(record)) => record.started_at < before,
+                    // Uploads are renamed into place with their record; one without
+                    // is damaged (and cannot be completed).
+                    Ok(None) | Err(_) => true,
+                };
+                if stale {
+                    fsutil::remove_dir_if_exists(&dir)?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+fn read_parts(dir: &std::path::Path, record: &UploadRecord) -> std::io::Result<Vec<ReceivedPart>> {
+    let mut parts = Vec::new();
+    for number in 1..=record.part_count {
+        match std::fs::read(dir.join("parts").join(format!("{number}.json"))) {
+            Ok(bytes) => {
+                let part: PartRecord =
+                    serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+                parts.push(ReceivedPart {
+                    part_number: number,
+                    size: part.size,
+                    etag: part.etag,
+                });
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(parts)
+}
+
+/// Checks the declared checksum (one pass over the file), then links `data` into
+/// place and drops the upload's directory. `Ok(Err(_))` is a refusal: nothing moved.
+fn join_in_place(
+    dir: &std::path::Path,
+    target: &std::path::Path,
+    declared: Option<&str>,
+) -> std::io::Result<Result<(), BlobError>> {
+    let data = dir.join("data");
+    let file = std::fs::File::open(&data)?;
+    if let Some(declared) = declared {
+        let mut hasher = Sha256::new();
+        std::io::copy(
+            &mut std::io::BufReader::with_capacity(1 << 20, &file),
+            &mut hasher,
+        )?;
+        let actual = hex::encode(hasher.finalize());
+        if !declared.eq_ignore_ascii_case(&actual) {
+            return Ok(Err(BlobError::Rejected {
+                code: "checksum_mismatch",
+                message: format!(
+                    "the joined parts have SHA-256 {actual}, not the declared {declared}; nothing was made current. Upload the right parts again (or abort) and complete again"
+                ),
+            }));
+        }
+    }
+    file.sync_all()?;
+    drop(file);
+    if let Some(parent) = target.parent() {
+        fsutil::create_dir_all_durable(parent)?;
+    }
+    match std::fs::hard_link(&data, target) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Ok(Err(BlobError::Rejected {
+                code: "already_uploaded",
+                message: "content was already stored for this upload".into(),
+            }));
+        }
+        Err(error) => return Err(error),
+    }
+    if let Some(parent) = target.parent() {
+        fsutil::sync_dir(parent)?;
+    }
+    fsutil::remove_dir_if_exists(dir)?;
+    Ok(Ok(()))
+}
+
+/// Records part `target` as received whole (after its bytes were synced).
+pub(crate) fn mark_part_received(target: &PartTarget, etag: &str) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(&PartRecord {
+        size: target.length,
+        etag: etag.to_owned(),
+    })
+    .map_err(std::io::Error::other)?;
+    fsutil::write_replace(&target.marker, &bytes)
+}
