@@ -4,6 +4,7 @@
 # as files per second. The median of several runs, each on a fresh data directory.
 #   scripts/bench-client.sh            # 5 runs
 #   KUMOCMS_BENCH_CLIENT_RUNS=3 scripts/bench-client.sh
+#   KUMOCMS_BENCH_CLIENT_JOBS=64 scripts/bench-client.sh   # files at once (put --jobs)
 # Needs: cargo, curl, python3.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,7 +46,7 @@ for run in $(seq 1 "$runs"); do
     sleep 0.1
   done
   start=$(date +%s.%N)
-  "$bin" put "$work/files" --json >"$work/put.json"
+  "$bin" put "$work/files" --json ${KUMOCMS_BENCH_CLIENT_JOBS:+--jobs "$KUMOCMS_BENCH_CLIENT_JOBS"} >"$work/put.json"
   end=$(date +%s.%N)
   count="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/put.json")"
   [[ "$count" == "$files" ]] || { echo "run $run: $count documents, expected $files" >&2; exit 1; }

@@ -9,6 +9,7 @@
 mod common;
 
 mod commands;
+mod multipart;
 mod multipart_protocol;
 mod progress;
 mod transfers;

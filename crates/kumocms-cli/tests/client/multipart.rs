@@ -74,8 +74,15 @@ async fn a_killed_multipart_put_resumes_from_the_parts_received() {
     let path = client.file("large.bin", &bytes);
     let part_size = PART.to_string();
     let args = [
-        "put", &path, "--multipart-threshold", "1", "--part-size", &part_size,
-        "--parallel", "2", "--json",
+        "put",
+        &path,
+        "--multipart-threshold",
+        "1",
+        "--part-size",
+        &part_size,
+        "--parallel",
+        "2",
+        "--json",
     ];
 
     let mut first = client.command(&args);
@@ -117,9 +124,17 @@ async fn a_killed_multipart_put_resumes_from_the_parts_received() {
     child.kill().await.unwrap();
     let _ = child.wait().await;
     let sent_before = counted.load(Ordering::Relaxed);
-    assert!(sent_before < size as u64, "killed before the end ({sent_before} bytes)");
+    assert!(
+        sent_before < size as u64,
+        "killed before the end ({sent_before} bytes)"
+    );
 
-    let output = client.command(&args).env("HTTP_PROXY", &proxy).output().await.unwrap();
+    let output = client
+        .command(&args)
+        .env("HTTP_PROXY", &proxy)
+        .output()
+        .await
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("resuming"), "{stderr}");
@@ -131,7 +146,10 @@ async fn a_killed_multipart_put_resumes_from_the_parts_received() {
         (total as f64) < 1.5 * size as f64,
         "{total} bytes sent in total for a {size}-byte file"
     );
-    assert!(total >= size as u64, "every byte went through the proxy: {total}");
+    assert!(
+        total >= size as u64,
+        "every byte went through the proxy: {total}"
+    );
     assert!(
         std::fs::read_dir(&uploads).unwrap().next().is_none(),
         "the resume state is removed once complete"
