@@ -17,6 +17,13 @@ mod transfers;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use futures_util::TryStreamExt;
 use serde_json::Value;
 
 /// The client binary with its own config and cache directories, pointed at a server.
@@ -138,4 +145,56 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
                 .wrapping_add(u64::from(seed)) as u8
         })
         .collect()
+}
+
+/// A forward HTTP proxy (set as HTTP_PROXY) that counts the body bytes passing
+/// through it: (its URL, bytes sent by the client, bytes received by the client).
+pub async fn counting_proxy() -> (String, Arc<AtomicU64>, Arc<AtomicU64>) {
+    let counted = Arc::new(AtomicU64::new(0));
+    let received = Arc::new(AtomicU64::new(0));
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    async fn forward(
+        State((http, counted, received)): State<(reqwest::Client, Arc<AtomicU64>, Arc<AtomicU64>)>,
+        request: Request,
+    ) -> Response {
+        let (parts, body) = request.into_parts();
+        let stream = body.into_data_stream().inspect_ok(move |chunk| {
+            counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        });
+        let mut outgoing = http
+            .request(parts.method, parts.uri.to_string())
+            .body(reqwest::Body::wrap_stream(stream));
+        for (name, value) in &parts.headers {
+            if name != "host" && name != "proxy-connection" {
+                outgoing = outgoing.header(name, value);
+            }
+        }
+        match outgoing.send().await {
+            Ok(answer) => {
+                let mut response = Response::builder().status(answer.status());
+                for (name, value) in answer.headers() {
+                    response = response.header(name, value);
+                }
+                let stream = answer.bytes_stream().inspect_ok(move |chunk| {
+                    received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                });
+                response.body(Body::from_stream(stream)).unwrap()
+            }
+            Err(_) => Response::builder().status(502).body(Body::empty()).unwrap(),
+        }
+    }
+    let app =
+        axum::Router::new()
+            .fallback(forward)
+            .with_state((http, counted.clone(), received.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{address}"), counted, received)
 }

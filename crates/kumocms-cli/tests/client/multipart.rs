@@ -2,65 +2,11 @@
 //! half-way that resumes from the parts already received, sending fewer than 1.5×
 //! the file's bytes in total (counted by an HTTP proxy every request goes through).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
-use futures_util::TryStreamExt;
 
 use crate::common::TestServer;
 use crate::{Client, id_of, pattern};
-
-/// A forward HTTP proxy that counts the request body bytes passing through it.
-async fn counting_proxy() -> (String, Arc<AtomicU64>) {
-    let counted = Arc::new(AtomicU64::new(0));
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    async fn forward(
-        State((http, counted)): State<(reqwest::Client, Arc<AtomicU64>)>,
-        request: Request,
-    ) -> Response {
-        let (parts, body) = request.into_parts();
-        let stream = body.into_data_stream().inspect_ok(move |chunk| {
-            counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        });
-        let mut outgoing = http
-            .request(parts.method, parts.uri.to_string())
-            .body(reqwest::Body::wrap_stream(stream));
-        for (name, value) in &parts.headers {
-            if name != "host" && name != "proxy-connection" {
-                outgoing = outgoing.header(name, value);
-            }
-        }
-        match outgoing.send().await {
-            Ok(answer) => {
-                let mut response = Response::builder().status(answer.status());
-                for (name, value) in answer.headers() {
-                    response = response.header(name, value);
-                }
-                response
-                    .body(Body::from_stream(answer.bytes_stream()))
-                    .unwrap()
-            }
-            Err(_) => Response::builder().status(502).body(Body::empty()).unwrap(),
-        }
-    }
-    let app = axum::Router::new()
-        .fallback(forward)
-        .with_state((http, counted.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{address}"), counted)
-}
 
 const PART: usize = 5 * 1024 * 1024;
 
@@ -68,7 +14,7 @@ const PART: usize = 5 * 1024 * 1024;
 async fn a_killed_multipart_put_resumes_from_the_parts_received() {
     let server = TestServer::start().await;
     let client = Client::new(&server.base);
-    let (proxy, counted) = counting_proxy().await;
+    let (proxy, counted, _) = crate::counting_proxy().await;
     let size = 10 * PART + 123;
     let bytes = pattern(size, 5);
     let path = client.file("large.bin", &bytes);

@@ -73,11 +73,29 @@ async fn a_partial_download_is_resumed_and_verified() {
     let out = client.dir().join("resume.out");
     let partial = client.dir().join("resume.out.kumocms-partial");
 
-    // An interrupted run left the first half.
+    // An interrupted run left the first half: only the rest is fetched (Range),
+    // counted by a proxy the download goes through.
     std::fs::write(&partial, &bytes[..bytes.len() / 2]).unwrap();
-    client.ok(&["get", &id, "-o", out.to_str().unwrap()]).await;
+    let (proxy, _, received) = crate::counting_proxy().await;
+    let output = client
+        .command(&["get", &id, "-o", out.to_str().unwrap()])
+        .env("HTTP_PROXY", &proxy)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(std::fs::read(&out).unwrap() == bytes);
     assert!(!partial.exists(), "the partial file became the output");
+    let fetched = received.load(std::sync::atomic::Ordering::Relaxed) as usize;
+    let rest = bytes.len() - bytes.len() / 2;
+    assert!(
+        fetched >= rest && fetched < rest + 64 * 1024,
+        "{fetched} bytes received for the {rest} missing (plus the document's JSON)"
+    );
 
     // A partial file with wrong bytes never ends up in the output: the SHA-256 check
     // catches it and the download starts again from zero.
