@@ -14,6 +14,10 @@ step "Cargo tools (cargo-nextest, cargo-machete), installed when missing"
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 command -v cargo-machete >/dev/null || cargo install --locked cargo-machete
 
+step "tmux (the client's progress-bar test records a terminal), installed when missing"
+command -v tmux >/dev/null || { sudo -n true 2>/dev/null && SUDO=sudo || SUDO=; \
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq tmux; }
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -2,5 +2,6 @@
 //! the embedded adapters and the API router, so that tests start exactly what
 //! `kumocms serve` runs.
 
+pub mod client;
 pub mod listener;
 pub mod server;

@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kumocms_cli::client::ClientCommand;
 use kumocms_cli::server::{self, ServeOptions};
 use tracing_subscriber::EnvFilter;
 
-/// KumoCMS: a document store. `serve` runs it on this machine with embedded storage.
+/// KumoCMS: a document store. `serve` runs it on this machine with embedded storage;
+/// the other commands (`put`, `get`, `ls`, …) are a client for its API, local or on AWS.
 #[derive(Parser)]
-#[command(name = "kumocms", version, about)]
+#[command(name = "kumocms", version, about, after_help = kumocms_cli::client::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,6 +37,8 @@ enum Command {
         #[arg(long, default_value = "./kumocms-data", env = "KUMOCMS_DATA_DIR")]
         data_dir: PathBuf,
     },
+    #[command(flatten)]
+    Client(Box<ClientCommand>),
 }
 
 #[derive(clap::Args)]
@@ -119,9 +123,30 @@ fn parse_origins(list: &str) -> Result<Origins, kumocms_api::web::InvalidOrigin>
     kumocms_api::web::parse_origins(list).map(Origins)
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
+fn main() -> std::process::ExitCode {
+    // A wrong command line exits 1 (clap's own default is 2, which the client's
+    // documented codes give to "not found"); --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
+    if let Command::Client(command) = cli.command {
+        return std::process::ExitCode::from(kumocms_cli::client::run(*command));
+    }
+    match run_server_command(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_server_command(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Routes { json } => {
             if json {
                 println!("{}", serde_json::to_string_pretty(kumocms_api::ROUTES)?);
@@ -139,6 +164,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(*args),
         Command::Reindex { data_dir } => reindex(&data_dir),
+        Command::Client(_) => Ok(()),
     }
 }
 
@@ -253,4 +279,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("API:  {base}/openapi.json   Stop: Ctrl-C");
         running.run_until_signal().await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every command and flag (duplicate names, conflicting ids),
+    /// which otherwise fire only when that subcommand is parsed in a debug build.
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }
