@@ -10,10 +10,10 @@ cd "$root"
 scripts/venv.sh
 if [[ ! -x /usr/bin/chromium ]]; then
   echo "--> test-browser: installing Debian's chromium"
-  sudo_if_needed=()
-  [[ $(id -u) -eq 0 ]] || sudo_if_needed=(sudo)
-  "${sudo_if_needed[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_if_needed[@]}" apt-get install -y -qq chromium >/dev/null
+  SUDO=
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 for js in crates/kumocms-api/ui/*.js; do
   node --check "$js"

@@ -37,6 +37,9 @@ scripts/with-moto.sh cargo nextest run --workspace --locked --no-fail-fast
 step "Schema-driven API tests (schemathesis against kumocms serve)"
 scripts/schemathesis.sh
 
+step "The web interface in Debian's Chromium (Playwright), screenshots in target/browser-screenshots"
+scripts/test-browser.sh
+
 step "The README's Quickstart, 20 times in a row from a fresh data directory"
 scripts/test-quickstart.sh 20
 
