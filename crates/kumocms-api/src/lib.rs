@@ -10,8 +10,8 @@ mod health;
 pub mod openapi;
 mod revisions;
 mod trace;
-pub mod web;
 mod uploads;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -180,7 +180,10 @@ pub fn router(state: ApiState) -> Router {
 pub fn app(state: ApiState, web: &WebOptions) -> Router {
     let app = router(state);
     match &web.ui {
-        Some(auth) => app.merge(web::routes(auth.clone())),
+        // The merged router answers a wrong method with the API's JSON 405 too.
+        Some(auth) => app
+            .merge(web::routes(auth.clone()))
+            .method_not_allowed_fallback(error::method_not_allowed),
         None => app,
     }
 }

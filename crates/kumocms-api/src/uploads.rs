@@ -118,6 +118,11 @@ pub struct PartsBody {
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {}
 
+/// Sign part links
+///
+/// Short-lived links for the parts of a multipart upload, up to 1,000 at a time; a
+/// part may be signed again at any time (a link that expired mid-transfer is no
+/// problem).
 #[utoipa::path(
     post, path = "/documents/{id}/uploads/{upload_id}/parts", tag = "uploads",
     params(
@@ -158,6 +163,10 @@ pub async fn sign_parts(
     Ok(Json(PartLinksBody { upload_id, parts }).into_response())
 }
 
+/// List the parts received
+///
+/// The parts stored so far, for a client that resumes after a crash: send the
+/// others, then complete.
 #[utoipa::path(
     get, path = "/documents/{id}/uploads/{upload_id}/parts", tag = "uploads",
     params(
@@ -187,6 +196,11 @@ pub async fn list_parts(
     .into_response())
 }
 
+/// Complete a multipart upload
+///
+/// Checks that every part is there with its size (and the declared SHA-256), then
+/// assembles them; the content becomes current once checked and extracted, like a
+/// single upload (202).
 #[utoipa::path(
     post, path = "/documents/{id}/uploads/{upload_id}/complete", tag = "uploads",
     params(
@@ -217,6 +231,9 @@ pub async fn complete_upload(
     ))
 }
 
+/// Abort a multipart upload
+///
+/// Drops the parts received; the document's current content is untouched.
 #[utoipa::path(
     delete, path = "/documents/{id}/uploads/{upload_id}", tag = "uploads",
     params(

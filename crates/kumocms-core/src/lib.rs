@@ -19,8 +19,8 @@ pub mod id;
 pub mod lifecycle;
 #[cfg(feature = "memory")]
 pub mod memory;
-pub mod ooxml;
 pub mod multipart;
+pub mod ooxml;
 pub mod page_budget;
 pub mod pdf;
 pub mod ports;

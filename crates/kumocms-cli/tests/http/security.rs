@@ -389,6 +389,21 @@ async fn ids_that_are_not_canonical_ulids_reach_no_document() {
                     body.clone(),
                 )
                 .await;
+            // `%2e%2e` is `..` to the client's URL parser: /documents/%2e%2e is sent
+            // as /, where GET redirects to the web interface and other methods get
+            // 405: neither reaches a document.
+            if *suffix == "" && bad == "%2e%2e" {
+                let expected = if *method == Method::GET {
+                    StatusCode::FOUND
+                } else {
+                    StatusCode::METHOD_NOT_ALLOWED
+                };
+                assert_eq!(status, expected, "{method} {bad}: {response}");
+                if *method != Method::GET {
+                    assert_eq!(response["error"], "method_not_allowed", "{response}");
+                }
+                continue;
+            }
             assert!(
                 status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND,
                 "{method} {bad}{suffix}: {status} {response}"
