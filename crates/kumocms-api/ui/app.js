@@ -32,7 +32,7 @@ function h(tag, attributes = {}, ...children) {
 function show(title, ...content) {
   document.title = title ? `${title} · KumoCMS` : "KumoCMS";
   const heading = h("h1", { tabindex: "-1" }, title);
-  main.replaceChildren(heading, ...content);
+  main.replaceChildren(heading, ...content.filter(Boolean));
   heading.focus();
 }
 
