@@ -202,8 +202,8 @@ run "cors_wildcard_without_web_ui" {
     error_message = "without the interface, the bucket allows only the listed origins"
   }
   assert {
-    condition     = length(aws_api_gateway_method.preflight) == 12 && !contains(keys(aws_api_gateway_method.preflight), "/ui")
-    error_message = "without the interface, preflights only on the API's 12 paths"
+    condition     = length(aws_api_gateway_method.preflight) == 15 && !contains(keys(aws_api_gateway_method.preflight), "/ui")
+    error_message = "without the interface, preflights only on the API's 15 paths"
   }
 }
 
