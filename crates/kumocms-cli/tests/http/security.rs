@@ -392,7 +392,7 @@ async fn ids_that_are_not_canonical_ulids_reach_no_document() {
             // `%2e%2e` is `..` to the client's URL parser: /documents/%2e%2e is sent
             // as /, where GET redirects to the web interface and other methods get
             // 405: neither reaches a document.
-            if *suffix == "" && bad == "%2e%2e" {
+            if suffix.is_empty() && bad == "%2e%2e" {
                 let expected = if *method == Method::GET {
                     StatusCode::FOUND
                 } else {
