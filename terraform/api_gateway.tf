@@ -6,12 +6,8 @@ resource "aws_api_gateway_rest_api" "this" {
   name        = "${local.name_prefix}-api"
   description = "KumoCMS document API (${var.environment}, ${var.aws_region})"
 
-  # The web interface's assets come from the api function; a body it returns
-  # base64-encoded (compressed or binary, isBase64Encoded) reaches the browser
-  # decoded only when the request's Accept matches a binary media type, and a
-  # browser asks for scripts with Accept */*. lambda_http decodes base64 request
-  # bodies, so the API's JSON routes are unaffected.
-  binary_media_types = var.enable_web_ui ? ["*/*"] : []
+  # No binary media types: the interface's assets are text (HTML, CSS, JavaScript,
+  # SVG), which lambda_http returns as text, so API Gateway passes them unchanged.
 
   endpoint_configuration {
     types            = [var.api_gateway_endpoint_type]
@@ -196,8 +192,8 @@ resource "aws_api_gateway_method" "preflight" {
   #checkov:skip=CKV_AWS_59:CORS preflights (OPTIONS) carry no credentials by the Fetch standard, so they cannot be behind an authorizer; the api function answers them with headers only, no data (tests/web_ui_cors.tftest.hcl).
   for_each = toset(local.preflight_paths)
 
-  rest_api_id        = aws_api_gateway_rest_api.this.id
-  resource_id        = local.api_resource_ids[each.key]
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  resource_id          = local.api_resource_ids[each.key]
   http_method          = "OPTIONS"
   authorization        = "NONE"
   request_validator_id = aws_api_gateway_request_validator.this.id
@@ -263,8 +259,8 @@ resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   description = "KumoCMS ${var.environment}"
 
-  # Redeploy whenever a route, method, integration, authorizer, gateway response,
-  # binary media type or the resource policy changes.
+  # Redeploy whenever a route, method, integration, authorizer, gateway response or
+  # the resource policy changes.
   triggers = {
     redeployment = sha1(jsonencode([
       local.routes,
@@ -274,7 +270,6 @@ resource "aws_api_gateway_deployment" "this" {
       { for k, m in aws_api_gateway_method.preflight : k => [m.id, m.authorization] },
       { for k, i in aws_api_gateway_integration.preflight : k => [i.id, i.uri, i.type] },
       { for k, r in aws_api_gateway_gateway_response.cors : k => [r.response_parameters, r.response_templates] },
-      aws_api_gateway_rest_api.this.binary_media_types,
       aws_api_gateway_authorizer.lambda[*].id,
       aws_api_gateway_authorizer.cognito[*].id,
       aws_api_gateway_rest_api_policy.this[*].policy,

@@ -425,7 +425,7 @@ variable "api_throttling_rate_limit" {
 }
 
 variable "enable_web_ui" {
-  description = "Serve the web interface at /ui/ from the api function: GET /ui and GET /ui/{proxy+} without the authorizer (static assets and the sign-in configuration ui/config.json; the API calls the interface makes still go through the authorizer), binary media types `*/*` for its assets, and the interface's origin in the document bucket's CORS rule. Passed to the api function as KUMOCMS_WEB_UI"
+  description = "Serve the web interface at /ui/ from the api function: GET /ui and GET /ui/{proxy+} without the authorizer (static assets and the sign-in configuration ui/config.json; the API calls the interface makes still go through the authorizer), and the interface's origin in the document bucket's CORS rule. Passed to the api function as KUMOCMS_WEB_UI"
   type        = bool
   default     = true
 }

@@ -61,10 +61,6 @@ run "defaults_web_ui_on_cors_off" {
     error_message = "the API the interface calls keeps its authorizer"
   }
   assert {
-    condition     = aws_api_gateway_rest_api.this.binary_media_types == tolist(["*/*"])
-    error_message = "the interface's (possibly compressed) assets need binary media types */*"
-  }
-  assert {
     condition     = output.web_ui_url == "https://abc123defg.execute-api.us-east-1.amazonaws.com/v1/ui/"
     error_message = "web_ui_url is the stage URL + /ui/"
   }
@@ -94,8 +90,8 @@ run "web_ui_off" {
     error_message = "KUMOCMS_WEB_UI=false"
   }
   assert {
-    condition     = length(aws_s3_bucket_cors_configuration.documents) == 0 && length(aws_api_gateway_rest_api.this.binary_media_types) == 0
-    error_message = "no interface and no CORS: no bucket CORS rule and no binary media types"
+    condition     = length(aws_s3_bucket_cors_configuration.documents) == 0
+    error_message = "no interface and no CORS: no bucket CORS rule"
   }
   assert {
     condition     = output.web_ui_url == null
