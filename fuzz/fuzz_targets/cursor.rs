@@ -13,10 +13,18 @@ fuzz_target!(|data: &[u8]| {
         ListFilter {
             document_type: Some("invoice".to_owned()),
             status: None,
+            query: None,
         },
         ListFilter {
             document_type: None,
             status: Some("active".to_owned()),
+            query: None,
+        },
+        // A search: the cursor is bound to a digest of the whole query.
+        ListFilter {
+            document_type: None,
+            status: None,
+            query: Some("0f3a9c".to_owned()),
         },
     ];
     for filter in &filters {

@@ -10,10 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let method = if selector & 1 == 0 {
-        LinkMethod::Upload
-    } else {
-        LinkMethod::Download
+    let method = match selector % 3 {
+        0 => LinkMethod::Upload,
+        1 => LinkMethod::Download,
+        _ => LinkMethod::UploadPart,
     };
     let text = String::from_utf8_lossy(rest);
     let (key, query) = text.split_once('?').unwrap_or((&text, ""));
@@ -39,6 +39,14 @@ fuzz_target!(|data: &[u8]| {
                 link.length.unwrap_or_default(),
                 &link.content_type,
                 link.sha256.as_deref(),
+            ),
+            LinkMethod::UploadPart => signer.sign_part(
+                base,
+                key,
+                link.upload_id.as_deref().unwrap_or_default(),
+                link.part_number.unwrap_or_default(),
+                link.expires_at,
+                link.length.unwrap_or_default(),
             ),
             LinkMethod::Download => signer.sign_download(
                 base,
