@@ -16,3 +16,4 @@ mod multipart;
 mod openapi;
 mod restart;
 mod security;
+mod web;
