@@ -112,18 +112,36 @@ impl<S: Send + Sync> FromRequestParts<S> for DocumentIdPath {
         let axum::extract::Path(raw) =
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
-                .map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_document_id",
-                        "the document id in the path is malformed",
-                    )
-                })?;
-        raw.parse()
-            .map(DocumentIdPath)
-            .map_err(|error: kumocms_core::id::InvalidDocumentId| {
-                ApiError::bad_request("invalid_document_id", error.to_string())
-            })
+                .map_err(|_| malformed_path())?;
+        parse_document_id(&raw).map(DocumentIdPath)
     }
+}
+
+/// `/documents/{id}/…/{second}`: the checked document id and the second path
+/// parameter as given (each route checks its own).
+pub async fn document_id_and_segment<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<(DocumentId, String), ApiError> {
+    let axum::extract::Path((id, second)) =
+        axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| malformed_path())?;
+    Ok((parse_document_id(&id)?, second))
+}
+
+fn malformed_path() -> ApiError {
+    ApiError::bad_request(
+        "invalid_document_id",
+        "the document id in the path is malformed",
+    )
+}
+
+fn parse_document_id(raw: &str) -> Result<DocumentId, ApiError> {
+    raw.parse()
+        .map_err(|error: kumocms_core::id::InvalidDocumentId| {
+            ApiError::bad_request("invalid_document_id", error.to_string())
+        })
 }
 
 /// Query parameters, with a JSON 400 when they do not parse.

@@ -44,20 +44,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RevisionPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path((id, n)) =
-            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_document_id",
-                        "the document id in the path is malformed",
-                    )
-                })?;
-        let id = id
-            .parse()
-            .map_err(|error: kumocms_core::id::InvalidDocumentId| {
-                ApiError::bad_request("invalid_document_id", error.to_string())
-            })?;
+        let (id, n) = crate::body::document_id_and_segment(parts, state).await?;
         Ok(RevisionPath(id, n))
     }
 }
