@@ -70,6 +70,11 @@ function formatDate(text) {
   return Number.isNaN(date.getTime()) ? text : dateFormat.format(date);
 }
 
+/** An upload's progress line. */
+function sendingText(sent, total) {
+  return `Sending… ${Math.floor((sent / Math.max(total, 1)) * 100)}%`;
+}
+
 function badge(status) {
   return h("span", { class: `badge ${status}` }, status.replace("_", " "));
 }
@@ -306,7 +311,7 @@ function uploadView() {
         documentType: type.value.trim() || undefined,
         onProgress: (sent, total) => {
           bar.value = sent;
-          state.textContent = `Sending… ${Math.floor((sent / Math.max(total, 1)) * 100)}%`;
+          state.textContent = sendingText(sent, total);
         },
       })
         .then((doc) => {
@@ -506,7 +511,7 @@ async function documentView(id) {
     const file = replace.files[0];
     if (!file) return;
     try {
-      await uploadFile(file, { replace: id, onProgress: (sent, total) => (replaceState.textContent = `Sending… ${Math.floor((sent / Math.max(total, 1)) * 100)}%`) });
+      await uploadFile(file, { replace: id, onProgress: (sent, total) => (replaceState.textContent = sendingText(sent, total)) });
       await refresh();
     } catch (error) {
       replaceState.textContent = "";
