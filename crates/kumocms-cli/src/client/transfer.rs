@@ -293,7 +293,9 @@ async fn send_link(
         .parse::<reqwest::Method>()
         .map_err(|e| ClientError::server(format!("the link's method is not valid: {e}")))?;
     let url = str_field(link, "url")?;
+    let tries = std::sync::atomic::AtomicUsize::new(0);
     let attempt = || async {
+        let retried = tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
         let mut request = api
             .http
             .request(method.clone(), url)
@@ -317,6 +319,16 @@ async fn send_link(
         }
         let text = response.text().await.unwrap_or_default();
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if retried
+            && status == StatusCode::CONFLICT
+            && body.get("error").and_then(Value::as_str) == Some("already_uploaded")
+        {
+            // An earlier try landed and only its answer was lost (a dropped
+            // connection, a 5xx after the bytes were stored). The link takes one
+            // upload of exactly the declared size and SHA-256, so those are our bytes.
+            progress.inc(size);
+            return Ok(headers);
+        }
         let error = if body.get("error").is_some() {
             api.api_error(status, &body)
         } else {
