@@ -58,6 +58,16 @@ def bootstrap(package, work):
 
 
 @pytest.fixture(scope="session")
+def kumocms_client():
+    """The `kumocms` binary whose client subcommands (put, get, search, rm) the basic
+    example drives over HTTP (scripts/test-e2e.sh builds it and names it)."""
+    path = os.environ.get("KUMOCMS_E2E_CLIENT")
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail(f"KUMOCMS_E2E_CLIENT ({path!r}) is not an executable kumocms binary: run through scripts/test-e2e.sh")
+    return path
+
+
+@pytest.fixture(scope="session")
 def rust_routes():
     """The routes the Rust router serves (`kumocms routes --json`)."""
     path = os.environ.get("KUMOCMS_E2E_ROUTES")

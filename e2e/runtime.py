@@ -34,6 +34,10 @@ class Function:
         self.handler = handler
         self.invocations = queue.Queue()
         self.reports = queue.Queue()
+        # One invocation at a time, as one Lambda execution environment runs them:
+        # callers on several threads (the HTTP front in gateway.py) wait their turn
+        # instead of taking each other's reports off the queue.
+        self.busy = threading.Lock()
         function = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -122,6 +126,10 @@ class Function:
 
     def invoke(self, event, timeout=60):
         """Returns ("response"|"error", body, error_type); an init error fails."""
+        with self.busy:
+            return self._invoke(event, timeout)
+
+    def _invoke(self, event, timeout):
         request_id = str(uuid.uuid4())
         self.invocations.put((request_id, event))
         deadline = time.time() + timeout

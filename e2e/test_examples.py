@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import time
 import urllib.parse
 import uuid
@@ -19,6 +20,7 @@ import pytest
 import requests
 
 import deployment as d
+from gateway import Gateway
 from runtime import Function
 
 ROOT = d.ROOT
@@ -252,6 +254,138 @@ def lifecycle(api, events, bucket, region, replicate=lambda: None, other=None):
     return doc_id
 
 
+MIB = 1024 * 1024
+
+
+def multipart_flow(api, events, moto, bucket, region):
+    """Issue 12 on a module-made stack: a document of 3 parts of 5 MiB through S3
+    multipart (part links presigned to moto, the API calls through the api function),
+    sent out of order and resumed after listing the parts received; then a second
+    upload (a new revision) aborted, leaving the current content and no upload behind."""
+    part = 5 * MIB
+    content = os.urandom(3 * part)
+    digest = hashlib.sha256(content).hexdigest()
+    _, created, _ = api.call("POST", "/documents", {
+        "file_name": "e2e multipart.bin", "file_size": len(content), "content_type": "application/octet-stream",
+        "checksum_sha256": digest, "upload_mode": "multipart", "part_size": part,
+        "document_type": "e2e-multipart"}, expect=201)
+    doc_id = created["document_id"]
+    up = created["upload"]
+    assert (up["mode"], up["part_size"], up["part_count"]) == ("multipart", part, 3), up
+    uploads = f"/documents/{doc_id}/uploads/{urllib.parse.quote(up['upload_id'], safe='')}"
+
+    # Parts 3 and 1 are sent, then the client "stops": a new run lists what arrived.
+    _, signed, _ = api.call("POST", f"{uploads}/parts", {"part_numbers": [3, 1]}, expect=200)
+    links = {p["part_number"]: p for p in signed["parts"]}
+    assert sorted(links) == [1, 3] and all(p["size"] == part for p in links.values()), signed
+    for n in (3, 1):
+        up_bucket, _ = upload(links[n], content[(n - 1) * part:n * part])
+        assert up_bucket == bucket, f"the part link writes to {up_bucket}, the function's bucket is {bucket}"
+    _, listed, _ = api.call("GET", f"{uploads}/parts", expect=200)
+    assert [(p["part_number"], p["size"]) for p in listed["parts"]] == [(1, part), (3, part)], listed
+    status, refused, _ = api.call("POST", f"{uploads}/complete", {})
+    assert status == 409 and refused["error"] == "missing_parts", (status, refused)
+    missing = sorted(set(range(1, listed["part_count"] + 1)) - {p["part_number"] for p in listed["parts"]})
+    assert missing == [2], listed
+    _, signed, _ = api.call("POST", f"{uploads}/parts", {"part_numbers": missing}, expect=200)
+    upload(signed["parts"][0], content[part:2 * part])
+    api.call("POST", f"{uploads}/complete", {}, expect=202)
+
+    # S3 joined the parts; its Object Created event makes them current.
+    s3 = d.client(moto, "s3", region)
+    objects = s3.list_objects_v2(Bucket=bucket, Prefix=f"documents/{doc_id}/").get("Contents", [])
+    assert [o["Size"] for o in objects] == [len(content)], f"after complete: {objects}"
+    assert deliver(events, bucket, region, objects[0]["Key"]) == "applied"
+    _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
+    assert (got["status"], got["size"], got["checksum_sha256"]) == ("active", len(content), digest), got
+    _, _, raw = api.call("GET", f"/documents/{doc_id}/content")
+    assert hashlib.sha256(download(raw)).hexdigest() == digest, "the joined parts are not the bytes sent"
+
+    # Abort: a new revision's multipart upload with one part sent.
+    _, replacing, _ = api.call("PUT", f"/documents/{doc_id}", {
+        "file_size": len(content), "content_type": "application/octet-stream",
+        "upload_mode": "multipart", "part_size": part}, expect=200)
+    up2 = replacing["upload"]
+    assert up2["mode"] == "multipart" and up2["upload_id"] != up["upload_id"], up2
+    uploads2 = f"/documents/{doc_id}/uploads/{urllib.parse.quote(up2['upload_id'], safe='')}"
+    _, signed, _ = api.call("POST", f"{uploads2}/parts", {"part_numbers": [1]}, expect=200)
+    upload(signed["parts"][0], content[:part])
+    api.call("DELETE", uploads2, expect=204)
+    status, gone, _ = api.call("GET", f"{uploads2}/parts")
+    assert status == 404 and gone["error"] == "upload_not_found", (status, gone)
+    left = s3.list_multipart_uploads(Bucket=bucket, Prefix=f"documents/{doc_id}/").get("Uploads", [])
+    assert not left, f"the aborted upload is still in {bucket}: {left}"
+    _, got, _ = api.call("GET", f"/documents/{doc_id}", expect=200)
+    assert (got["revision"], got["status"], got["checksum_sha256"]) == (1, "active", digest), got
+
+    api.call("DELETE", f"/documents/{doc_id}", query={"permanent": "true"}, expect=204)
+    check_bucket_empty_of(moto, bucket, doc_id)
+
+
+def client_flow(binary, dep, api_fn, authorizer_fn, events, work):
+    """Issue 14 on a module-made stack: the `kumocms` client over HTTP (gateway.py, in
+    front of the api function and the REQUEST authorizer, as API Gateway is) for
+    put -> get -> search -> rm, with a wrong key refused first."""
+    _, routes = d.api_routes(dep.moto, dep.region)
+    stages = d.client(dep.moto, "apigateway", dep.region).get_stages(restApiId=dep.rest_api["id"])["item"]
+    assert len(stages) == 1, stages
+    front = Gateway(routes, stages[0]["stageName"], dep.region, api_fn, authorizer_fn,
+                       fixture("apigw-rest-proxy.json"), fixture("apigw-request-authorizer.json"))
+    home = os.path.join(work, "client-home")
+    os.makedirs(home, exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "XDG_CONFIG_HOME": os.path.join(home, "config"),
+           "XDG_CACHE_HOME": os.path.join(home, "cache"), "KUMOCMS_URL": front.url, "KUMOCMS_API_KEY": CURRENT_KEY}
+
+    def kumocms(*args, expect=0, key=CURRENT_KEY):
+        result = subprocess.run([binary, *args], env={**env, "KUMOCMS_API_KEY": key}, cwd=home,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == expect, (
+            f"kumocms {' '.join(args)}: exit {result.returncode} (expected {expect})\n"
+            f"stdout: {result.stdout[-1500:]}\nstderr: {result.stderr[-1500:]}")
+        return json.loads(result.stdout) if "--json" in args and expect == 0 else result
+
+    try:
+        refused = kumocms("ls", "--json", expect=4, key="not-the-key")
+        assert "API key was refused" in refused.stderr, refused.stderr
+
+        word = "quokka" + uuid.uuid4().hex[:8]
+        text = f"client e2e through the gateway front: {word} {word}\n".encode()
+        path = os.path.join(home, "e2e client note.txt")
+        with open(path, "wb") as f:
+            f.write(text)
+        put = kumocms("put", path, "--type", "e2e-client", "--meta", "owner=e2e", "--json")
+        assert len(put) == 1 and put[0]["file_name"] == "e2e client note.txt", put
+        doc = put[0]
+        doc_id = doc["document_id"]
+        assert doc["document_type"] == "e2e-client" and doc["metadata"] == {"owner": "e2e"}, doc
+        # S3's Object Created event, as EventBridge would deliver it.
+        objects = d.client(dep.moto, "s3", dep.region).list_objects_v2(
+            Bucket=dep.bucket, Prefix=f"documents/{doc_id}/").get("Contents", [])
+        assert [o["Size"] for o in objects] == [len(text)], objects
+        assert deliver(events, dep.bucket, dep.region, objects[0]["Key"]) == "applied"
+
+        out = os.path.join(home, "downloaded.txt")
+        got = kumocms("get", doc_id, "-o", out, "--json")
+        assert got["status"] == "active" and got["checksum_sha256"] == hashlib.sha256(text).hexdigest(), got
+        with open(out, "rb") as f:
+            assert f.read() == text, "kumocms get wrote other bytes"
+
+        found = kumocms("search", word, "--json")
+        assert [x["document_id"] for x in found["documents"]] == [doc_id], found
+
+        trashed = kumocms("rm", doc_id, "--json")
+        assert trashed["status"] == "deleted" and trashed["purge_at"], trashed
+        purged = kumocms("rm", doc_id, "--permanent", "--json")
+        assert purged == {"document_id": doc_id, "purged": True}, purged
+        kumocms("show", doc_id, expect=2)
+        check_bucket_empty_of(dep.moto, dep.bucket, doc_id)
+        through = set(front.calls)
+        for call in (("POST", "/documents"), ("GET", "/documents/{id}"), ("GET", "/documents"), ("DELETE", "/documents/{id}")):
+            assert call in through, f"the client never called {call} through the front: {sorted(through)}"
+    finally:
+        front.stop()
+
+
 def check_bucket_empty_of(moto, bucket, doc_id):
     s3 = d.client(moto, "s3", "us-east-1")
     listed = s3.list_object_versions(Bucket=bucket, Prefix=f"documents/{doc_id}")
@@ -316,7 +450,10 @@ def run_example(example, moto, work, regions, variables, body, pre=None, post=No
     assert not left, f"terraform destroy of examples/{example} left in moto: " + ", ".join(f"{k} {n}" for k, n in left)
 
 
-def api_key_flow(dep, bootstrap, log_dir, region, replicate=lambda: None, other=None):
+def api_key_flow(dep, bootstrap, log_dir, region, replicate=lambda: None, other=None, extra=None):
+    """The lifecycle, the authorizer and the dlq function on one deployment; `extra`
+    (basic only, to keep the suite's time down) gets (api, events function,
+    authorizer function) for more checks while they run."""
     restore = d.suspend_tls_only_policy(dep.moto, dep.bucket)
     api_fn = dep.start(bootstrap, "api", log_dir)
     events_fn = dep.start(bootstrap, "events", log_dir)
@@ -325,8 +462,12 @@ def api_key_flow(dep, bootstrap, log_dir, region, replicate=lambda: None, other=
         api.call("GET", "/healthcheck", expect=200)
         doc_id = lifecycle(api, events_fn, dep.bucket, region, replicate, other)
         check_bucket_empty_of(dep.moto, dep.bucket, doc_id)
+        authorizer_fn = None
         if "authorizer" in dep.fns:
-            check_authorizer(dep.start(bootstrap, "authorizer", log_dir), region)
+            authorizer_fn = dep.start(bootstrap, "authorizer", log_dir)
+            check_authorizer(authorizer_fn, region)
+        if extra is not None:
+            extra(api, events_fn, authorizer_fn)
         if "dlq" in dep.fns:
             check_dlq(dep.start(bootstrap, "dlq", log_dir))
     finally:
@@ -346,7 +487,7 @@ def logs_dir(work, example):
     return path
 
 
-def test_basic(moto, work, package, bootstrap, rust_routes):
+def test_basic(moto, work, package, bootstrap, rust_routes, kumocms_client):
     region = "us-east-1"
     secret = create_secret(moto, region)
     variables = {"lambda_deployment_package_path": package, "api_authorizer_secrets_arn": secret}
@@ -370,7 +511,17 @@ def test_basic(moto, work, package, bootstrap, rust_routes):
         authorizers = d.client(moto, "apigateway", region).get_authorizers(restApiId=dep.rest_api["id"])["items"]
         assert [a["type"] for a in authorizers] == ["REQUEST"], authorizers
         assert dep.fns["authorizer"]["FunctionName"] in authorizers[0]["authorizerUri"], authorizers
-        api_key_flow(dep, bootstrap, logs_dir(work, "basic"), region)
+        log_dir = logs_dir(work, "basic")
+
+        def more(api, events_fn, authorizer_fn):
+            started = time.monotonic()
+            multipart_flow(api, events_fn, moto, dep.bucket, region)
+            print(f"basic: multipart upload, resume and abort: {time.monotonic() - started:.1f}s")
+            started = time.monotonic()
+            client_flow(kumocms_client, dep, api.function, authorizer_fn, events_fn, os.path.join(work, "basic"))
+            print(f"basic: kumocms put, get, search, rm over HTTP: {time.monotonic() - started:.1f}s")
+
+        api_key_flow(dep, bootstrap, log_dir, region, extra=more)
 
     run_example("basic", moto, work, [region], variables, body, post=lambda: delete_secret(moto, region, secret))
 

@@ -8,6 +8,8 @@
 # Exits non-zero on any failure. Environment:
 #   KUMOCMS_E2E_SKIP_BUILD=1   use the existing target/lambda/bootstrap/bootstrap.zip
 #   KUMOCMS_E2E_KEEP=1         keep the work directory (terraform logs, function logs)
+# The suite gets KUMOCMS_E2E_CLIENT (the debug kumocms binary this script builds),
+# KUMOCMS_LAMBDA_ZIP, KUMOCMS_E2E_ROUTES and KUMOCMS_E2E_WORK from here.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -49,14 +51,21 @@ export TF_CLI_CONFIG_FILE="$work/terraform.rc"
 unset TF_PLUGIN_CACHE_DIR TF_DATA_DIR
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
-# --- the deployment package and the Rust router's routes ----------------------------
+# --- the deployment package, the kumocms binary and the Rust router's routes --------
 if [[ "${KUMOCMS_E2E_SKIP_BUILD:-0}" != 1 ]]; then
   echo "--> test-e2e: scripts/build-lambda.sh"
   "$root/scripts/build-lambda.sh"
 fi
 export KUMOCMS_LAMBDA_ZIP="$root/target/lambda/bootstrap/bootstrap.zip"
+# The debug `kumocms` binary: it lists the routes, and the basic example drives its
+# client (put, get, search, rm) over HTTP. scripts/test.sh has built it for the Rust
+# tests already, so this costs nothing there.
+echo "--> test-e2e: cargo build -p kumocms-cli --bin kumocms"
+cargo build -q --locked -p kumocms-cli --bin kumocms
+target_dir="$(cargo metadata -q --format-version 1 --no-deps | "$py" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+export KUMOCMS_E2E_CLIENT="$target_dir/debug/kumocms"
 echo "--> test-e2e: kumocms routes --json"
-cargo run -q --locked -p kumocms-cli -- routes --json >"$work/routes.json"
+"$KUMOCMS_E2E_CLIENT" routes --json >"$work/routes.json"
 export KUMOCMS_E2E_ROUTES="$work/routes.json" KUMOCMS_E2E_WORK="$work"
 
 # --- the suite, with moto on 127.0.0.1 -----------------------------------------------

@@ -92,6 +92,11 @@ impl Api {
         let http = reqwest::Client::builder()
             .user_agent(concat!("kumocms/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
+            // A connection idle this long is not reused: `kumocms serve` closes an
+            // idle keep-alive connection after its 10 s header-read timeout, and a
+            // request sent on it just then fails ("connection closed before message
+            // completed"), which a create (POST) cannot safely retry.
+            .pool_idle_timeout(Duration::from_secs(5))
             // Downloads follow the API's 307 to a signed link themselves; no
             // redirect may carry the key elsewhere.
             .redirect(reqwest::redirect::Policy::none())

@@ -21,7 +21,10 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: ConnectionArgs,
     },
-    /// Upload files (directories recursively); prints each document's id.
+    /// Upload files (directories recursively); prints each document's id. With
+    /// --json, the API's document object per file as the upload left it: for a single
+    /// PUT the create answer (status pending_upload until the server has checked the
+    /// content; `kumocms wait ID`), for a multipart upload the active document.
     Put(PutArgs),
     /// Download a document's content (or one revision's), verifying its SHA-256.
     Get {
@@ -151,8 +154,9 @@ pub struct PutArgs {
     /// Parts of one large file sent at once.
     #[arg(long, default_value_t = 4)]
     parallel: usize,
-    /// Files uploaded at once.
-    #[arg(long, default_value_t = 16)]
+    /// Files uploaded at once. Each small file is two round trips (create, signed
+    /// PUT), so against a remote API the rate is about jobs / round-trip time.
+    #[arg(long, default_value_t = 32)]
     jobs: usize,
     /// Files this large or larger use the multipart protocol (bytes).
     #[arg(long, default_value_t = 64 * 1024 * 1024)]

@@ -19,10 +19,9 @@ use super::config;
 use super::error::{ClientError, ErrorKind, Result};
 use super::output::FileProgress;
 
-/// Files up to this size are read into memory for their PUT; larger ones are streamed.
+/// Files up to this size are read once, hashed in memory and sent from the same bytes
+/// (at most `--jobs` of them held at once); larger ones are hashed, then streamed.
 const IN_MEMORY_UPLOAD: u64 = 8 * 1024 * 1024;
-/// Files up to this size are read once, hashed in place and sent from memory.
-const SMALL_FILE: u64 = 256 * 1024;
 /// Part links asked for in one request (the protocol allows up to 1,000).
 const SIGN_BATCH: usize = 64;
 /// How long `put` waits for a completed multipart upload to become active.
@@ -114,7 +113,23 @@ fn state_path(api: &Api, path: &Path, size: u64, mtime: u128) -> Result<PathBuf>
     Ok(config::uploads_cache_dir()?.join(format!("{}.json", &digest[..32])))
 }
 
-/// Uploads one file; returns the document as the API shows it afterwards.
+/// Reads a whole file and hashes it (SHA-256, hex), off the async threads.
+async fn read_and_hash(path: &Path) -> Result<(bytes::Bytes, String)> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || -> Result<(bytes::Bytes, String)> {
+        let bytes = std::fs::read(&path).map_err(|e| file_error(&path, &e))?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        Ok((bytes::Bytes::from(bytes), sha256))
+    })
+    .await
+    .map_err(|e| ClientError::server(format!("reading stopped: {e}")))?
+}
+
+/// Uploads one file; returns the API's document object for it, without asking the
+/// API again: for a single PUT, the create (or replace) answer with its `upload`
+/// instructions taken out (the signed link is spent and never printed), so its
+/// `status` is still `pending_upload` until the server has checked the content
+/// (`kumocms wait ID`); for a multipart upload, the document once active.
 pub async fn upload_file(
     api: &Api,
     path: &Path,
@@ -139,20 +154,17 @@ pub async fn upload_file(
             }
         }
     }
-    // A small file is read once: hashed and sent from the same bytes.
-    let small = if size <= SMALL_FILE && size < options.multipart_threshold {
-        Some(bytes::Bytes::from(
-            tokio::fs::read(&absolute)
-                .await
-                .map_err(|e| file_error(path, &e))?,
-        ))
-    } else {
-        None
-    };
-    let (hashed_size, sha256) = match &small {
-        Some(bytes) => (bytes.len() as u64, hex::encode(Sha256::digest(bytes))),
-        None => hash_file(&absolute).await?,
-    };
+    // A file that is sent from memory is read once: hashed and sent from the same
+    // bytes.
+    let (small, hashed_size, sha256) =
+        if size <= IN_MEMORY_UPLOAD && size < options.multipart_threshold {
+            let (bytes, sha256) = read_and_hash(&absolute).await?;
+            let len = bytes.len() as u64;
+            (Some(bytes), len, sha256)
+        } else {
+            let (len, sha256) = hash_file(&absolute).await?;
+            (None, len, sha256)
+        };
     if hashed_size != size {
         return Err(ClientError::usage(format!(
             "{}: the file changed while it was read",
@@ -171,7 +183,7 @@ pub async fn upload_file(
         body["upload_mode"] = json!("multipart");
         body["part_size"] = json!(options.part_size);
     }
-    let created = match &options.replace {
+    let mut created = match &options.replace {
         Some(id) => {
             api.call(
                 reqwest::Method::PUT,
@@ -200,8 +212,10 @@ pub async fn upload_file(
         .ok_or_else(|| ClientError::server("the create answer has no document_id"))?
         .to_owned();
     let upload = created
-        .get("upload")
+        .as_object_mut()
+        .and_then(|doc| doc.remove("upload"))
         .ok_or_else(|| ClientError::server("the create answer has no upload"))?;
+    let upload = &upload;
     if upload.get("mode").and_then(Value::as_str) == Some("multipart") {
         let state = ResumeState {
             url: api.target.url.clone(),
@@ -229,10 +243,10 @@ pub async fn upload_file(
             )
             .await?;
         }
-        None => put_single(api, &absolute, size, upload, progress).await?,
+        None => put_stream(api, &absolute, size, upload, progress).await?,
     }
     progress.done();
-    api.document(&id).await
+    Ok(created)
 }
 
 fn str_field<'a>(value: &'a Value, name: &str) -> Result<&'a str> {
@@ -279,7 +293,9 @@ async fn send_link(
         .parse::<reqwest::Method>()
         .map_err(|e| ClientError::server(format!("the link's method is not valid: {e}")))?;
     let url = str_field(link, "url")?;
+    let tries = std::sync::atomic::AtomicUsize::new(0);
     let attempt = || async {
+        let retried = tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
         let mut request = api
             .http
             .request(method.clone(), url)
@@ -303,6 +319,16 @@ async fn send_link(
         }
         let text = response.text().await.unwrap_or_default();
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if retried
+            && status == StatusCode::CONFLICT
+            && body.get("error").and_then(Value::as_str) == Some("already_uploaded")
+        {
+            // An earlier try landed and only its answer was lost (a dropped
+            // connection, a 5xx after the bytes were stored). The link takes one
+            // upload of exactly the declared size and SHA-256, so those are our bytes.
+            progress.inc(size);
+            return Ok(headers);
+        }
         let error = if body.get("error").is_some() {
             api.api_error(status, &body)
         } else {
@@ -328,26 +354,15 @@ async fn send_link(
         .map_err(CallError::into_inner)
 }
 
-async fn put_single(
+/// One signed PUT of a file too large to hold in memory. Streamed: the bar moves with
+/// the bytes, and a retry takes them back.
+async fn put_stream(
     api: &Api,
     path: &Path,
     size: u64,
     link: &Value,
     progress: &FileProgress,
 ) -> Result<()> {
-    if size <= IN_MEMORY_UPLOAD {
-        let bytes = bytes::Bytes::from(tokio::fs::read(path).await?);
-        send_link(
-            api,
-            link,
-            || Ok(reqwest::Body::from(bytes.clone())),
-            progress,
-            size,
-        )
-        .await?;
-        return Ok(());
-    }
-    // Streamed: the bar moves with the bytes, and a retry takes them back.
     let streamed = FileProgress::clone(progress);
     let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let open = || -> Result<reqwest::Body> {

@@ -12,6 +12,7 @@ mod commands;
 mod multipart;
 mod multipart_protocol;
 mod progress;
+mod small_files;
 mod transfers;
 
 use std::path::{Path, PathBuf};
