@@ -13,6 +13,7 @@
 //! and the sweeper of abandoned uploads.
 
 pub mod blobs;
+pub mod defaults;
 pub mod events;
 mod fsutil;
 pub mod http;
@@ -45,7 +46,8 @@ pub use keys::{KeyError, LocalKeys, generate_api_key};
 pub use signer::{LinkError, LinkMethod, LinkQuery, LinkSigner, VerifiedLink};
 pub use sqlite::SqliteMetadataStore;
 
-/// How the local backend is set up. Start from [`LocalConfig::new`].
+/// How the local backend is set up. Start from [`LocalConfig::new`] (the values in
+/// [`defaults`]).
 #[derive(Clone)]
 pub struct LocalConfig {
     pub data_dir: PathBuf,
@@ -93,12 +95,12 @@ impl LocalConfig {
         Self {
             data_dir: data_dir.into(),
             service: ServiceConfig::default(),
-            restore_delay: Duration::from_secs(5),
-            restore_day_length: Duration::from_secs(86_400),
-            restore_tick: Duration::from_millis(500),
-            sweep_interval: Duration::from_secs(60),
-            max_concurrent_uploads: http::DEFAULT_MAX_CONCURRENT_UPLOADS,
-            upload_body_timeout: http::DEFAULT_BODY_TIMEOUT,
+            restore_delay: defaults::RESTORE_DELAY,
+            restore_day_length: defaults::RESTORE_DAY_LENGTH,
+            restore_tick: defaults::RESTORE_TICK,
+            sweep_interval: defaults::SWEEP_INTERVAL,
+            max_concurrent_uploads: defaults::MAX_CONCURRENT_UPLOADS,
+            upload_body_timeout: defaults::BODY_TIMEOUT,
             api_key: None,
             api_key_previous: None,
             clock: Arc::new(SystemClock),
@@ -108,7 +110,7 @@ impl LocalConfig {
 
 impl Default for LocalConfig {
     fn default() -> Self {
-        Self::new("kumocms-data")
+        Self::new(defaults::DATA_DIR)
     }
 }
 

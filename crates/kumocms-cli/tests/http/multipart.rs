@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, assert_error, files_under, read, sha256_hex};
+use crate::common::{TestServer, assert_error, files_under, manual_clock, read, sha256_hex};
 
 const MIB: usize = 1024 * 1024;
 const PART: usize = 5 * MIB;
@@ -255,13 +255,20 @@ async fn wrong_parts_are_refused_and_nothing_is_made_current() {
 
 #[tokio::test]
 async fn a_part_link_expires() {
-    let server =
-        TestServer::start_with(|o| o.service.upload_link_ttl = Duration::from_secs(1)).await;
+    let clock = manual_clock();
+    let server = TestServer::start_with({
+        let clock = clock.clone();
+        move |o| {
+            o.service.upload_link_ttl = Duration::from_secs(60);
+            o.clock = clock;
+        }
+    })
+    .await;
     let bytes = content(PART + 1);
     let (id, upload) = start_multipart(&server, &bytes, json!({})).await;
     let upload_id = upload["upload_id"].as_str().expect("upload_id");
     let links = part_links(&server, &id, upload_id, &[1]).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(chrono::Duration::seconds(61));
     let (status, _, body) = put_part(&server, &links[0], part_of(&bytes, 1)).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "link_expired");
     // Re-signing is allowed at any time.
