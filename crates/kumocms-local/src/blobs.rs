@@ -102,7 +102,7 @@ impl std::fmt::Debug for FsBlobStore {
 }
 
 pub(crate) fn io_error(error: std::io::Error) -> BlobError {
-    BlobError::Other(error.to_string())
+    BlobError::other_from(error.to_string(), error)
 }
 
 /// Runs blocking file-system work on the blocking pool.
@@ -313,7 +313,7 @@ impl FsBlobStore {
     /// The key of `blob`, if it belongs to this store and is safe as a path.
     pub(crate) fn checked<'a>(&self, blob: &'a BlobRef) -> Result<&'a str, BlobError> {
         if blob.location.store != LOCAL_STORE {
-            return Err(BlobError::Other(format!(
+            return Err(BlobError::other(format!(
                 "blob {} is in store {:?}, not the local one",
                 blob.key, blob.location.store
             )));
@@ -423,7 +423,7 @@ impl FsBlobStore {
 
     async fn unreadable_error(&self, key: &str) -> BlobError {
         match self.cold_class(key).await {
-            Ok(Some((class, _))) => BlobError::Other(format!(
+            Ok(Some((class, _))) => BlobError::other(format!(
                 "blob {key} is archived in {}; restore it before reading",
                 class.as_str()
             )),
@@ -446,8 +446,9 @@ impl FsBlobStore {
 
     async fn save_request(&self, request: &RestoreRequest) -> Result<(), BlobError> {
         let path = self.request_path(&request.key);
-        let bytes = serde_json::to_vec_pretty(request)
-            .map_err(|e| BlobError::Other(format!("cannot serialise a restore request: {e}")))?;
+        let bytes = serde_json::to_vec_pretty(request).map_err(|e| {
+            BlobError::other_from(format!("cannot serialise a restore request: {e}"), e)
+        })?;
         blocking(move || fsutil::write_replace(&path, &bytes)).await
     }
 
@@ -643,7 +644,7 @@ pub(crate) fn checked_key(key: &str) -> Result<&str, BlobError> {
     if blob_key::is_safe(key) {
         Ok(key)
     } else {
-        Err(BlobError::Other(format!(
+        Err(BlobError::other(format!(
             "blob key {key:?} is not a safe key"
         )))
     }
@@ -848,8 +849,8 @@ impl BlobStore for FsBlobStore {
     async fn archive(&self, blob: &BlobRef, class: StorageClass) -> Result<(), BlobError> {
         let key = self.checked(blob)?.to_owned();
         if class == StorageClass::Standard {
-            return Err(BlobError::Other(
-                "archive needs GLACIER or DEEP_ARCHIVE, not STANDARD".into(),
+            return Err(BlobError::other(
+                "archive needs GLACIER or DEEP_ARCHIVE, not STANDARD",
             ));
         }
         let _guard = self.lifecycle.lock().await;
@@ -885,7 +886,7 @@ impl BlobStore for FsBlobStore {
         let _guard = self.lifecycle.lock().await;
         if self.cold_class(&key).await?.is_none() {
             return Err(if self.is_hot(&key).await? {
-                BlobError::Other(format!("blob {key} is not archived; nothing to restore"))
+                BlobError::other(format!("blob {key} is not archived; nothing to restore"))
             } else {
                 BlobError::NotFound(key)
             });
