@@ -108,6 +108,8 @@ KNOWN_ENV = {
     "KUMOCMS_REVISION_RETENTION_COUNT",
     "KUMOCMS_REVISION_RETENTION_DAYS",
     "KUMOCMS_TRASH_RETENTION_DAYS",
+    # Multipart uploads (issue 12), api function only.
+    "KUMOCMS_MULTIPART_THRESHOLD",
     # The web interface and CORS (issue 15), api function only.
     "KUMOCMS_WEB_UI",
     "KUMOCMS_CORS_ALLOWED_ORIGINS",

@@ -85,7 +85,10 @@ locals {
       # No SECRETS_ARN: API Gateway's authorizer checks the key; the api function
       # never reads the secret, and its role cannot. The web interface's and
       # CORS settings are the api function's only (web_ui.tf).
-      environment = merge(local.common_environment, local.web_ui_environment)
+      environment = merge(local.common_environment, local.web_ui_environment, {
+        # Bytes, as the binary (and `kumocms serve --multipart-threshold`) reads it.
+        KUMOCMS_MULTIPART_THRESHOLD = tostring(var.multipart_threshold_mib * 1048576)
+      })
     }
     authorizer = {
       enabled     = local.use_api_key_auth

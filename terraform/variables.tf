@@ -886,6 +886,17 @@ variable "revision_retention_days" {
   }
 }
 
+variable "multipart_threshold_mib" {
+  description = "Uploads of at least this many MiB are multipart (the client sends parts in parallel and can resume) unless it asks for a single PUT; sets KUMOCMS_MULTIPART_THRESHOLD on the api function, like `kumocms serve --multipart-threshold`. S3 parts are at least 5 MiB, and a single PUT at most 5 GiB"
+  type        = number
+  default     = 64
+
+  validation {
+    condition     = var.multipart_threshold_mib >= 5 && var.multipart_threshold_mib <= 5120 && floor(var.multipart_threshold_mib) == var.multipart_threshold_mib
+    error_message = "multipart_threshold_mib must be a whole number of MiB from 5 (S3's smallest part) to 5120 (S3's largest single PUT); the default is 64."
+  }
+}
+
 variable "trash_retention_days" {
   description = "Days a deleted document stays in the trash (status deleted, undeletable) before the dlq function's sweep purges it with every revision. 0 purges on DELETE"
   type        = number

@@ -53,6 +53,10 @@ run "basic_functions" {
     error_message = "every function gets the retention settings: keep every revision, 30 days of trash by default"
   }
   assert {
+    condition     = aws_lambda_function.this["api"].environment[0].variables["KUMOCMS_MULTIPART_THRESHOLD"] == "67108864" && alltrue([for k in ["authorizer", "events", "dlq"] : !contains(keys(aws_lambda_function.this[k].environment[0].variables), "KUMOCMS_MULTIPART_THRESHOLD")])
+    error_message = "the api function (only) gets KUMOCMS_MULTIPART_THRESHOLD in bytes: 64 MiB by default"
+  }
+  assert {
     condition     = aws_lambda_function.this["authorizer"].environment[0].variables["SECRETS_ARN"] == var.api_authorizer_secrets_arn
     error_message = "the authorizer gets SECRETS_ARN with api_key auth"
   }
@@ -307,5 +311,16 @@ run "basic_storage_and_events" {
   assert {
     condition     = output.dynamodb_table_name == "kumocms-prod-metadata" && output.dynamodb_table_arn == aws_dynamodb_table.this[0].arn
     error_message = "table name and ARN outputs"
+  }
+}
+
+run "multipart_threshold_in_bytes" {
+  command = plan
+  variables {
+    multipart_threshold_mib = 16
+  }
+  assert {
+    condition     = aws_lambda_function.this["api"].environment[0].variables["KUMOCMS_MULTIPART_THRESHOLD"] == "16777216"
+    error_message = "multipart_threshold_mib = 16 sets KUMOCMS_MULTIPART_THRESHOLD = 16777216 (bytes) on the api function"
   }
 }

@@ -271,6 +271,22 @@ run "peer_bucket_arns_with_own_bucket" {
   expect_failures = [var.peer_bucket_arns]
 }
 
+run "multipart_threshold_below_the_smallest_part" {
+  command = plan
+  variables {
+    multipart_threshold_mib = 4
+  }
+  expect_failures = [var.multipart_threshold_mib]
+}
+
+run "fractional_multipart_threshold" {
+  command = plan
+  variables {
+    multipart_threshold_mib = 5.5
+  }
+  expect_failures = [var.multipart_threshold_mib]
+}
+
 run "negative_trash_retention" {
   command = plan
   variables {

@@ -15,7 +15,7 @@ use crate::dto::{
     DocumentPage, ListParams, PatchDocumentRequest, ReplaceContentRequest, RestoreRequest,
     SearchBody, UploadBody,
 };
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -51,11 +51,6 @@ pub(crate) fn with_etag(status: StatusCode, body: DocumentBody) -> Response {
     request_body = CreateDocumentRequest,
     responses(
         (status = 201, description = "Created; upload the content through `upload`", body = UploadBody),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 413, description = "file_size or metadata over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -99,9 +94,6 @@ pub async fn create_document(
     params(ListParams),
     responses(
         (status = 200, description = "A page of documents, sorted as `sort` says; with `q`, each carries `search`", body = DocumentPage),
-        (status = 400, description = "An unknown parameter, or an invalid filter, sort, limit or cursor", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -144,10 +136,6 @@ pub async fn list_documents(
             headers(("ETag" = String, description = "The record version, for If-Match"))),
         (status = 304, description = "Not modified: the record is still at the ETag sent in If-None-Match",
             headers(("ETag" = String, description = "The record version"))),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -188,11 +176,6 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
     params(DocumentIdParam),
     responses(
         (status = 307, description = "Redirect to a short-lived download link", headers(("Location" = String))),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document", body = ErrorBody),
-        (status = 409, description = "Content not readable now: `upload_pending`, `document_archived` or `restore_in_progress`", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -231,14 +214,6 @@ pub(crate) fn redirect_to(link: &kumocms_core::ports::SignedLink) -> Result<Resp
     request_body = ReplaceContentRequest,
     responses(
         (status = 200, description = "Upload the next version through `upload`; the current one is served until it arrives", body = UploadBody),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document", body = ErrorBody),
-        (status = 409, description = "A restore is in progress (`restore_in_progress`), the document is in the trash (`document_deleted`), or a concurrent change won", body = ErrorBody),
-        (status = 412, description = "The ETag in If-Match is stale", body = ErrorBody),
-        (status = 413, description = "file_size over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -340,14 +315,6 @@ pub(crate) async fn if_match_version(
     responses(
         (status = 200, description = "The updated document", body = DocumentBody,
             headers(("ETag" = String, description = "The new record version"))),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document", body = ErrorBody),
-        (status = 409, description = "Concurrent changes kept winning; retry", body = ErrorBody),
-        (status = 412, description = "The ETag in If-Match is stale", body = ErrorBody),
-        (status = 413, description = "Merged metadata over 16 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -385,12 +352,6 @@ pub async fn patch_document(
     ),
     responses(
         (status = 204, description = "Moved to the trash (status `deleted`, purged at `purge_at`); or, with `permanent=true`, with a trash retention of 0, or for a document that never had content, purged at once: record, every revision, sidecars"),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document", body = ErrorBody),
-        (status = 409, description = "Concurrent changes kept winning; retry", body = ErrorBody),
-        (status = 412, description = "The ETag in If-Match is stale", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -424,12 +385,6 @@ pub async fn delete_document(
     request_body(content = Option<ArchiveRequest>, description = "May be empty"),
     responses(
         (status = 202, description = "Archived", body = DocumentBody),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document", body = ErrorBody),
-        (status = 409, description = "Not archivable from its status (`upload_pending`, `already_archived`) or a concurrent change won", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -456,12 +411,6 @@ pub async fn archive_document(
     request_body(content = Option<RestoreRequest>, description = "May be empty"),
     responses(
         (status = 202, description = "Restore started", body = DocumentBody),
-        (status = 400, description = "Invalid request (days outside 1..365, unknown tier)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document", body = ErrorBody),
-        (status = 409, description = "Not restorable from its status (`not_archived`, `restore_in_progress`, `already_restored`) or a concurrent change won", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -6,6 +6,7 @@ mod body;
 mod documents;
 mod dto;
 mod error;
+pub mod error_codes;
 mod health;
 pub mod openapi;
 mod revisions;

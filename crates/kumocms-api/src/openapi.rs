@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{documents, dto, error, health, revisions, uploads};
+use crate::{documents, dto, error, error_codes, health, revisions, uploads};
 
 struct BearerKey;
 
@@ -60,6 +60,72 @@ fn add_created_document_links(document: &mut serde_json::Value) {
     }
 }
 
+/// Each operation's error responses, from [`error_codes::OPERATION_ERRORS`] (the one
+/// list; the handlers' annotations declare only their successes): one response per
+/// status, its codes as an `enum` on `error` and listed with their meaning in the
+/// description, and every code of the operation in `x-error-codes`.
+fn add_error_responses(document: &mut serde_json::Value) {
+    let Some(paths) = document
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for item in paths
+        .values_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        for operation in item.values_mut() {
+            let Some(errors) = operation
+                .get("operationId")
+                .and_then(serde_json::Value::as_str)
+                .and_then(error_codes::errors_of)
+            else {
+                continue;
+            };
+            let mut by_status: std::collections::BTreeMap<u16, Vec<&error_codes::ErrorCode>> =
+                std::collections::BTreeMap::new();
+            for error in &errors {
+                by_status.entry(error.status).or_default().push(error);
+            }
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(serde_json::Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, codes) in by_status {
+                let listed: Vec<String> = codes
+                    .iter()
+                    .map(|c| format!("- `{}`: {}", c.code, c.meaning))
+                    .collect();
+                let names: Vec<&str> = codes.iter().map(|c| c.code).collect();
+                responses.insert(
+                    status.to_string(),
+                    serde_json::json!({
+                        "description": format!(
+                            "{}. `error` is one of:\n{}",
+                            error_codes::status_summary(status),
+                            listed.join("\n")
+                        ),
+                        "content": {"application/json": {"schema": {"allOf": [
+                            {"$ref": "#/components/schemas/ErrorBody"},
+                            {"type": "object", "properties": {"error": {"type": "string", "enum": names}}},
+                        ]}}},
+                    }),
+                );
+            }
+            let mut all: Vec<&str> = Vec::new();
+            for error in errors {
+                if !all.contains(&error.code) {
+                    all.push(error.code);
+                }
+            }
+            operation["x-error-codes"] = serde_json::json!(all);
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -102,6 +168,7 @@ pub fn json() -> &'static str {
     JSON.get_or_init(|| {
         let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
         add_created_document_links(&mut document);
+        add_error_responses(&mut document);
         serde_json::to_string_pretty(&document).unwrap_or_default()
     })
 }

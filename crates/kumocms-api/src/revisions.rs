@@ -18,7 +18,7 @@ use crate::ApiState;
 use crate::body::{DocumentIdPath, QueryParams};
 use crate::documents::{if_match_version, redirect_to, with_etag};
 use crate::dto::{DocumentBody, DocumentIdParam};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -132,10 +132,6 @@ pub struct RevisionListParams {
     params(DocumentIdParam, RevisionListParams),
     responses(
         (status = 200, description = "The revisions still kept, newest first: the current one, then those it replaced", body = RevisionPage),
-        (status = 400, description = "Malformed id, limit or cursor", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -168,10 +164,6 @@ pub async fn list_revisions(
     params(DocumentIdParam, RevisionParam),
     responses(
         (status = 200, description = "The revision, with a `download` link when its bytes can be read now", body = RevisionBody),
-        (status = 400, description = "Malformed id, or a revision number that is not a positive integer (`invalid_revision`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document (`document_not_found`), or no such revision: never made or expired (`revision_not_found`)", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -192,11 +184,6 @@ pub async fn get_revision(
     params(DocumentIdParam, RevisionParam),
     responses(
         (status = 307, description = "Redirect to a short-lived download link", headers(("Location" = String))),
-        (status = 400, description = "Malformed id, or a revision number that is not a positive integer (`invalid_revision`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document or revision (`revision_not_found`)", body = ErrorBody),
-        (status = 409, description = "Not readable now: `upload_pending`, `document_archived`, `restore_in_progress`, `document_deleted`", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -220,12 +207,6 @@ pub async fn revision_content(
     ),
     responses(
         (status = 202, description = "The revision's bytes are being copied into a new revision (the next number); it becomes current when the copy has been checked and extracted, like an upload (see `pending_upload`)", body = DocumentBody),
-        (status = 400, description = "Malformed id, or a revision number that is not a positive integer (`invalid_revision`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document or revision (`revision_not_found`, also when it expired)", body = ErrorBody),
-        (status = 409, description = "Not now: `document_deleted`, `restore_in_progress`, `revision_archived` (its bytes are in an archive class), or a concurrent change won", body = ErrorBody),
-        (status = 412, description = "The ETag in If-Match is stale", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -253,12 +234,6 @@ pub async fn restore_revision(
     ),
     responses(
         (status = 200, description = "Back from the trash, in the status it had (an archive restore that was under way is not: the document is `archived`)", body = DocumentBody),
-        (status = 400, description = "Malformed id, or a revision number that is not a positive integer (`invalid_revision`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document (never existed or already purged)", body = ErrorBody),
-        (status = 409, description = "`not_deleted`: the document is not in the trash; or a concurrent change won", body = ErrorBody),
-        (status = 412, description = "The ETag in If-Match is stale", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -19,7 +19,7 @@ use crate::ApiState;
 use crate::body::{JsonBody, OptionalJsonBody};
 use crate::documents::with_etag;
 use crate::dto::{DocumentBody, DocumentIdParam};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -119,11 +119,6 @@ pub struct CompleteRequest {}
     request_body = PartLinksRequest,
     responses(
         (status = 200, description = "Signed links for the parts; ask again at any time for fresh ones", body = PartLinksBody),
-        (status = 400, description = "`invalid_part_numbers` or `invalid_part_number` (outside 1..=part_count)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document (`document_not_found`) or upload (`upload_not_found`)", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -162,10 +157,6 @@ pub async fn sign_parts(
     ),
     responses(
         (status = 200, description = "The parts received whole so far, for a client that resumes", body = PartsBody),
-        (status = 400, description = "Malformed document id", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document (`document_not_found`) or upload (`upload_not_found`)", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -197,12 +188,6 @@ pub async fn list_parts(
     request_body(content = Option<CompleteRequest>, description = "Empty, or `{}`"),
     responses(
         (status = 202, description = "The parts were joined; the content becomes current once checked (poll until `status` is `active`)", body = DocumentBody),
-        (status = 400, description = "`checksum_mismatch`: the joined bytes differ from the declared checksum; nothing was made current", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document (`document_not_found`) or upload (`upload_not_found`)", body = ErrorBody),
-        (status = 409, description = "`missing_parts` (named in the message) or `part_size_mismatch`", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -229,11 +214,6 @@ pub async fn complete_upload(
     ),
     responses(
         (status = 204, description = "Aborted: the parts are gone; the current content (if any) stays"),
-        (status = 400, description = "Malformed document id", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 404, description = "No such document (`document_not_found`) or upload (`upload_not_found`)", body = ErrorBody),
-        (status = 409, description = "A concurrent change won; retry", body = ErrorBody),
-        (status = 503, description = "Storage unavailable; retry", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -95,21 +95,23 @@ fn uploaded_at(id: &DocumentId, fallback: DateTime<Utc>) -> String {
     format!("{stamp}{:025}Z", ulid.random())
 }
 
-fn store_error<E, R>(operation: &str, error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+fn store_error<E, R>(operation: &str, error: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: crate::errors::HasStatus + std::fmt::Debug,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: crate::errors::HasStatus + std::fmt::Debug + Send + Sync + 'static,
 {
-    match classify(error) {
+    match classify(&error) {
         Kind::Conflict => StoreError::Conflict,
-        Kind::Transient => StoreError::Unavailable(describe(operation, error)),
-        Kind::NotFound | Kind::Permanent => StoreError::Other(describe(operation, error)),
+        Kind::Transient => StoreError::Unavailable(describe(operation, &error)),
+        Kind::NotFound | Kind::Permanent => {
+            StoreError::other_from(describe(operation, &error), error)
+        }
     }
 }
 
 fn to_item(document: &Document) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let record = serde_json::to_string(document)
-        .map_err(|e| StoreError::Other(format!("cannot serialise {}: {e}", document.id)))?;
+        .map_err(|e| StoreError::other_from(format!("cannot serialise {}: {e}", document.id), e))?;
     let mut item = HashMap::from([
         ("PK".to_owned(), s(pk(&document.id))),
         ("SK".to_owned(), s(META)),
@@ -189,10 +191,10 @@ fn encode_position(key: &HashMap<String, AttributeValue>) -> Result<String, Stor
         }
         let text = value
             .as_s()
-            .map_err(|_| StoreError::Other(format!("key attribute {name} is not a string")))?;
+            .map_err(|_| StoreError::other(format!("key attribute {name} is not a string")))?;
         map.insert(name.clone(), serde_json::Value::String(text.clone()));
     }
-    serde_json::to_string(&map).map_err(|e| StoreError::Other(e.to_string()))
+    serde_json::to_string(&map).map_err(|e| StoreError::other_from(e.to_string(), e))
 }
 
 fn decode_position(position: &str) -> Result<HashMap<String, AttributeValue>, StoreError> {
@@ -295,7 +297,7 @@ impl DynamoMetadataStore {
                 .limit(limit)
                 .send()
                 .await
-                .map_err(|e| store_error("Query", &e))?;
+                .map_err(|e| store_error("Query", e))?;
             Ok((
                 output.items.unwrap_or_default(),
                 output.last_evaluated_key.filter(|k| !k.is_empty()),
@@ -317,7 +319,7 @@ impl DynamoMetadataStore {
                 .limit(limit)
                 .send()
                 .await
-                .map_err(|e| store_error("Scan", &e))?;
+                .map_err(|e| store_error("Scan", e))?;
             Ok((
                 output.items.unwrap_or_default(),
                 output.last_evaluated_key.filter(|k| !k.is_empty()),
@@ -336,7 +338,7 @@ impl MetadataStore for DynamoMetadataStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await
-            .map_err(|e| store_error("PutItem", &e))?;
+            .map_err(|e| store_error("PutItem", e))?;
         Ok(())
     }
 
@@ -350,7 +352,7 @@ impl MetadataStore for DynamoMetadataStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| store_error("GetItem", &e))?;
+            .map_err(|e| store_error("GetItem", e))?;
         output.item.as_ref().map(from_item).transpose()
     }
 
@@ -363,7 +365,7 @@ impl MetadataStore for DynamoMetadataStore {
             .expression_attribute_values(":expected", n(expected_version))
             .send()
             .await
-            .map_err(|e| store_error("PutItem", &e))?;
+            .map_err(|e| store_error("PutItem", e))?;
         Ok(())
     }
 
@@ -376,7 +378,7 @@ impl MetadataStore for DynamoMetadataStore {
             .expression_attribute_values(":expected", n(expected_version))
             .send()
             .await
-            .map_err(|e| store_error("DeleteItem", &e))?;
+            .map_err(|e| store_error("DeleteItem", e))?;
         Ok(())
     }
 
@@ -451,7 +453,7 @@ impl MetadataStore for DynamoMetadataStore {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| store_error("Scan", &e))?;
+                .map_err(|e| store_error("Scan", e))?;
             for item in output.items.unwrap_or_default() {
                 let document = from_item(&item)?;
                 // The attribute has second precision; the record has the exact time.
@@ -484,7 +486,7 @@ impl MetadataStore for DynamoMetadataStore {
             .key("SK", s(META))
             .send()
             .await
-            .map_err(|e| store_error("GetItem", &e))?;
+            .map_err(|e| store_error("GetItem", e))?;
         Ok(())
     }
 }

@@ -90,23 +90,25 @@ fn presign_error(error: PresignError) -> BlobError {
         // Loading credentials can fail for a moment (a container endpoint restarting);
         // the request may succeed when retried.
         PresignError::Credentials(_) => BlobError::Unavailable(error.to_string()),
-        _ => BlobError::Other(error.to_string()),
+        _ => BlobError::other_from(error.to_string(), error),
     }
 }
 
 fn blob_error<E, R>(
     operation: &str,
     key: &str,
-    error: &aws_sdk_s3::error::SdkError<E, R>,
+    error: aws_sdk_s3::error::SdkError<E, R>,
 ) -> BlobError
 where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: crate::errors::HasStatus + std::fmt::Debug,
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: crate::errors::HasStatus + std::fmt::Debug + Send + Sync + 'static,
 {
-    match classify(error) {
+    match classify(&error) {
         Kind::NotFound => BlobError::NotFound(key.to_owned()),
-        Kind::Transient => BlobError::Unavailable(describe(operation, error)),
-        Kind::Conflict | Kind::Permanent => BlobError::Other(describe(operation, error)),
+        Kind::Transient => BlobError::Unavailable(describe(operation, &error)),
+        Kind::Conflict | Kind::Permanent => {
+            BlobError::other_from(describe(operation, &error), error)
+        }
     }
 }
 
@@ -165,7 +167,7 @@ fn presigning_config(now: SystemTime, expires_in: Duration) -> Result<Presigning
         .start_time(now)
         .expires_in(expires_in)
         .build()
-        .map_err(|e| BlobError::Other(e.to_string()))
+        .map_err(|e| BlobError::other_from(e.to_string(), e))
 }
 
 /// A link from the SDK's presigning (the fallback for endpoints [`Presigner`] leaves to
@@ -284,7 +286,7 @@ impl S3BlobStore {
             .if_none_match(CREATE_ONLY)
             .presigned(presigning)
             .await
-            .map_err(|e| BlobError::Other(format!("presigning PutObject: {e}")))?;
+            .map_err(|e| BlobError::other_from(format!("presigning PutObject: {e}"), e))?;
         Ok(sdk_link(&request, now, spec.expires_in))
     }
 
@@ -304,7 +306,7 @@ impl S3BlobStore {
             .response_content_type(&spec.content_type)
             .presigned(presigning)
             .await
-            .map_err(|e| BlobError::Other(format!("presigning GetObject: {e}")))?;
+            .map_err(|e| BlobError::other_from(format!("presigning GetObject: {e}"), e))?;
         Ok(sdk_link(&request, now, spec.expires_in))
     }
 
@@ -319,11 +321,11 @@ impl S3BlobStore {
             Some(hex_digest) => Some(
                 hex::decode(hex_digest)
                     .map(|digest| BASE64.encode(digest))
-                    .map_err(|_| BlobError::Other("checksum is not hex".into()))?,
+                    .map_err(|_| BlobError::other("checksum is not hex"))?,
             ),
         };
         let size = i64::try_from(spec.size)
-            .map_err(|_| BlobError::Other(format!("size {} is out of range", spec.size)))?;
+            .map_err(|_| BlobError::other(format!("size {} is out of range", spec.size)))?;
         let location = &spec.blob.location;
         let presigner = &self.inner.presigner;
         let route = presigner
@@ -403,7 +405,7 @@ impl S3BlobStore {
             .await
         {
             Ok(output) => Ok(Some(output)),
-            Err(error) => match blob_error("HeadObject", &blob.key, &error) {
+            Err(error) => match blob_error("HeadObject", &blob.key, error) {
                 BlobError::NotFound(_) => Ok(None),
                 other => Err(other),
             },
@@ -430,7 +432,7 @@ impl S3BlobStore {
                 .set_version_id_marker(version_marker.take())
                 .send()
                 .await
-                .map_err(|e| blob_error("ListObjectVersions", prefix, &e))?;
+                .map_err(|e| blob_error("ListObjectVersions", prefix, e))?;
             let versions = output
                 .versions()
                 .iter()
@@ -451,7 +453,7 @@ impl S3BlobStore {
                     .key(key)
                     .set_version_id(version.map(str::to_owned))
                     .build()
-                    .map_err(|e| BlobError::Other(e.to_string()))?;
+                    .map_err(|e| BlobError::other_from(e.to_string(), e))?;
                 objects.push(object);
             }
             for batch in objects.chunks(DELETE_BATCH) {
@@ -459,14 +461,14 @@ impl S3BlobStore {
                     .set_objects(Some(batch.to_vec()))
                     .quiet(true)
                     .build()
-                    .map_err(|e| BlobError::Other(e.to_string()))?;
+                    .map_err(|e| BlobError::other_from(e.to_string(), e))?;
                 let result = client
                     .delete_objects()
                     .bucket(&location.store)
                     .delete(delete)
                     .send()
                     .await
-                    .map_err(|e| blob_error("DeleteObjects", prefix, &e))?;
+                    .map_err(|e| blob_error("DeleteObjects", prefix, e))?;
                 if let Some(failed) = result.errors().first() {
                     return Err(BlobError::Unavailable(format!(
                         "DeleteObjects: {} of {} not deleted, first {:?}: {:?}",
@@ -515,10 +517,10 @@ impl S3BlobStore {
             .set_metadata(head.metadata().cloned())
             .send()
             .await
-            .map_err(|e| blob_error("CreateMultipartUpload", &blob.key, &e))?;
+            .map_err(|e| blob_error("CreateMultipartUpload", &blob.key, e))?;
         let upload_id = created
             .upload_id()
-            .ok_or_else(|| BlobError::Other("CreateMultipartUpload returned no id".into()))?
+            .ok_or_else(|| BlobError::other("CreateMultipartUpload returned no id"))?
             .to_owned();
         let mut source = copy_source(&from.location.store, &from.key);
         if let Some(version) = head.version_id() {
@@ -541,11 +543,11 @@ impl S3BlobStore {
                     .copy_source_range(format!("bytes={start}-{end}"))
                     .send()
                     .await
-                    .map_err(|e| blob_error("UploadPartCopy", &blob.key, &e))?;
+                    .map_err(|e| blob_error("UploadPartCopy", &blob.key, e))?;
                 let etag = part
                     .copy_part_result()
                     .and_then(|r| r.e_tag())
-                    .ok_or_else(|| BlobError::Other("UploadPartCopy returned no ETag".into()))?;
+                    .ok_or_else(|| BlobError::other("UploadPartCopy returned no ETag"))?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(number)
@@ -567,7 +569,7 @@ impl S3BlobStore {
                 )
                 .send()
                 .await
-                .map_err(|e| blob_error("CompleteMultipartUpload", &blob.key, &e))?;
+                .map_err(|e| blob_error("CompleteMultipartUpload", &blob.key, e))?;
             Ok(())
         }
         .await;
@@ -649,7 +651,7 @@ impl BlobStore for S3BlobStore {
             .key(&blob.key)
             .send()
             .await
-            .map_err(|e| blob_error("GetObject", &blob.key, &e))?;
+            .map_err(|e| blob_error("GetObject", &blob.key, e))?;
         let key = blob.key.clone();
         let stream = futures_util::stream::unfold(Some(output.body), move |body| {
             let key = key.clone();
@@ -679,7 +681,7 @@ impl BlobStore for S3BlobStore {
         {
             Ok(output) => output,
             Err(error) => {
-                return match blob_error("GetObject", &blob.key, &error) {
+                return match blob_error("GetObject", &blob.key, error) {
                     BlobError::NotFound(_) => Ok(None),
                     other => Err(other),
                 };
@@ -750,7 +752,7 @@ impl BlobStore for S3BlobStore {
             .metadata_directive(MetadataDirective::Copy)
             .send()
             .await
-            .map_err(|e| blob_error("CopyObject", &to.key, &e))?;
+            .map_err(|e| blob_error("CopyObject", &to.key, e))?;
         Ok(())
     }
 
@@ -779,7 +781,7 @@ impl BlobStore for S3BlobStore {
                 .metadata_directive(MetadataDirective::Copy)
                 .send()
                 .await
-                .map_err(|e| blob_error("CopyObject", &blob.key, &e))?;
+                .map_err(|e| blob_error("CopyObject", &blob.key, e))?;
             copied.version_id().map(str::to_owned)
         };
         // With versioning on, the copy becomes the current version and the original
@@ -811,7 +813,7 @@ impl BlobStore for S3BlobStore {
                 GlacierJobParameters::builder()
                     .tier(tier(restore_tier))
                     .build()
-                    .map_err(|e| BlobError::Other(e.to_string()))?,
+                    .map_err(|e| BlobError::other_from(e.to_string(), e))?,
             )
             .build();
         match self
@@ -831,7 +833,7 @@ impl BlobStore for S3BlobStore {
             {
                 Ok(())
             }
-            Err(error) => Err(blob_error("RestoreObject", &blob.key, &error)),
+            Err(error) => Err(blob_error("RestoreObject", &blob.key, error)),
         }
     }
 
@@ -842,7 +844,7 @@ impl BlobStore for S3BlobStore {
             .bucket(&self.inner.bucket)
             .send()
             .await
-            .map_err(|e| blob_error("HeadBucket", &self.inner.bucket, &e))?;
+            .map_err(|e| blob_error("HeadBucket", &self.inner.bucket, e))?;
         Ok(())
     }
 }

@@ -5,7 +5,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kumocms_cli::client::ClientCommand;
+use kumocms_cli::listener;
 use kumocms_cli::server::{self, ServeOptions};
+use kumocms_core::revision::Retention;
+use kumocms_local::defaults;
 use tracing_subscriber::EnvFilter;
 
 /// KumoCMS: a document store. `serve` runs it on this machine with embedded storage;
@@ -34,7 +37,7 @@ enum Command {
     /// directory's lock is taken).
     Reindex {
         /// The data directory, as given to `serve`.
-        #[arg(long, default_value = "./kumocms-data", env = "KUMOCMS_DATA_DIR")]
+        #[arg(long, default_value = defaults::DATA_DIR, env = "KUMOCMS_DATA_DIR")]
         data_dir: PathBuf,
     },
     #[command(flatten)]
@@ -47,7 +50,7 @@ struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", env = "KUMOCMS_ADDR")]
     addr: SocketAddr,
     /// Where documents, the database and keys are kept.
-    #[arg(long, default_value = "./kumocms-data", env = "KUMOCMS_DATA_DIR")]
+    #[arg(long, default_value = defaults::DATA_DIR, env = "KUMOCMS_DATA_DIR")]
     data_dir: PathBuf,
     /// The API key. For development only: a flag's value shows in process listings
     /// (`ps`, /proc/PID/cmdline); use --api-key-file or KUMOCMS_API_KEY otherwise.
@@ -75,32 +78,32 @@ struct ServeArgs {
     #[arg(long, default_value_t = kumocms_core::multipart::DEFAULT_MULTIPART_THRESHOLD, env = "KUMOCMS_MULTIPART_THRESHOLD")]
     multipart_threshold: u64,
     /// Seconds an upload may stay pending before the document is discarded.
-    #[arg(long, default_value_t = 86_400, env = "KUMOCMS_PENDING_UPLOAD_TTL")]
+    #[arg(long, default_value_t = kumocms_core::service::DEFAULT_PENDING_UPLOAD_TTL.as_secs(), env = "KUMOCMS_PENDING_UPLOAD_TTL")]
     pending_upload_ttl: u64,
     /// Seconds a local restore takes (S3 takes minutes to hours).
-    #[arg(long, default_value_t = 5, env = "KUMOCMS_RESTORE_DELAY")]
+    #[arg(long, default_value_t = defaults::RESTORE_DELAY.as_secs(), env = "KUMOCMS_RESTORE_DELAY")]
     restore_delay: u64,
     /// Revisions kept per document, the current one included; 0 keeps all.
-    #[arg(long, default_value_t = 0, env = "KUMOCMS_REVISION_RETENTION_COUNT")]
+    #[arg(long, default_value_t = Retention::default().revision_count, env = "KUMOCMS_REVISION_RETENTION_COUNT")]
     revision_retention_count: u32,
     /// Days a replaced revision is kept after it stopped being current; 0 keeps all.
-    #[arg(long, default_value_t = 0, env = "KUMOCMS_REVISION_RETENTION_DAYS")]
+    #[arg(long, default_value_t = Retention::default().revision_days, env = "KUMOCMS_REVISION_RETENTION_DAYS")]
     revision_retention_days: u32,
     /// Days a deleted document stays in the trash before it is purged; 0 purges on DELETE.
-    #[arg(long, default_value_t = kumocms_core::revision::DEFAULT_TRASH_DAYS, env = "KUMOCMS_TRASH_RETENTION_DAYS")]
+    #[arg(long, default_value_t = Retention::default().trash_days, env = "KUMOCMS_TRASH_RETENTION_DAYS")]
     trash_retention_days: u32,
     /// Uploads received at once, over all links; one more gets 503 with Retry-After.
-    #[arg(long, default_value_t = kumocms_local::http::DEFAULT_MAX_CONCURRENT_UPLOADS,
+    #[arg(long, default_value_t = defaults::MAX_CONCURRENT_UPLOADS,
           env = "KUMOCMS_MAX_CONCURRENT_UPLOADS")]
     max_concurrent_uploads: usize,
     /// Seconds to wait for the next bytes of an upload's body before answering 408.
-    #[arg(long, default_value_t = 30, env = "KUMOCMS_BODY_TIMEOUT")]
+    #[arg(long, default_value_t = defaults::BODY_TIMEOUT.as_secs(), env = "KUMOCMS_BODY_TIMEOUT")]
     body_timeout: u64,
     /// Seconds a client has to send a request's headers.
-    #[arg(long, default_value_t = 10, env = "KUMOCMS_HEADER_READ_TIMEOUT")]
+    #[arg(long, default_value_t = listener::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), env = "KUMOCMS_HEADER_READ_TIMEOUT")]
     header_read_timeout: u64,
     /// Seconds a connection may stay open with no byte moving either way.
-    #[arg(long, default_value_t = 60, env = "KUMOCMS_IDLE_TIMEOUT")]
+    #[arg(long, default_value_t = listener::DEFAULT_IDLE_TIMEOUT.as_secs(), env = "KUMOCMS_IDLE_TIMEOUT")]
     idle_timeout: u64,
     /// Connections served at once. Default: derived from the open-file limit
     /// (`ulimit -n`): half of what is left after 64 descriptors kept for the server.
@@ -229,7 +232,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.service.multipart_threshold = args.multipart_threshold;
     options.service.pending_upload_ttl = Duration::from_secs(args.pending_upload_ttl);
     options.restore_delay = Duration::from_secs(args.restore_delay);
-    options.service.retention = kumocms_core::revision::Retention {
+    options.service.retention = Retention {
         revision_count: args.revision_retention_count,
         revision_days: args.revision_retention_days,
         trash_days: args.trash_retention_days,
@@ -283,6 +286,81 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    /// `serve --help` shows each default, and it is the one the server uses when the
+    /// flag is absent (both come from `kumocms_local::defaults` and the core's
+    /// `ServiceConfig::default`).
+    #[test]
+    fn serve_help_shows_the_defaults_the_server_uses() {
+        let mut command = <super::Cli as clap::CommandFactory>::command();
+        let help = command
+            .find_subcommand_mut("serve")
+            .expect("serve")
+            .render_long_help()
+            .to_string();
+        let options = kumocms_cli::server::ServeOptions::new(
+            "127.0.0.1:0".parse().expect("address"),
+            kumocms_local::defaults::DATA_DIR.into(),
+        );
+        let service = &options.service;
+        let secs = Duration::as_secs;
+        let expected: [(&str, String); 12] = [
+            (
+                "--data-dir",
+                kumocms_local::LocalConfig::default()
+                    .data_dir
+                    .display()
+                    .to_string(),
+            ),
+            ("--max-file-size", service.limits.max_file_size.to_string()),
+            (
+                "--multipart-threshold",
+                service.multipart_threshold.to_string(),
+            ),
+            (
+                "--pending-upload-ttl",
+                secs(&service.pending_upload_ttl).to_string(),
+            ),
+            ("--restore-delay", secs(&options.restore_delay).to_string()),
+            (
+                "--revision-retention-count",
+                service.retention.revision_count.to_string(),
+            ),
+            (
+                "--revision-retention-days",
+                service.retention.revision_days.to_string(),
+            ),
+            (
+                "--trash-retention-days",
+                service.retention.trash_days.to_string(),
+            ),
+            (
+                "--max-concurrent-uploads",
+                options.max_concurrent_uploads.to_string(),
+            ),
+            ("--body-timeout", secs(&options.body_timeout).to_string()),
+            (
+                "--idle-timeout",
+                secs(&options.connections.idle_timeout).to_string(),
+            ),
+            (
+                "--header-read-timeout",
+                secs(&options.connections.header_read_timeout).to_string(),
+            ),
+        ];
+        for (flag, default) in expected {
+            let section = help
+                .split("\n\n")
+                .find(|s| s.trim_start().starts_with(&format!("{flag} ")))
+                .unwrap_or_else(|| panic!("{flag} is in serve --help:\n{help}"));
+            assert!(
+                section.contains(&format!("[default: {default}]")),
+                "{flag} shows the default {default}: {section}"
+            );
+        }
+    }
+
     /// clap's own checks of every command and flag (duplicate names, conflicting ids),
     /// which otherwise fire only when that subcommand is parsed in a debug build.
     #[test]

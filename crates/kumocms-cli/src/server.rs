@@ -3,13 +3,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::HeaderName;
 use kumocms_api::{ApiState, AuthMode};
+use kumocms_core::ports::{Clock, SystemClock};
 use kumocms_core::service::ServiceConfig;
-use kumocms_local::{BackgroundTasks, LocalBackend, LocalConfig};
+use kumocms_local::{BackgroundTasks, LocalBackend, LocalConfig, defaults};
 
 use crate::listener::ConnectionLimits;
 use tokio::net::TcpListener;
@@ -19,8 +21,9 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 
-/// Everything `kumocms serve` can be told.
-#[derive(Debug, Clone)]
+/// Everything `kumocms serve` can be told. Start from [`ServeOptions::new`] (the
+/// defaults of [`kumocms_local::defaults`] and [`ServiceConfig::default`]).
+#[derive(Clone)]
 pub struct ServeOptions {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
@@ -38,6 +41,32 @@ pub struct ServeOptions {
     pub api_key_previous: Option<String>,
     /// The web interface and CORS.
     pub web: kumocms_api::WebOptions,
+    /// The time links, uploads, restores and the trash expire by: the system clock,
+    /// or a `kumocms_core::clock::ManualClock` in tests.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the keys.
+        f.debug_struct("ServeOptions")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .field("service", &self.service)
+            .field("restore_delay", &self.restore_delay)
+            .field("restore_day_length", &self.restore_day_length)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("max_concurrent_uploads", &self.max_concurrent_uploads)
+            .field("body_timeout", &self.body_timeout)
+            .field("connections", &self.connections)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field(
+                "api_key_previous",
+                &self.api_key_previous.as_ref().map(|_| "<set>"),
+            )
+            .field("web", &self.web)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeOptions {
@@ -46,15 +75,16 @@ impl ServeOptions {
             addr,
             data_dir,
             service: ServiceConfig::default(),
-            restore_delay: Duration::from_secs(5),
-            restore_day_length: Duration::from_secs(86_400),
-            sweep_interval: Duration::from_secs(60),
-            max_concurrent_uploads: kumocms_local::http::DEFAULT_MAX_CONCURRENT_UPLOADS,
-            body_timeout: kumocms_local::http::DEFAULT_BODY_TIMEOUT,
+            restore_delay: defaults::RESTORE_DELAY,
+            restore_day_length: defaults::RESTORE_DAY_LENGTH,
+            sweep_interval: defaults::SWEEP_INTERVAL,
+            max_concurrent_uploads: defaults::MAX_CONCURRENT_UPLOADS,
+            body_timeout: defaults::BODY_TIMEOUT,
             connections: ConnectionLimits::default(),
             api_key: None,
             api_key_previous: None,
             web: kumocms_api::WebOptions::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -99,6 +129,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     config.upload_body_timeout = options.body_timeout;
     config.api_key = options.api_key.clone();
     config.api_key_previous = options.api_key_previous.clone();
+    config.clock = options.clock.clone();
     let backend = LocalBackend::open(config).await.with_context(|| {
         format!(
             "cannot open the data directory {}",

@@ -51,7 +51,10 @@ impl From<StoreError> for CoreError {
             StoreError::HomeRegionUnavailable { region, detail } => {
                 Self::HomeRegionUnavailable { region, detail }
             }
-            StoreError::Corrupt(detail) | StoreError::Other(detail) => Self::Internal(detail),
+            StoreError::Corrupt(detail)
+            | StoreError::Other {
+                message: detail, ..
+            } => Self::Internal(detail),
         }
     }
 }
@@ -68,7 +71,9 @@ impl From<BlobError> for CoreError {
             BlobError::Rejected { code, message } => {
                 Self::Invalid(ValidationError::invalid(code, message))
             }
-            BlobError::TooLarge { .. } | BlobError::Other(_) => Self::Internal(error.to_string()),
+            BlobError::TooLarge { .. } | BlobError::Other { .. } => {
+                Self::Internal(error.to_string())
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::document::{BlobRef, Document, DocumentStatus, PendingUpload, StorageC
 use crate::error::CoreError;
 use crate::id::DocumentId;
 use crate::lifecycle::{InvalidTransition, Transition, content_unreadable, next_status};
-use crate::ports::{DownloadSpec, ListQuery, SignedLink, StoreError};
+use crate::ports::{BlobError, DownloadSpec, ListQuery, SignedLink, StoreError};
 use crate::revision::{self, RevisionInfo, TrashState};
 use crate::service::{DEFAULT_PAGE_SIZE, DocumentService, MAX_PAGE_SIZE, MERGE_ATTEMPTS, Sweep};
 use crate::validate::ValidationError;
@@ -54,6 +54,18 @@ pub fn parse_revision(text: &str) -> Result<u32, ValidationError> {
             "a revision number is a positive integer, such as 1 for the first upload",
         )
     })
+}
+
+/// The blob and upload id of `document`'s unfinished multipart upload, if any.
+fn pending_multipart(document: &Document) -> Option<(BlobRef, String)> {
+    let upload_id = document
+        .pending_upload
+        .as_ref()?
+        .multipart
+        .as_ref()?
+        .upload_id
+        .clone();
+    Some((document.pending_blob()?, upload_id))
 }
 
 fn deleted_refusal() -> InvalidTransition {
@@ -286,6 +298,7 @@ impl DocumentService {
                         && document.status != DocumentStatus::Deleted =>
                 {
                     let dropped = document.pending_blob();
+                    let dropped_parts = pending_multipart(&document);
                     document.trash = Some(TrashState {
                         previous_status: document.status,
                         deleted_at: now,
@@ -294,6 +307,11 @@ impl DocumentService {
                     document.status = DocumentStatus::Deleted;
                     document.pending_upload = None;
                     let saved = self.save(document).await.map(|_| ());
+                    if saved.is_ok()
+                        && let Some((blob, upload_id)) = dropped_parts
+                    {
+                        self.abort_dropped_multipart(&blob, &upload_id).await;
+                    }
                     if saved.is_ok()
                         && let Some(blob) = dropped
                         && let Err(error) = self.blobs.delete(&blob).await
@@ -326,6 +344,12 @@ impl DocumentService {
             Err(other) => return Err(other.into()),
             Ok(()) => {}
         }
+        // An unfinished multipart upload keeps its parts in the store (locally a
+        // directory, on S3 billed parts) until aborted: abort it now rather than leave
+        // it to the sweep of orphans.
+        if let Some((blob, upload_id)) = pending_multipart(document) {
+            self.abort_dropped_multipart(&blob, &upload_id).await;
+        }
         let mut locations = vec![self.blobs.location()];
         let retained = document.revisions.iter().map(|r| r.blob());
         for blob in [document.content_blob(), document.pending_blob()]
@@ -341,6 +365,18 @@ impl DocumentService {
             self.blobs.delete_document(&document.id, &location).await?;
         }
         Ok(())
+    }
+
+    /// Aborts the multipart upload of a pending upload that was just dropped (the
+    /// document went to the trash or was purged). A failure is logged: the sweep of
+    /// orphaned uploads (and S3's lifecycle rule) removes it later.
+    async fn abort_dropped_multipart(&self, blob: &BlobRef, upload_id: &str) {
+        match self.blobs.abort_multipart(blob, upload_id).await {
+            Ok(()) | Err(BlobError::UploadNotFound(_)) => {}
+            Err(error) => {
+                tracing::warn!(%error, key = %blob.key, "could not abort the multipart upload of a deleted document; the sweep will");
+            }
+        }
     }
 
     /// `POST /documents/{id}/undelete`: back to the status it had. A restore from an

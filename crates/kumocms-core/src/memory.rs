@@ -27,7 +27,7 @@ use crate::ports::{
 pub type Records = BTreeMap<String, Document>;
 
 fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Other("lock poisoned".to_owned())
+    StoreError::other("lock poisoned")
 }
 
 /// Records in a `BTreeMap` keyed by id, so listings come in id order as in the real
@@ -281,7 +281,7 @@ impl MemoryBlobStore {
     fn blobs(&self) -> Result<std::sync::RwLockReadGuard<'_, HashMap<String, Bytes>>, BlobError> {
         self.blobs
             .read()
-            .map_err(|_| BlobError::Other("lock poisoned".to_owned()))
+            .map_err(|_| BlobError::other("lock poisoned"))
     }
 }
 
@@ -365,7 +365,7 @@ impl BlobStore for MemoryBlobStore {
         let mut blobs = self
             .blobs
             .write()
-            .map_err(|_| BlobError::Other("lock poisoned".to_owned()))?;
+            .map_err(|_| BlobError::other("lock poisoned"))?;
         let bytes = blobs
             .get(&from.key)
             .cloned()

@@ -30,9 +30,80 @@ pub enum StoreError {
     HomeRegionUnavailable { region: String, detail: String },
     #[error("corrupt record: {0}")]
     Corrupt(String),
-    #[error("metadata store error: {0}")]
-    Other(String),
+    /// Anything else. `message` is complete on its own (a log line shows only it);
+    /// `source` is the error underneath, when there is one, for `source()` chains
+    /// and callers that inspect it.
+    #[error("metadata store error: {message}")]
+    Other {
+        message: String,
+        #[source]
+        source: Option<ErrorSource>,
+    },
 }
+
+impl StoreError {
+    /// An [`Other`](Self::Other) error with no error underneath.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::Other {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Other`](Self::Other) error caused by `source`.
+    pub fn other_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Other {
+            message: message.into(),
+            source: Some(ErrorSource::new(source)),
+        }
+    }
+}
+
+/// The error underneath a [`StoreError::Other`] or [`BlobError::Other`] (a SQLite,
+/// I/O, JSON or SDK error). Shared, so that those errors stay `Clone`; two are equal
+/// when they say the same thing. Displays and chains exactly as the error it holds.
+#[derive(Clone)]
+pub struct ErrorSource(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl ErrorSource {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+
+    /// The error itself, e.g. to `downcast_ref` it.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for ErrorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for ErrorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for ErrorSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for ErrorSource {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for ErrorSource {}
 
 /// A listing request. With a `document_type`, pages come in id order (oldest first,
 /// as ids are ULIDs); without one, in the store's own order (a DynamoDB Scan), each
@@ -105,8 +176,34 @@ pub enum BlobError {
     /// not match what was declared); `code` names the problem.
     #[error("{message}")]
     Rejected { code: &'static str, message: String },
-    #[error("blob store error: {0}")]
-    Other(String),
+    /// Anything else; as [`StoreError::Other`].
+    #[error("blob store error: {message}")]
+    Other {
+        message: String,
+        #[source]
+        source: Option<ErrorSource>,
+    },
+}
+
+impl BlobError {
+    /// An [`Other`](Self::Other) error with no error underneath.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::Other {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Other`](Self::Other) error caused by `source`.
+    pub fn other_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Other {
+            message: message.into(),
+            source: Some(ErrorSource::new(source)),
+        }
+    }
 }
 
 /// A link a client uses directly, without the API: a presigned S3 URL, or a local
@@ -210,15 +307,15 @@ pub trait BlobStore: Send + Sync {
     /// Starts a multipart upload to `spec.blob`; returns its upload id.
     async fn start_multipart(&self, spec: &MultipartSpec) -> Result<String, BlobError> {
         let _ = spec;
-        Err(BlobError::Other(
-            "this blob store takes no multipart uploads".into(),
+        Err(BlobError::other(
+            "this blob store takes no multipart uploads",
         ))
     }
     /// A link to upload one part; may be asked for again at any time.
     async fn part_link(&self, spec: &PartSpec) -> Result<SignedLink, BlobError> {
         let _ = spec;
-        Err(BlobError::Other(
-            "this blob store takes no multipart uploads".into(),
+        Err(BlobError::other(
+            "this blob store takes no multipart uploads",
         ))
     }
     /// The parts received whole so far, by part number; `UploadNotFound` when the
@@ -229,8 +326,8 @@ pub trait BlobStore: Send + Sync {
         upload_id: &str,
     ) -> Result<Vec<ReceivedPart>, BlobError> {
         let _ = (blob, upload_id);
-        Err(BlobError::Other(
-            "this blob store takes no multipart uploads".into(),
+        Err(BlobError::other(
+            "this blob store takes no multipart uploads",
         ))
     }
     /// Joins `parts` (every part, in order) into the blob and announces it with an
@@ -244,15 +341,15 @@ pub trait BlobStore: Send + Sync {
         parts: &[ReceivedPart],
     ) -> Result<(), BlobError> {
         let _ = (spec, upload_id, parts);
-        Err(BlobError::Other(
-            "this blob store takes no multipart uploads".into(),
+        Err(BlobError::other(
+            "this blob store takes no multipart uploads",
         ))
     }
     /// Drops a multipart upload and every part received; unknown ids are no error.
     async fn abort_multipart(&self, blob: &BlobRef, upload_id: &str) -> Result<(), BlobError> {
         let _ = (blob, upload_id);
-        Err(BlobError::Other(
-            "this blob store takes no multipart uploads".into(),
+        Err(BlobError::other(
+            "this blob store takes no multipart uploads",
         ))
     }
 }

@@ -242,7 +242,7 @@ impl Replicas for Directory {
 struct NoContent(&'static str);
 
 fn no_content() -> BlobError {
-    BlobError::Other("the replication simulation stores no content".into())
+    BlobError::other("the replication simulation stores no content")
 }
 
 #[async_trait]

@@ -39,13 +39,16 @@ pub struct ServiceConfig {
     pub multipart_threshold: u64,
 }
 
+/// The default of [`ServiceConfig::pending_upload_ttl`] (a day).
+pub const DEFAULT_PENDING_UPLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
+
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
             upload_link_ttl: Duration::from_secs(3600),
             download_link_ttl: Duration::from_secs(300),
-            pending_upload_ttl: Duration::from_secs(24 * 3600),
+            pending_upload_ttl: DEFAULT_PENDING_UPLOAD_TTL,
             retention: Retention::default(),
             max_page_bytes: crate::page_budget::DEFAULT_MAX_PAGE_BYTES,
             multipart_threshold: crate::multipart::DEFAULT_MULTIPART_THRESHOLD,

@@ -34,6 +34,7 @@ impl Core {
     ) -> Self {
         let config = ServiceConfig {
             retention: settings.retention,
+            multipart_threshold: settings.multipart_threshold,
             ..ServiceConfig::default()
         };
         let clock = Arc::new(SystemClock);

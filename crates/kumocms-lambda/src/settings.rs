@@ -14,6 +14,7 @@
 //! | `KUMOCMS_REVISION_RETENTION_COUNT` | api, events, dlq (optional) | revisions kept per document; 0 (default) keeps all |
 //! | `KUMOCMS_REVISION_RETENTION_DAYS`  | api, events, dlq (optional) | days a replaced revision is kept; 0 (default) for ever |
 //! | `KUMOCMS_TRASH_RETENTION_DAYS`     | api, events, dlq (optional) | days in the trash before the purge; default 30, 0 purges on DELETE |
+//! | `KUMOCMS_MULTIPART_THRESHOLD` | api (optional)       | uploads of at least this many bytes are multipart unless the client asks for a single PUT; default 67108864 (64 MiB), as `kumocms serve --multipart-threshold` |
 //! | `KUMOCMS_MULTI_REGION_CONSISTENCY` | api, events, dlq (optional) | the table's mode: `EVENTUAL` (default): each change is written in the document's home region; `STRONG` (MRSC): in the local replica |
 //! | `KUMOCMS_CORS_ALLOWED_ORIGINS` | api (optional)     | comma-separated origins (`scheme://host[:port]`) or `*` allowed to call the API from a browser; default none |
 //! | `KUMOCMS_WEB_UI`              | api (optional)       | `true` (default) or `false`: serve the web interface under `/ui/` |
@@ -38,6 +39,7 @@ pub const KUMOCMS_SECRETS_TTL_SECONDS: &str = "KUMOCMS_SECRETS_TTL_SECONDS";
 pub const KUMOCMS_REVISION_RETENTION_COUNT: &str = "KUMOCMS_REVISION_RETENTION_COUNT";
 pub const KUMOCMS_REVISION_RETENTION_DAYS: &str = "KUMOCMS_REVISION_RETENTION_DAYS";
 pub const KUMOCMS_TRASH_RETENTION_DAYS: &str = "KUMOCMS_TRASH_RETENTION_DAYS";
+pub const KUMOCMS_MULTIPART_THRESHOLD: &str = "KUMOCMS_MULTIPART_THRESHOLD";
 pub const KUMOCMS_MULTI_REGION_CONSISTENCY: &str = "KUMOCMS_MULTI_REGION_CONSISTENCY";
 pub const KUMOCMS_CORS_ALLOWED_ORIGINS: &str = "KUMOCMS_CORS_ALLOWED_ORIGINS";
 pub const KUMOCMS_WEB_UI: &str = "KUMOCMS_WEB_UI";
@@ -79,6 +81,9 @@ pub struct Settings {
     pub secrets_ttl: Duration,
     pub log_level: String,
     pub retention: kumocms_core::revision::Retention,
+    /// From this size on (bytes), an upload is multipart unless the client asks for
+    /// a single PUT (`ServiceConfig::multipart_threshold`).
+    pub multipart_threshold: u64,
     pub multi_region_consistency: MultiRegionConsistency,
     /// The web interface and CORS (the `api` role).
     pub web: kumocms_api::WebOptions,
@@ -94,6 +99,7 @@ impl std::fmt::Debug for Settings {
             .field("secrets_ttl", &self.secrets_ttl)
             .field("log_level", &self.log_level)
             .field("retention", &self.retention)
+            .field("multipart_threshold", &self.multipart_threshold)
             .field("multi_region_consistency", &self.multi_region_consistency)
             .field("web", &self.web)
             .finish_non_exhaustive()
@@ -167,6 +173,16 @@ impl Settings {
             revision_days: whole(KUMOCMS_REVISION_RETENTION_DAYS, defaults.revision_days)?,
             trash_days: whole(KUMOCMS_TRASH_RETENTION_DAYS, defaults.trash_days)?,
         };
+        let multipart_threshold = match get(KUMOCMS_MULTIPART_THRESHOLD) {
+            None => kumocms_core::multipart::DEFAULT_MULTIPART_THRESHOLD,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| SettingsError::Invalid {
+                    name: KUMOCMS_MULTIPART_THRESHOLD,
+                    expected: "a whole number of bytes",
+                })?,
+        };
         let web = web_options(&get)?;
         Ok(Self {
             bucket,
@@ -177,6 +193,7 @@ impl Settings {
             secrets_ttl,
             log_level: get(KUMOCMS_LOG_LEVEL).unwrap_or_else(|| "info".to_owned()),
             retention,
+            multipart_threshold,
             multi_region_consistency,
             web,
         })
@@ -296,6 +313,37 @@ mod tests {
         let b = Settings::from_lookup(Role::Api, lookup(&vars[..2])).unwrap();
         assert_eq!(a.cursor_key, b.cursor_key);
         assert!(!format!("{a:?}").contains("cursor_key"));
+    }
+
+    #[test]
+    fn the_multipart_threshold_is_read_with_the_local_default() {
+        let base = [(S3_BUCKET_NAME, "b"), (DYNAMODB_TABLE_NAME, "t")];
+        let settings = Settings::from_lookup(Role::Api, lookup(&base)).unwrap();
+        assert_eq!(settings.multipart_threshold, 64 * 1024 * 1024);
+        assert_eq!(
+            settings.multipart_threshold,
+            kumocms_core::service::ServiceConfig::default().multipart_threshold
+        );
+        let vars = [
+            (S3_BUCKET_NAME, "b"),
+            (DYNAMODB_TABLE_NAME, "t"),
+            (KUMOCMS_MULTIPART_THRESHOLD, " 5242880 "),
+        ];
+        let settings = Settings::from_lookup(Role::Api, lookup(&vars)).unwrap();
+        assert_eq!(settings.multipart_threshold, 5 * 1024 * 1024);
+        for bad in ["64MiB", "-1", "1.5"] {
+            let vars = [
+                (S3_BUCKET_NAME, "b"),
+                (DYNAMODB_TABLE_NAME, "t"),
+                (KUMOCMS_MULTIPART_THRESHOLD, bad),
+            ];
+            let error = Settings::from_lookup(Role::Api, lookup(&vars)).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "KUMOCMS_MULTIPART_THRESHOLD must be a whole number of bytes",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

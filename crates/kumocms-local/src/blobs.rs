@@ -10,6 +10,9 @@
 //! ```
 //!
 //! Every key is checked with `blob_key::is_safe` before it becomes a path.
+//!
+//! [`layout`] says where each file lives, [`reader`] streams content out on reader
+//! threads, [`restore`] emulates restores; this module is the store itself.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -33,6 +36,14 @@ use tokio::io::AsyncReadExt;
 use crate::fsutil;
 use crate::signer::LinkSigner;
 
+mod layout;
+mod reader;
+mod restore;
+
+pub(crate) use layout::checked_key;
+use layout::size_of;
+use restore::RestoreRequest;
+
 pub const LOCAL_STORE: &str = "local";
 const ARCHIVE_CLASSES: [StorageClass; 2] = [StorageClass::Glacier, StorageClass::DeepArchive];
 
@@ -46,38 +57,6 @@ pub struct FsBlobConfig {
     pub restore_day_length: Duration,
     /// The largest upload the link handler accepts, whatever a link says.
     pub max_file_size: u64,
-}
-
-/// A restore, as persisted. `available_until` is set once the copy exists.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RestoreRequest {
-    key: String,
-    days: u16,
-    tier: RestoreTier,
-    requested_at: DateTime<Utc>,
-    ready_at: DateTime<Utc>,
-    #[serde(default)]
-    available_until: Option<DateTime<Utc>>,
-}
-
-/// Where a key's bytes can be read from.
-pub(crate) struct Readable {
-    pub path: PathBuf,
-    pub size: u64,
-}
-
-/// Bytes read per step when content is streamed out (downloads, extraction). `dd`
-/// reads 1 MiB per system call; so does the reader thread (BENCHMARKS.md, row 4).
-pub(crate) const READ_CHUNK: usize = 1024 * 1024;
-
-/// Chunks a reader thread may read ahead of the consumer: enough to keep the disk
-/// and the socket busy at the same time, few enough to bound memory per download.
-const READ_AHEAD: usize = 4;
-
-/// Readable content, opened, with its bytes arriving from a dedicated reader thread.
-pub(crate) struct OpenedBlob {
-    pub size: u64,
-    pub stream: BlobStream,
 }
 
 pub struct FsBlobStore {
@@ -102,7 +81,7 @@ impl std::fmt::Debug for FsBlobStore {
 }
 
 pub(crate) fn io_error(error: std::io::Error) -> BlobError {
-    BlobError::Other(error.to_string())
+    BlobError::other_from(error.to_string(), error)
 }
 
 /// Runs blocking file-system work on the blocking pool.
@@ -113,97 +92,6 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| BlobError::Unavailable(format!("file worker failed: {e}")))?
         .map_err(io_error)
-}
-
-fn size_of(path: &Path) -> std::io::Result<Option<u64>> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
-        Ok(_) => Ok(None),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error),
-    }
-}
-
-/// The first of `candidates` that is a regular file, opened, with its size. A
-/// missing file is not an error (it may be in the next place, or nowhere).
-fn open_first_file(candidates: &[PathBuf]) -> std::io::Result<Option<(std::fs::File, u64)>> {
-    for path in candidates {
-        let file = match std::fs::File::open(path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(error),
-        };
-        // The size of what was opened, not of whatever the name points at later.
-        let meta = file.metadata()?;
-        if meta.is_file() {
-            return Ok(Some((file, meta.len())));
-        }
-    }
-    Ok(None)
-}
-
-/// A block of read content that goes back to its reader's pool once the last
-/// `Bytes` made of it is dropped (after hyper wrote it to the socket). Fresh 1 MiB
-/// allocations are mapped and unmapped by the allocator each time; their page
-/// faults and zeroing were a tenth of a download's CPU.
-struct PooledBlock {
-    data: Vec<u8>,
-    pool: std::sync::mpsc::SyncSender<Vec<u8>>,
-}
-
-impl AsRef<[u8]> for PooledBlock {
-    fn as_ref(&self) -> &[u8] {
-        &self.data
-    }
-}
-
-impl Drop for PooledBlock {
-    fn drop(&mut self) {
-        // Full or gone (the reader finished): the block is simply freed.
-        let _ = self.pool.try_send(std::mem::take(&mut self.data));
-    }
-}
-
-/// Reads `file` to its end (or `limit` bytes of it) in [`READ_CHUNK`] blocks into
-/// `chunks`; a read error is passed on as the last item. Returns early when the
-/// receiver is gone.
-fn stream_file(
-    file: &std::fs::File,
-    chunks: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-    mut limit: u64,
-) {
-    // Room for every block that can be in flight: queued, being written, returning.
-    let (give_back, returned) = std::sync::mpsc::sync_channel(READ_AHEAD + 2);
-    loop {
-        let mut block = returned
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(READ_CHUNK));
-        block.clear();
-        // `read_to_end` reads into the spare capacity as it is, without zeroing it
-        // first, and `take` stops it at one block; it retries interrupted reads.
-        let step = limit.min(READ_CHUNK as u64);
-        match file.take(step).read_to_end(&mut block) {
-            Ok(0) => return,
-            Ok(read) => {
-                limit -= read as u64;
-                let block = Bytes::from_owner(PooledBlock {
-                    data: block,
-                    pool: give_back.clone(),
-                });
-                if chunks.blocking_send(Ok(block)).is_err() {
-                    return;
-                }
-                // A short block is the last one.
-                if read < READ_CHUNK || limit == 0 {
-                    return;
-                }
-            }
-            Err(error) => {
-                let _ = chunks.blocking_send(Err(error));
-                return;
-            }
-        }
-    }
 }
 
 pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
@@ -277,133 +165,6 @@ impl FsBlobStore {
         self.config.max_file_size
     }
 
-    /// Where multipart uploads in progress are kept (see [`crate::multipart`]).
-    pub(crate) fn multipart_dir(&self) -> PathBuf {
-        self.data_dir.join("multipart")
-    }
-
-    pub(crate) fn tmp_dir(&self) -> PathBuf {
-        self.data_dir.join("tmp")
-    }
-
-    pub(crate) fn hot_path(&self, key: &str) -> PathBuf {
-        self.blobs.join("hot").join(key)
-    }
-
-    fn cold_path(&self, class: StorageClass, key: &str) -> PathBuf {
-        self.blobs.join("cold").join(class.as_str()).join(key)
-    }
-
-    fn restored_path(&self, key: &str) -> PathBuf {
-        self.blobs.join("restored").join(key)
-    }
-
-    fn restores_dir(&self) -> PathBuf {
-        self.blobs.join("restores")
-    }
-
-    fn request_path(&self, key: &str) -> PathBuf {
-        // Keys contain '/' and may be long; a digest gives one flat, short name.
-        self.restores_dir().join(format!(
-            "{}.json",
-            hex::encode(Sha256::digest(key.as_bytes()))
-        ))
-    }
-
-    /// The key of `blob`, if it belongs to this store and is safe as a path.
-    pub(crate) fn checked<'a>(&self, blob: &'a BlobRef) -> Result<&'a str, BlobError> {
-        if blob.location.store != LOCAL_STORE {
-            return Err(BlobError::Other(format!(
-                "blob {} is in store {:?}, not the local one",
-                blob.key, blob.location.store
-            )));
-        }
-        checked_key(&blob.key)
-    }
-
-    /// Where `key` is readable now (hot, or a restored copy), if anywhere.
-    pub(crate) async fn readable(&self, key: &str) -> Result<Option<Readable>, BlobError> {
-        let key = checked_key(key)?.to_owned();
-        let candidates = [self.hot_path(&key), self.restored_path(&key)];
-        blocking(move || {
-            for path in candidates {
-                if let Some(size) = size_of(&path)? {
-                    return Ok(Some(Readable { path, size }));
-                }
-            }
-            Ok(None)
-        })
-        .await
-    }
-
-    /// Opens `key` where it is readable now (hot, or a restored copy) and streams it
-    /// in [`READ_CHUNK`] blocks. `None` when it is readable nowhere.
-    ///
-    /// One blocking thread per stream opens the file, reads it with plain `std::fs`
-    /// and hands the blocks over a bounded channel: a `tokio::fs::File` would cost a
-    /// trip to the blocking pool per read, and those trips, not the disk, set the
-    /// pace of a download (BENCHMARKS.md, row 4). The thread stops as soon as the
-    /// consumer drops the stream (a client that goes away).
-    pub(crate) async fn open_readable(&self, key: &str) -> Result<Option<OpenedBlob>, BlobError> {
-        self.open_readable_range(key, None).await
-    }
-
-    /// [`open_readable`](Self::open_readable), streaming only the bytes `range`
-    /// picks from what was opened (a ranged download); `size` stays the whole size.
-    pub(crate) async fn open_readable_range(
-        &self,
-        key: &str,
-        range: Option<crate::range::ByteRange>,
-    ) -> Result<Option<OpenedBlob>, BlobError> {
-        let key = checked_key(key)?.to_owned();
-        let candidates = [self.hot_path(&key), self.restored_path(&key)];
-        let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
-        let (chunks_tx, chunks_rx) = tokio::sync::mpsc::channel(READ_AHEAD);
-        // Not awaited: the task runs as long as the stream is read. Its outcome
-        // reaches the consumer through the two channels.
-        drop(tokio::task::spawn_blocking(move || {
-            let (file, size) = match open_first_file(&candidates) {
-                Ok(Some(opened)) => opened,
-                other => {
-                    let _ = opened_tx.send(other.map(|_| None));
-                    return;
-                }
-            };
-            if opened_tx.send(Ok(Some(size))).is_err() {
-                return;
-            }
-            let (start, limit) = match range.map(|r| r.resolve(size)) {
-                None => (0, u64::MAX),
-                Some(Some((first, last))) => (first, last - first + 1),
-                // Not satisfiable any more (checked by the caller on a HEAD first):
-                // nothing is sent, and the short body fails the response.
-                Some(None) => return,
-            };
-            if start > 0 {
-                use std::io::Seek as _;
-                if let Err(error) = (&file).seek(std::io::SeekFrom::Start(start)) {
-                    let _ = chunks_tx.blocking_send(Err(error));
-                    return;
-                }
-            }
-            stream_file(&file, &chunks_tx, limit);
-        }));
-        let size = match opened_rx.await {
-            Ok(Ok(Some(size))) => size,
-            Ok(Ok(None)) => return Ok(None),
-            Ok(Err(error)) => return Err(io_error(error)),
-            Err(_) => return Err(BlobError::Unavailable("file reader thread failed".into())),
-        };
-        let stream = futures_util::stream::unfold(chunks_rx, |mut chunks| async move {
-            let next = chunks.recv().await?;
-            Some((next.map_err(io_error), chunks))
-        });
-        Ok(Some(OpenedBlob {
-            size,
-            stream: Box::pin(stream),
-        }))
-    }
-
     /// The archive class `key` sits in, if archived.
     async fn cold_class(&self, key: &str) -> Result<Option<(StorageClass, u64)>, BlobError> {
         let paths: Vec<_> = ARCHIVE_CLASSES
@@ -423,134 +184,13 @@ impl FsBlobStore {
 
     async fn unreadable_error(&self, key: &str) -> BlobError {
         match self.cold_class(key).await {
-            Ok(Some((class, _))) => BlobError::Other(format!(
+            Ok(Some((class, _))) => BlobError::other(format!(
                 "blob {key} is archived in {}; restore it before reading",
                 class.as_str()
             )),
             Ok(None) => BlobError::NotFound(key.to_owned()),
             Err(error) => error,
         }
-    }
-
-    async fn load_request(&self, key: &str) -> Result<Option<RestoreRequest>, BlobError> {
-        let path = self.request_path(key);
-        blocking(move || match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        })
-        .await
-    }
-
-    async fn save_request(&self, request: &RestoreRequest) -> Result<(), BlobError> {
-        let path = self.request_path(&request.key);
-        let bytes = serde_json::to_vec_pretty(request)
-            .map_err(|e| BlobError::Other(format!("cannot serialise a restore request: {e}")))?;
-        blocking(move || fsutil::write_replace(&path, &bytes)).await
-    }
-
-    async fn all_requests(&self) -> Result<Vec<(PathBuf, Option<RestoreRequest>)>, BlobError> {
-        let dir = self.restores_dir();
-        blocking(move || {
-            let mut requests = Vec::new();
-            for entry in std::fs::read_dir(&dir)? {
-                let path = entry?.path();
-                if path.extension().is_none_or(|ext| ext != "json") {
-                    continue;
-                }
-                let request = std::fs::read(&path)
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice::<RestoreRequest>(&bytes).ok());
-                requests.push((path, request));
-            }
-            Ok(requests)
-        })
-        .await
-    }
-
-    /// Whether a restore request (pending or completed) exists for `key`.
-    pub async fn has_restore_request(&self, key: &str) -> Result<bool, BlobError> {
-        checked_key(key)?;
-        Ok(self.load_request(key).await?.is_some())
-    }
-
-    /// Completes due restores and expires restored copies whose time is up,
-    /// publishing `RestoreCompleted` / `RestoreExpired`. Returns how many changed.
-    pub async fn tick_restores(&self) -> Result<usize, BlobError> {
-        let _guard = self.lifecycle.lock().await;
-        let now = self.clock.now();
-        let mut changed = 0;
-        for (path, request) in self.all_requests().await? {
-            let Some(mut request) = request.filter(|r| blob_key::is_safe(&r.key)) else {
-                tracing::warn!(path = %path.display(), "unreadable restore request removed");
-                blocking(move || fsutil::remove_if_exists(&path)).await?;
-                continue;
-            };
-            match request.available_until {
-                None if now >= request.ready_at => {
-                    let Some((class, _)) = self.cold_class(&request.key).await? else {
-                        // The archived content was deleted; nothing to restore.
-                        blocking(move || fsutil::remove_if_exists(&path)).await?;
-                        continue;
-                    };
-                    self.copy_to_restored(class, &request.key).await?;
-                    let days = u32::from(request.days);
-                    let until = now + chrono_duration(self.config.restore_day_length * days);
-                    request.available_until = Some(until);
-                    // Durable before publishing: if the event is lost in a crash,
-                    // recovery re-publishes it from this file.
-                    self.save_request(&request).await?;
-                    self.events
-                        .publish(StorageEvent::RestoreCompleted {
-                            location: self.location(),
-                            key: request.key.clone(),
-                            available_until: Some(until),
-                        })
-                        .await;
-                    changed += 1;
-                }
-                Some(until) if now >= until => {
-                    let restored = self.restored_path(&request.key);
-                    blocking(move || {
-                        fsutil::remove_if_exists(&restored)?;
-                        fsutil::remove_if_exists(&path)
-                    })
-                    .await?;
-                    self.events
-                        .publish(StorageEvent::RestoreExpired {
-                            location: self.location(),
-                            key: request.key.clone(),
-                        })
-                        .await;
-                    changed += 1;
-                }
-                _ => {}
-            }
-        }
-        Ok(changed)
-    }
-
-    /// Re-publishes `RestoreCompleted` for every completed restore, for when the
-    /// event was lost in a crash. The processor ignores it when already applied.
-    pub async fn republish_completed_restores(&self) -> Result<usize, BlobError> {
-        let mut count = 0;
-        for (_, request) in self.all_requests().await? {
-            if let Some(request) = request
-                && let Some(until) = request.available_until
-            {
-                self.events
-                    .publish(StorageEvent::RestoreCompleted {
-                        location: self.location(),
-                        key: request.key,
-                        available_until: Some(until),
-                    })
-                    .await;
-                count += 1;
-            }
-        }
-        Ok(count)
     }
 
     /// Holds the lock that archive, restore and deletion take, so that an upload can
@@ -570,45 +210,6 @@ impl FsBlobStore {
     pub async fn is_hot(&self, key: &str) -> Result<bool, BlobError> {
         let path = self.hot_path(checked_key(key)?);
         blocking(move || Ok(size_of(&path)?.is_some())).await
-    }
-
-    async fn copy_to_restored(&self, class: StorageClass, key: &str) -> Result<(), BlobError> {
-        let source = self.cold_path(class, key);
-        let target = self.restored_path(key);
-        let tmp = self
-            .tmp_dir()
-            .join(format!("restore-{}", ulid::Ulid::new()));
-        blocking(move || {
-            let result = (|| {
-                std::fs::copy(&source, &tmp)?;
-                std::fs::File::open(&tmp)?.sync_all()?;
-                if let Some(parent) = target.parent() {
-                    fsutil::create_dir_all_durable(parent)?;
-                }
-                std::fs::rename(&tmp, &target)?;
-                match target.parent() {
-                    Some(parent) => fsutil::sync_dir(parent),
-                    None => Ok(()),
-                }
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result
-        })
-        .await
-    }
-
-    /// Runs the restore ticker until the task is aborted.
-    pub async fn run_restore_ticker(self: Arc<Self>, every: Duration) {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            if let Err(error) = self.tick_restores().await {
-                tracing::warn!(%error, "restore ticker failed; retrying on the next tick");
-            }
-        }
     }
 
     /// Removes every file left in `tmp/`: uploads or copies a crash interrupted.
@@ -636,16 +237,6 @@ impl FsBlobStore {
                 "the local server's base URL is not set yet (FsBlobStore::set_base_url)".into(),
             )
         })
-    }
-}
-
-pub(crate) fn checked_key(key: &str) -> Result<&str, BlobError> {
-    if blob_key::is_safe(key) {
-        Ok(key)
-    } else {
-        Err(BlobError::Other(format!(
-            "blob key {key:?} is not a safe key"
-        )))
     }
 }
 
@@ -848,8 +439,8 @@ impl BlobStore for FsBlobStore {
     async fn archive(&self, blob: &BlobRef, class: StorageClass) -> Result<(), BlobError> {
         let key = self.checked(blob)?.to_owned();
         if class == StorageClass::Standard {
-            return Err(BlobError::Other(
-                "archive needs GLACIER or DEEP_ARCHIVE, not STANDARD".into(),
+            return Err(BlobError::other(
+                "archive needs GLACIER or DEEP_ARCHIVE, not STANDARD",
             ));
         }
         let _guard = self.lifecycle.lock().await;
@@ -885,7 +476,7 @@ impl BlobStore for FsBlobStore {
         let _guard = self.lifecycle.lock().await;
         if self.cold_class(&key).await?.is_none() {
             return Err(if self.is_hot(&key).await? {
-                BlobError::Other(format!("blob {key} is not archived; nothing to restore"))
+                BlobError::other(format!("blob {key} is not archived; nothing to restore"))
             } else {
                 BlobError::NotFound(key)
             });

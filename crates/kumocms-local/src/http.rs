@@ -116,7 +116,7 @@ struct LinkServer {
 }
 
 /// The default cap on uploads received at once ([`LinkLimits`]).
-pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 64;
+pub use crate::defaults::MAX_CONCURRENT_UPLOADS as DEFAULT_MAX_CONCURRENT_UPLOADS;
 
 /// Limits of the link routes.
 #[derive(Debug, Clone, Copy)]
@@ -132,7 +132,7 @@ pub struct LinkLimits {
 }
 
 /// The default of [`LinkLimits::body_timeout`].
-pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub use crate::defaults::BODY_TIMEOUT as DEFAULT_BODY_TIMEOUT;
 
 impl Default for LinkLimits {
     fn default() -> Self {

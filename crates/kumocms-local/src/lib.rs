@@ -13,6 +13,7 @@
 //! and the sweeper of abandoned uploads.
 
 pub mod blobs;
+pub mod defaults;
 pub mod events;
 mod fsutil;
 pub mod http;
@@ -20,32 +21,34 @@ pub mod keys;
 pub mod lock;
 mod multipart;
 pub mod range;
+mod recovery;
 pub mod signer;
 pub mod sqlite;
 mod sqlite_search;
+mod sweep;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kumocms_core::blob_key;
 use kumocms_core::cursor::CursorCodec;
-use kumocms_core::events::{EventProcessor, StorageEvent};
+use kumocms_core::events::EventProcessor;
 use kumocms_core::ports::{
-    BlobError, BlobStore, Clock, EventSink, KeySource, ListQuery, MetadataStore, StoreError,
-    SystemClock,
+    BlobError, Clock, EventSink, KeySource, MetadataStore, StoreError, SystemClock,
 };
 use kumocms_core::service::{DocumentService, ServiceConfig};
-use kumocms_core::{Document, DocumentStatus, StorageClass};
 
 pub use blobs::{FsBlobConfig, FsBlobStore};
 pub use events::InProcessEvents;
 pub use http::{LinkLimits, blob_router, blob_router_with_records};
 pub use keys::{KeyError, LocalKeys, generate_api_key};
+pub use recovery::RecoveryReport;
 pub use signer::{LinkError, LinkMethod, LinkQuery, LinkSigner, VerifiedLink};
 pub use sqlite::SqliteMetadataStore;
+use sweep::run_sweeper;
 
-/// How the local backend is set up. Start from [`LocalConfig::new`].
+/// How the local backend is set up. Start from [`LocalConfig::new`] (the values in
+/// [`defaults`]).
 #[derive(Clone)]
 pub struct LocalConfig {
     pub data_dir: PathBuf,
@@ -93,12 +96,12 @@ impl LocalConfig {
         Self {
             data_dir: data_dir.into(),
             service: ServiceConfig::default(),
-            restore_delay: Duration::from_secs(5),
-            restore_day_length: Duration::from_secs(86_400),
-            restore_tick: Duration::from_millis(500),
-            sweep_interval: Duration::from_secs(60),
-            max_concurrent_uploads: http::DEFAULT_MAX_CONCURRENT_UPLOADS,
-            upload_body_timeout: http::DEFAULT_BODY_TIMEOUT,
+            restore_delay: defaults::RESTORE_DELAY,
+            restore_day_length: defaults::RESTORE_DAY_LENGTH,
+            restore_tick: defaults::RESTORE_TICK,
+            sweep_interval: defaults::SWEEP_INTERVAL,
+            max_concurrent_uploads: defaults::MAX_CONCURRENT_UPLOADS,
+            upload_body_timeout: defaults::BODY_TIMEOUT,
             api_key: None,
             api_key_previous: None,
             clock: Arc::new(SystemClock),
@@ -108,7 +111,7 @@ impl LocalConfig {
 
 impl Default for LocalConfig {
     fn default() -> Self {
-        Self::new("kumocms-data")
+        Self::new(defaults::DATA_DIR)
     }
 }
 
@@ -131,21 +134,6 @@ pub enum LocalError {
     Metadata(#[from] StoreError),
     #[error("blob store: {0}")]
     Blobs(#[from] BlobError),
-}
-
-/// What start-up recovery found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    pub temp_files_removed: usize,
-    /// Uploads whose content is stored but whose `ObjectCreated` may have been lost.
-    pub uploads_republished: usize,
-    pub restores_republished: usize,
-    /// Archived records whose content had not been moved yet.
-    pub archives_redone: usize,
-    /// Restoring records whose restore request was never written.
-    pub restores_reissued: usize,
-    /// Restored records whose copy expired without the event being applied.
-    pub restores_expired: usize,
 }
 
 /// The local backend, assembled.
@@ -327,153 +315,6 @@ impl LocalBackend {
     /// background tasks running.
     pub async fn wait_idle(&self) {
         self.events.wait_idle().await;
-    }
-
-    /// Repairs what a crash (`kill -9`, power loss) may have left half done. Every
-    /// step is safe to repeat: events go to the idempotent processor.
-    pub async fn recover(&self) -> Result<RecoveryReport, LocalError> {
-        let mut report = RecoveryReport {
-            temp_files_removed: self.blobs.clean_tmp().await?,
-            ..RecoveryReport::default()
-        };
-        // Content renamed into place whose ObjectCreated died with the process.
-        for document in self.metadata.with_pending_upload().await? {
-            let Some(blob) = document.pending_blob() else {
-                continue;
-            };
-            if blob.location == self.blobs.location()
-                && blob_key::is_safe(&blob.key)
-                && self.blobs.is_hot(&blob.key).await?
-            {
-                self.events
-                    .publish(StorageEvent::ObjectCreated {
-                        location: blob.location,
-                        key: blob.key,
-                    })
-                    .await;
-                report.uploads_republished += 1;
-            }
-        }
-        report.restores_republished = self.blobs.republish_completed_restores().await?;
-        for status in [
-            DocumentStatus::Archived,
-            DocumentStatus::Restoring,
-            DocumentStatus::Restored,
-        ] {
-            for document in self.all_with_status(status).await? {
-                self.recover_archived(&document, &mut report).await?;
-            }
-        }
-        Ok(report)
-    }
-
-    async fn all_with_status(&self, status: DocumentStatus) -> Result<Vec<Document>, StoreError> {
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .metadata
-                .list(&ListQuery {
-                    document_type: None,
-                    status: Some(status),
-                    limit: 1000,
-                    after,
-                })
-                .await?;
-            all.extend(page.documents);
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(all),
-            }
-        }
-    }
-
-    async fn recover_archived(
-        &self,
-        document: &Document,
-        report: &mut RecoveryReport,
-    ) -> Result<(), LocalError> {
-        let Some(blob) = document.content_blob() else {
-            return Ok(());
-        };
-        if blob.location != self.blobs.location() || !blob_key::is_safe(&blob.key) {
-            return Ok(());
-        }
-        // The record was claimed as archived but the move never happened.
-        if document.storage_class != StorageClass::Standard && self.blobs.is_hot(&blob.key).await? {
-            self.blobs.archive(&blob, document.storage_class).await?;
-            report.archives_redone += 1;
-        }
-        let requested = self.blobs.has_restore_request(&blob.key).await?;
-        match (document.status, &document.restore) {
-            (DocumentStatus::Restoring, Some(restore)) if !requested => {
-                self.blobs
-                    .restore(&blob, restore.days, restore.tier)
-                    .await?;
-                report.restores_reissued += 1;
-            }
-            (DocumentStatus::Restored, _) if !requested => {
-                self.events
-                    .publish(StorageEvent::RestoreExpired {
-                        location: blob.location,
-                        key: blob.key,
-                    })
-                    .await;
-                report.restores_expired += 1;
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
-/// How many abandoned uploads the sweeper handles per store query.
-const SWEEP_BATCH: usize = 100;
-
-async fn run_sweeper(service: Arc<DocumentService>, blobs: Arc<FsBlobStore>, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        // Bounded, so that records that keep conflicting cannot spin the loop.
-        for _ in 0..100 {
-            match service.expire_pending_uploads(SWEEP_BATCH).await {
-                Ok(changed) if changed == SWEEP_BATCH => continue,
-                Ok(changed) => {
-                    if changed > 0 {
-                        tracing::info!(changed, "expired abandoned uploads");
-                    }
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "sweeping abandoned uploads failed; retrying later");
-                    break;
-                }
-            }
-        }
-        // Multipart uploads no record names any more (their document was deleted
-        // mid-upload, or the record was never written): a pending upload lives at
-        // most `pending_upload_ttl`, so anything older than that (and an hour) is
-        // abandoned. Uploads a record names are aborted above when they expire.
-        let ttl = kumocms_core::service::chrono_duration_of(service.config().pending_upload_ttl);
-        let before = ttl
-            .checked_add(&chrono::Duration::hours(1))
-            .and_then(|age| service.clock().now().checked_sub_signed(age));
-        if let Some(before) = before {
-            match blobs.clean_multipart(before).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "removed abandoned multipart uploads"),
-                Err(error) => tracing::warn!(%error, "removing abandoned multipart uploads failed"),
-            }
-        }
-        // The trash and the revision retention, one batch per tick.
-        match service.purge_expired(SWEEP_BATCH).await {
-            Ok(0) => {}
-            Ok(changed) => tracing::info!(changed, "purged the trash and expired revisions"),
-            Err(error) => {
-                tracing::warn!(%error, "purging the trash failed; retrying later");
-            }
-        }
     }
 }
 

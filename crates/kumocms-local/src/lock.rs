@@ -19,8 +19,21 @@ pub enum LockError {
         "another kumocms server is using the data directory {0}; stop it or choose another --data-dir"
     )]
     InUse(String),
-    #[error("cannot lock the data directory: {0}")]
-    Other(String),
+    #[error("cannot lock the data directory: {message}")]
+    Other {
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl LockError {
+    fn other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Other {
+            message: error.to_string(),
+            source: Box::new(error),
+        }
+    }
 }
 
 pub struct DataDirLock {
@@ -37,9 +50,8 @@ impl std::fmt::Debug for DataDirLock {
 impl DataDirLock {
     /// Takes the lock, or fails at once with `InUse` if another holder has it.
     pub fn acquire(data_dir: &Path) -> Result<Self, LockError> {
-        let other = |e: rusqlite::Error| LockError::Other(e.to_string());
-        crate::fsutil::ensure_private_file(&data_dir.join(LOCK_FILE))
-            .map_err(|e| LockError::Other(e.to_string()))?;
+        let other = |e: rusqlite::Error| LockError::other(e);
+        crate::fsutil::ensure_private_file(&data_dir.join(LOCK_FILE)).map_err(LockError::other)?;
         let connection = Connection::open(data_dir.join(LOCK_FILE)).map_err(other)?;
         // Fail at once rather than wait for a holder that will not let go.
         connection

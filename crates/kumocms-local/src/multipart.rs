@@ -133,7 +133,8 @@ impl FsBlobStore {
             checksum_sha256: spec.checksum_sha256.clone(),
             started_at: self.clock().now(),
         };
-        let bytes = serde_json::to_vec(&record).map_err(|e| BlobError::Other(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec(&record).map_err(|e| BlobError::other_from(e.to_string(), e))?;
         blocking(move || {
             let made = (|| {
                 fsutil::create_dir_all_durable(&staging.join("parts"))?;

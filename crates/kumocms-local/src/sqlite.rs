@@ -64,12 +64,13 @@ fn sql_error(error: rusqlite::Error) -> StoreError {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             StoreError::Unavailable(error.to_string())
         }
-        _ => StoreError::Other(error.to_string()),
+        _ => StoreError::other_from(error.to_string(), error),
     }
 }
 
 fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Other(format!("{what} {value} is out of range")))
+    i64::try_from(value)
+        .map_err(|e| StoreError::other_from(format!("{what} {value} is out of range"), e))
 }
 
 struct Row {
@@ -92,8 +93,9 @@ impl Row {
                 .pending_upload
                 .as_ref()
                 .map(|p| p.expires_at.timestamp_millis()),
-            record: serde_json::to_string(document)
-                .map_err(|e| StoreError::Other(format!("cannot serialise {}: {e}", document.id)))?,
+            record: serde_json::to_string(document).map_err(|e| {
+                StoreError::other_from(format!("cannot serialise {}: {e}", document.id), e)
+            })?,
         })
     }
 }
@@ -238,7 +240,9 @@ impl ReaderPool {
                     }
                 })
                 // `pool` is dropped on this error, which stops the threads started.
-                .map_err(|e| StoreError::Other(format!("cannot start a metadata reader: {e}")))?;
+                .map_err(|e| {
+                    StoreError::other_from(format!("cannot start a metadata reader: {e}"), e)
+                })?;
             pool.threads.push(thread);
         }
         Ok(pool)
@@ -376,7 +380,7 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(sql_error)?;
     if version > SCHEMA_VERSION {
-        return Err(StoreError::Other(format!(
+        return Err(StoreError::other(format!(
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}; use a newer kumocms"
         )));
     }
@@ -455,7 +459,7 @@ impl MetadataStore for SqliteMetadataStore {
     async fn update(&self, document: &Document, expected_version: u64) -> Result<(), StoreError> {
         if document.version != expected_version.saturating_add(1) {
             // Every writer bumps the version by one; anything else is a bug upstream.
-            return Err(StoreError::Other(format!(
+            return Err(StoreError::other(format!(
                 "update of {} to version {} from {expected_version}: the new version must be one more",
                 document.id, document.version
             )));
@@ -651,8 +655,23 @@ mod tests {
             })
             .await;
         assert!(
-            matches!(&refused, Err(StoreError::Other(m)) if m.contains("readonly")),
+            matches!(&refused, Err(StoreError::Other { message, .. }) if message.contains("readonly")),
             "{refused:?}"
+        );
+        // The SQLite error itself is kept as the source, not only its text.
+        let source = refused
+            .as_ref()
+            .err()
+            .and_then(std::error::Error::source)
+            .expect("the error keeps its source");
+        assert!(
+            source
+                .downcast_ref::<kumocms_core::ports::ErrorSource>()
+                .is_some_and(|s| s
+                    .get()
+                    .downcast_ref::<rusqlite::Error>()
+                    .is_some_and(|e| e.sqlite_error_code() == Some(ErrorCode::ReadOnly))),
+            "{source:?}"
         );
     }
 

@@ -79,7 +79,7 @@ fn essence(content_type: &str) -> String {
 }
 
 fn sql_error(error: rusqlite::Error) -> StoreError {
-    StoreError::Other(format!("sqlite: {error}"))
+    StoreError::other_from(format!("sqlite: {error}"), error)
 }
 
 /// Writes the search columns and the text of `document` (inside the caller's

@@ -22,11 +22,11 @@ fn upload_error<E, R>(
     operation: &str,
     blob: &BlobRef,
     upload_id: &str,
-    error: &aws_sdk_s3::error::SdkError<E, R>,
+    error: aws_sdk_s3::error::SdkError<E, R>,
 ) -> BlobError
 where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: crate::errors::HasStatus + std::fmt::Debug,
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: crate::errors::HasStatus + std::fmt::Debug + Send + Sync + 'static,
 {
     match blob_error(operation, &blob.key, error) {
         BlobError::NotFound(_) => BlobError::UploadNotFound(upload_id.to_owned()),
@@ -48,11 +48,11 @@ impl S3BlobStore {
             .content_type(&spec.content_type)
             .send()
             .await
-            .map_err(|e| blob_error("CreateMultipartUpload", &blob.key, &e))?;
+            .map_err(|e| blob_error("CreateMultipartUpload", &blob.key, e))?;
         output
             .upload_id()
             .map(str::to_owned)
-            .ok_or_else(|| BlobError::Other("CreateMultipartUpload returned no upload id".into()))
+            .ok_or_else(|| BlobError::other("CreateMultipartUpload returned no upload id"))
     }
 
     pub(super) async fn part_link_at(
@@ -61,7 +61,7 @@ impl S3BlobStore {
         now: SystemTime,
     ) -> Result<SignedLink, BlobError> {
         let size = i64::try_from(spec.size)
-            .map_err(|_| BlobError::Other(format!("size {} is out of range", spec.size)))?;
+            .map_err(|_| BlobError::other(format!("size {} is out of range", spec.size)))?;
         let location = &spec.blob.location;
         let presigner = &self.inner.presigner;
         let route = presigner
@@ -69,7 +69,7 @@ impl S3BlobStore {
             .await
             .map_err(presign_error)?;
         let part_number = i32::try_from(spec.part_number)
-            .map_err(|_| BlobError::Other(format!("part {} is out of range", spec.part_number)))?;
+            .map_err(|_| BlobError::other(format!("part {} is out of range", spec.part_number)))?;
         let Route::Direct(endpoint) = route.as_ref() else {
             let presigning = presigning_config(now, spec.expires_in)?;
             let request = self
@@ -82,7 +82,7 @@ impl S3BlobStore {
                 .content_length(size)
                 .presigned(presigning)
                 .await
-                .map_err(|e| BlobError::Other(format!("presigning UploadPart: {e}")))?;
+                .map_err(|e| BlobError::other_from(format!("presigning UploadPart: {e}"), e))?;
             return Ok(sdk_link(&request, now, spec.expires_in));
         };
         let identity = presigner.identity(now).await.map_err(presign_error)?;
@@ -137,7 +137,7 @@ impl S3BlobStore {
                         }
                         break;
                     }
-                    return Err(upload_error("ListParts", blob, upload_id, &error));
+                    return Err(upload_error("ListParts", blob, upload_id, error));
                 }
             };
             for part in output.parts() {
@@ -178,7 +178,7 @@ impl S3BlobStore {
             .iter()
             .map(|part| {
                 let number = i32::try_from(part.part_number).map_err(|_| {
-                    BlobError::Other(format!("part {} is out of range", part.part_number))
+                    BlobError::other(format!("part {} is out of range", part.part_number))
                 })?;
                 Ok(CompletedPart::builder()
                     .part_number(number)
@@ -198,7 +198,7 @@ impl S3BlobStore {
             )
             .send()
             .await
-            .map_err(|e| upload_error("CompleteMultipartUpload", blob, upload_id, &e))?;
+            .map_err(|e| upload_error("CompleteMultipartUpload", blob, upload_id, e))?;
         Ok(())
     }
 
@@ -217,7 +217,7 @@ impl S3BlobStore {
             .await
         {
             Ok(_) => Ok(()),
-            Err(error) => match upload_error("AbortMultipartUpload", blob, upload_id, &error) {
+            Err(error) => match upload_error("AbortMultipartUpload", blob, upload_id, error) {
                 // Already gone: what an abort wants.
                 BlobError::UploadNotFound(_) => Ok(()),
                 other => Err(other),

@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, read, sha256_hex};
+use crate::common::{TestServer, manual_clock, read, sha256_hex};
 
 fn with_query(url: &str, name: &str, value: &str) -> String {
     let mut parsed = reqwest::Url::parse(url).expect("url");
@@ -144,9 +144,16 @@ async fn tampered_or_mismatched_uploads_store_nothing() {
 
 #[tokio::test]
 async fn expired_links_are_refused() {
-    let server = TestServer::start_with(|o| {
-        o.service.upload_link_ttl = std::time::Duration::from_secs(1);
-        o.service.download_link_ttl = std::time::Duration::from_secs(1);
+    // The server's clock is a manual one: links expire when it is moved past their
+    // lifetime, not after a real wait.
+    let clock = manual_clock();
+    let server = TestServer::start_with({
+        let clock = clock.clone();
+        move |o| {
+            o.service.upload_link_ttl = std::time::Duration::from_secs(60);
+            o.service.download_link_ttl = std::time::Duration::from_secs(60);
+            o.clock = clock;
+        }
     })
     .await;
     let created = server
@@ -158,12 +165,15 @@ async fn expired_links_are_refused() {
     let (_, _, document) = server
         .call(Method::GET, &format!("/documents/{id}"), None)
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let download = document["download"]["url"].as_str().expect("download");
+    // Just before the end of its lifetime, the download link still works.
+    clock.advance(chrono::Duration::seconds(58));
+    let (status, _) = server.fetch(download).await;
+    assert_eq!(status, StatusCode::OK);
+    clock.advance(chrono::Duration::seconds(3));
     let (status, body) = server.upload(&created["upload"], b"abc").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"], "link_expired");
-    let (status, _) = server
-        .fetch(document["download"]["url"].as_str().expect("download"))
-        .await;
+    let (status, _) = server.fetch(download).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, assert_error, files_under, read, sha256_hex};
+use crate::common::{TestServer, assert_error, files_under, manual_clock, read, sha256_hex};
 
 const MIB: usize = 1024 * 1024;
 const PART: usize = 5 * MIB;
@@ -255,13 +255,20 @@ async fn wrong_parts_are_refused_and_nothing_is_made_current() {
 
 #[tokio::test]
 async fn a_part_link_expires() {
-    let server =
-        TestServer::start_with(|o| o.service.upload_link_ttl = Duration::from_secs(1)).await;
+    let clock = manual_clock();
+    let server = TestServer::start_with({
+        let clock = clock.clone();
+        move |o| {
+            o.service.upload_link_ttl = Duration::from_secs(60);
+            o.clock = clock;
+        }
+    })
+    .await;
     let bytes = content(PART + 1);
     let (id, upload) = start_multipart(&server, &bytes, json!({})).await;
     let upload_id = upload["upload_id"].as_str().expect("upload_id");
     let links = part_links(&server, &id, upload_id, &[1]).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(chrono::Duration::seconds(61));
     let (status, _, body) = put_part(&server, &links[0], part_of(&bytes, 1)).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "link_expired");
     // Re-signing is allowed at any time.
@@ -367,6 +374,64 @@ async fn an_aborted_upload_is_gone_and_the_current_content_stays() {
     assert_eq!(document["status"], "active");
     assert!(document["pending_upload"].is_null(), "{document}");
     assert_eq!(download(&server, &id).await, b"kept");
+}
+
+/// Issue 12: deleting a document (into the trash, or permanently) aborts its
+/// unfinished multipart upload at once: its parts do not wait for the sweep of
+/// orphans (TTL + 1 h), and its part links store nothing any more.
+#[tokio::test]
+async fn deleting_a_document_aborts_its_unfinished_multipart_upload_at_once() {
+    // A sweep interval far beyond the test: only the delete can remove the parts.
+    let server = TestServer::start_with(|o| o.sweep_interval = Duration::from_secs(3600)).await;
+    let multipart_dir = server.data_dir.join("multipart");
+    let bytes = content(PART + 1);
+
+    // Permanently deleted while pending (never had content).
+    let (id, upload) = start_multipart(&server, &bytes, json!({})).await;
+    let upload_id = upload["upload_id"].as_str().expect("upload_id");
+    let links = part_links(&server, &id, upload_id, &[1]).await;
+    let (status, _, _) = put_part(&server, &links[0], part_of(&bytes, 1)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!files_under(&multipart_dir).is_empty());
+    let (status, _, body) = server
+        .call(
+            Method::DELETE,
+            &format!("/documents/{id}?permanent=true"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(files_under(&multipart_dir), Vec::<String>::new());
+    let (status, _, body) = put_part(&server, &links[0], part_of(&bytes, 1)).await;
+    assert!(status.is_client_error(), "{status} {body}");
+    assert_eq!(files_under(&multipart_dir), Vec::<String>::new());
+
+    // Moved to the trash while a replacement is being uploaded in parts.
+    let id = server
+        .create_active("kept.bin", "application/octet-stream", b"kept", json!({}))
+        .await;
+    let (status, _, replaced) = server
+        .call(
+            Method::PUT,
+            &format!("/documents/{id}"),
+            Some(json!({"file_size": bytes.len(), "upload_mode": "multipart", "part_size": PART})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    let upload_id = replaced["upload"]["upload_id"].as_str().expect("upload_id");
+    let links = part_links(&server, &id, upload_id, &[1]).await;
+    let (status, _, _) = put_part(&server, &links[0], part_of(&bytes, 1)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!files_under(&multipart_dir).is_empty());
+    let (status, _, body) = server
+        .call(Method::DELETE, &format!("/documents/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(files_under(&multipart_dir), Vec::<String>::new());
+    let (_, _, document) = server
+        .call(Method::GET, &format!("/documents/{id}"), None)
+        .await;
+    assert_eq!(document["status"], "deleted", "{document}");
 }
 
 #[tokio::test]

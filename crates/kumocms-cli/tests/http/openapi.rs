@@ -54,7 +54,9 @@ async fn every_documented_response_names_its_error_schema() {
         for (method, operation) in item.as_object().expect("item") {
             for (code, response) in operation["responses"].as_object().expect("responses") {
                 if code.starts_with('4') || (code.starts_with('5') && path != "/healthcheck") {
-                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    // The error body, narrowed to the operation's codes for that status.
+                    let schema =
+                        &response["content"]["application/json"]["schema"]["allOf"][0]["$ref"];
                     assert_eq!(
                         schema, "#/components/schemas/ErrorBody",
                         "{method} {path} {code}"
@@ -88,4 +90,104 @@ fn every_operation_has_a_summary_a_description_and_a_unique_operation_id() {
     // Relative to where the document is served, so the same document is right
     // behind API Gateway's stage path and on `kumocms serve`.
     assert_eq!(spec["servers"][0]["url"], ".");
+}
+
+/// The codes of an operation's error response for `status` (its `enum` on `error`).
+fn documented_codes(operation: &serde_json::Value, status: &str) -> Vec<String> {
+    operation["responses"][status]["content"]["application/json"]["schema"]["allOf"][1]
+        ["properties"]["error"]["enum"]
+        .as_array()
+        .map(|codes| {
+            codes
+                .iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 17: every operation behind the API key documents the `error` codes it can
+/// answer, per status, each with its meaning, and in `x-error-codes`; and what the
+/// server really answers for a made-up document is among them.
+#[tokio::test]
+async fn every_operation_lists_its_error_codes_and_the_server_keeps_to_them() {
+    let spec: serde_json::Value = serde_json::from_str(kumocms_api::openapi::json()).expect("json");
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            if operation["security"].is_null() {
+                continue;
+            }
+            let all: Vec<&str> = operation["x-error-codes"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path}: no x-error-codes"))
+                .iter()
+                .filter_map(|c| c.as_str())
+                .collect();
+            assert!(all.contains(&"unauthorized"), "{method} {path}: {all:?}");
+            assert!(
+                all.contains(&"service_unavailable"),
+                "{method} {path}: {all:?}"
+            );
+            if path.contains("{id}") {
+                assert!(
+                    all.contains(&"invalid_document_id") && all.contains(&"document_not_found"),
+                    "{method} {path}: {all:?}"
+                );
+            }
+            let mut listed = Vec::new();
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let codes = documented_codes(operation, status);
+                assert!(!codes.is_empty(), "{method} {path} {status}: no codes");
+                let description = response["description"].as_str().unwrap_or_default();
+                for code in &codes {
+                    assert!(
+                        description.contains(&format!("`{code}`: ")),
+                        "{method} {path} {status}: {code} is not explained in {description:?}"
+                    );
+                    let entry = kumocms_api::error_codes::ERROR_CODES
+                        .iter()
+                        .find(|c| c.code == code && c.status.to_string() == *status);
+                    assert!(entry.is_some(), "{method} {path}: {code} under {status}");
+                    listed.push(code.clone());
+                }
+            }
+            for code in all {
+                assert!(
+                    listed.iter().any(|c| c == code),
+                    "{method} {path}: {code} has no response"
+                );
+            }
+        }
+    }
+
+    // What the server answers, with and without the key, is documented.
+    let server = TestServer::start().await;
+    let id = ulid::Ulid::new().to_string();
+    for route in kumocms_api::ROUTES.iter().filter(|r| r.auth) {
+        let operation = &spec["paths"][route.path][route.method.to_lowercase()];
+        let path = route
+            .path
+            .replace("{id}", &id)
+            .replace("{n}", "1")
+            .replace("{upload_id}", "01J0000000000000000000000Z");
+        let method = Method::from_bytes(route.method.as_bytes()).expect("method");
+        for key in [Some(crate::common::KEY), None] {
+            let (status, _, body) = server.call_with_key(method.clone(), &path, None, key).await;
+            if !(status.is_client_error() || status.is_server_error()) {
+                continue;
+            }
+            let code = body["error"].as_str().unwrap_or_default();
+            assert!(
+                documented_codes(operation, status.as_str())
+                    .iter()
+                    .any(|c| c == code),
+                "{} {} answered {status} {code}, which is not documented",
+                route.method,
+                route.path
+            );
+        }
+    }
 }

@@ -35,34 +35,34 @@ impl BlobStore for NoBlobs {
         }
     }
     async fn upload_link(&self, _: &UploadSpec) -> Result<SignedLink, BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn download_link(&self, _: &DownloadSpec) -> Result<SignedLink, BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn head(&self, _: &BlobRef) -> Result<Option<BlobHead>, BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn read(&self, _: &BlobRef) -> Result<BlobStream, BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn read_small(&self, _: &BlobRef, _: usize) -> Result<Option<bytes::Bytes>, BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn delete(&self, _: &BlobRef) -> Result<(), BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn delete_document(&self, _: &DocumentId, _: &BlobLocation) -> Result<(), BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn copy(&self, _: &BlobRef, _: &BlobRef) -> Result<(), BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn archive(&self, _: &BlobRef, _: StorageClass) -> Result<(), BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn restore(&self, _: &BlobRef, _: u16, _: RestoreTier) -> Result<(), BlobError> {
-        Err(BlobError::Other("not used by search".into()))
+        Err(BlobError::other("not used by search"))
     }
     async fn health(&self) -> Result<(), BlobError> {
         Ok(())

@@ -20,6 +20,12 @@ pub struct TestServer {
     pub http: reqwest::Client,
 }
 
+/// A clock that moves only when the test says so, starting now (links carry
+/// absolute expiry times, so it starts at the real time).
+pub fn manual_clock() -> std::sync::Arc<kumocms_core::clock::ManualClock> {
+    std::sync::Arc::new(kumocms_core::clock::ManualClock::new(chrono::Utc::now()))
+}
+
 pub fn options(data_dir: &Path) -> ServeOptions {
     let mut options = ServeOptions::new(
         "127.0.0.1:0".parse().expect("address"),
