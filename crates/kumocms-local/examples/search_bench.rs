@@ -392,6 +392,10 @@ async fn measure(args: &Args, total: usize) -> anyhow::Result<Vec<String>> {
     drop(store);
     // Closed: the WAL is checkpointed into the database file.
     let bytes = dir_bytes(&dir);
+    for entry in std::fs::read_dir(&dir)?.filter_map(Result::ok) {
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        eprintln!("{total}: {} {len} bytes", entry.file_name().to_string_lossy());
+    }
     std::fs::remove_dir_all(&dir)?;
 
     let mut rows = vec![format!(
