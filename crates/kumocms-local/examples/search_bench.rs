@@ -394,7 +394,10 @@ async fn measure(args: &Args, total: usize) -> anyhow::Result<Vec<String>> {
     let bytes = dir_bytes(&dir);
     for entry in std::fs::read_dir(&dir)?.filter_map(Result::ok) {
         let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        eprintln!("{total}: {} {len} bytes", entry.file_name().to_string_lossy());
+        eprintln!(
+            "{total}: {} {len} bytes",
+            entry.file_name().to_string_lossy()
+        );
     }
     std::fs::remove_dir_all(&dir)?;
 
