@@ -13,6 +13,7 @@
 //! | `expiresAt`        | N    | table TTL: a first upload's expiry plus [`TTL_BACKSTOP`]          |
 //! | `pendingExpiresAt` | N    | when any pending upload (first or replacement) is abandoned      |
 //! | `record`           | S    | the whole `kumocms_core::Document` as JSON                       |
+//! | `searchVersion`, `searchText`, `fileName`, `contentType`, `size`, `createdAt`, `updatedAt`, `metaPairs` | | search attributes, see [`crate::dynamo_search`] |
 //!
 //! `pendingExpiresAt` exists besides `expiresAt` because a pending *replacement* must
 //! be swept (its record stays, only the pending upload goes) but must not be deleted
@@ -33,6 +34,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use kumocms_core::ports::{ListPage, ListQuery, MetadataStore, StoreError};
+use kumocms_core::search::{SearchPage, SearchQuery};
 use kumocms_core::{Document, DocumentId};
 
 use crate::errors::{Kind, classify, describe};
@@ -42,7 +44,7 @@ pub const DOCUMENT_TYPE_INDEX: &str = "DocumentTypeIndex";
 /// longer than EventBridge retries (24 h) plus the dead-letter queue's longest
 /// retention (14 days), so a late or dead-lettered event still finds the record.
 pub const TTL_BACKSTOP: chrono::Duration = chrono::Duration::days(15);
-const META: &str = "META";
+pub(crate) const META: &str = "META";
 /// Requests one listing call may make before it returns a short page with a cursor,
 /// so a sparse filter over a large table cannot run into the Lambda timeout.
 const MAX_LIST_REQUESTS: usize = 50;
@@ -66,15 +68,15 @@ impl std::fmt::Debug for DynamoMetadataStore {
     }
 }
 
-fn pk(id: &DocumentId) -> String {
+pub(crate) fn pk(id: &DocumentId) -> String {
     format!("DOC#{id}")
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -83,7 +85,7 @@ fn n(value: impl ToString) -> AttributeValue {
 /// bits as 25 further fraction digits. Fixed width, so string order is time order,
 /// and ties within a millisecond break exactly as ids do: listing by type through the
 /// index is in id order, as `ListPage` promises.
-fn uploaded_at(id: &DocumentId, fallback: DateTime<Utc>) -> String {
+pub(crate) fn uploaded_at(id: &DocumentId, fallback: DateTime<Utc>) -> String {
     let Ok(ulid) = ulid::Ulid::from_string(&id.to_string()) else {
         return fallback.to_rfc3339_opts(SecondsFormat::Millis, true);
     };
@@ -95,7 +97,10 @@ fn uploaded_at(id: &DocumentId, fallback: DateTime<Utc>) -> String {
     format!("{stamp}{:025}Z", ulid.random())
 }
 
-fn store_error<E, R>(operation: &str, error: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+pub(crate) fn store_error<E, R>(
+    operation: &str,
+    error: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: crate::errors::HasStatus + std::fmt::Debug + Send + Sync + 'static,
@@ -128,6 +133,9 @@ fn to_item(document: &Document) -> Result<HashMap<String, AttributeValue>, Store
         ),
         ("record".to_owned(), s(record)),
     ]);
+    // Rebuilt from the record on every write (this is the only item builder), so
+    // a search never filters on stale metadata.
+    item.extend(crate::dynamo_search::search_attributes(document));
     let location = document
         .content
         .as_ref()
@@ -154,7 +162,7 @@ fn to_item(document: &Document) -> Result<HashMap<String, AttributeValue>, Store
     Ok(item)
 }
 
-fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Document, StoreError> {
+pub(crate) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Document, StoreError> {
     let key = item
         .get("PK")
         .and_then(|v| v.as_s().ok())
@@ -183,7 +191,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Document, StoreEr
 
 /// Serialises a DynamoDB key (all of whose attributes are strings here) as the opaque
 /// position the core signs into a cursor.
-fn encode_position(key: &HashMap<String, AttributeValue>) -> Result<String, StoreError> {
+pub(crate) fn encode_position(key: &HashMap<String, AttributeValue>) -> Result<String, StoreError> {
     let mut map = serde_json::Map::new();
     for (name, value) in key {
         if !POSITION_ATTRIBUTES.contains(&name.as_str()) {
@@ -197,7 +205,9 @@ fn encode_position(key: &HashMap<String, AttributeValue>) -> Result<String, Stor
     serde_json::to_string(&map).map_err(|e| StoreError::other_from(e.to_string(), e))
 }
 
-fn decode_position(position: &str) -> Result<HashMap<String, AttributeValue>, StoreError> {
+pub(crate) fn decode_position(
+    position: &str,
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let bad = || StoreError::Corrupt("listing position is not a DynamoDB key".to_owned());
     let map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(position).map_err(|_| bad())?;
@@ -219,7 +229,7 @@ fn decode_position(position: &str) -> Result<HashMap<String, AttributeValue>, St
 
 /// The key of `item` as a position: the table key, plus the index key when listing
 /// through the GSI (DynamoDB needs both to continue an index query after an item).
-fn item_position(
+pub(crate) fn item_position(
     item: &HashMap<String, AttributeValue>,
     through_index: bool,
 ) -> Result<String, StoreError> {
@@ -433,6 +443,10 @@ impl MetadataStore for DynamoMetadataStore {
             documents.sort_by_key(|d| d.id);
         }
         Ok(ListPage { documents, next })
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+        crate::dynamo_search::search(&self.client, &self.table, query).await
     }
 
     async fn expired_pending(

@@ -13,6 +13,7 @@
 //! honoured, which is how the tests reach moto).
 
 mod dynamo;
+mod dynamo_search;
 mod errors;
 mod http_client;
 mod replicas;
@@ -28,6 +29,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub use aws_sdk_secretsmanager::Client as SecretsClient;
 pub use dynamo::{DOCUMENT_TYPE_INDEX, DynamoMetadataStore, TTL_BACKSTOP};
+pub use dynamo_search::{MAX_SEARCH_TEXT, SEARCH_VERSION, WINDOW_CALLS, WINDOW_ITEMS};
 pub use http_client::HttpClientError;
 pub use replicas::{DynamoReplicas, home_region_store};
 pub use s3::S3BlobStore;

@@ -81,6 +81,7 @@ pub fn active_document(location: &BlobLocation, n: usize) -> Document {
             extracted_at: now,
             sidecar_applied: false,
             text: None,
+            index_text: None,
             text_error: None,
             title: None,
             author: None,

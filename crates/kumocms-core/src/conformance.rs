@@ -102,6 +102,7 @@ pub fn sample_document(document_type: &str, status: DocumentStatus) -> Document 
             extracted_at: now,
             sidecar_applied: true,
             text: None,
+            index_text: None,
             text_error: None,
             title: None,
             author: None,

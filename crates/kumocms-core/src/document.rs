@@ -188,6 +188,14 @@ pub struct Extracted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
     pub text: Option<String>,
+    /// The whole text read (at most [`crate::search::MAX_INDEXED_TEXT`]) when it is
+    /// longer than `text`: never stored in the record, but handed with the write
+    /// that records the extraction to a store that indexes text itself (SQLite FTS5
+    /// indexes up to 1 MiB of text per revision; DynamoDB's search attribute keeps
+    /// the record's first 32 KiB).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub index_text: Option<String>,
     /// Why the text of a text format could not be read (the upload still succeeds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_error: Option<String>,

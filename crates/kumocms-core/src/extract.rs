@@ -130,18 +130,26 @@ impl Extractor {
         } else {
             crate::text::extract(&declared_essence, &self.text_input, truncated)
         };
-        let (text, text_error) = match outcome {
+        let (full_text, text_error) = match outcome {
             crate::text::TextOutcome::NotText => (None, None),
-            crate::text::TextOutcome::Text(text) => (
-                Some(crate::text::truncate(text, crate::search::MAX_RECORD_TEXT))
-                    .filter(|t| !t.trim().is_empty()),
-                None,
-            ),
+            crate::text::TextOutcome::Text(text) => (Some(text), None),
             crate::text::TextOutcome::Failed(why) => (None, Some(why)),
-            crate::text::TextOutcome::Partial(text, why) => (
-                Some(crate::text::truncate(text, crate::search::MAX_RECORD_TEXT)),
-                Some(why),
+            crate::text::TextOutcome::Partial(text, why) => (Some(text), Some(why)),
+        };
+        let full_text = full_text
+            .map(|t| crate::text::truncate(t, crate::search::MAX_INDEXED_TEXT))
+            .filter(|t| !t.trim().is_empty() || text_error.is_some());
+        // The record keeps the first 32 KiB; the whole text (up to 1 MiB) goes to
+        // a store's own index with this write only when it is longer.
+        let (text, index_text) = match full_text {
+            Some(full) if full.len() > crate::search::MAX_RECORD_TEXT => (
+                Some(crate::text::truncate(
+                    full.clone(),
+                    crate::search::MAX_RECORD_TEXT,
+                )),
+                Some(full),
             ),
+            other => (other, None),
         };
         let is_pdf = sniffed.as_deref() == Some("application/pdf");
         let (width, height) = match imagesize::blob_size(&self.head) {
@@ -162,6 +170,7 @@ impl Extractor {
             extracted_at: now,
             sidecar_applied: false,
             text,
+            index_text,
             text_error,
             title: pdf_info.title,
             author: pdf_info.author,
@@ -307,8 +316,31 @@ mod tests {
         // Larger than the record keeps: cut at a character, the rest not read at all.
         let big = "\u{e9}".repeat(2 * crate::text::MAX_TEXT_INPUT);
         let extracted = extract(big.as_bytes(), "text/plain", 1 << 16);
+        let whole = extracted
+            .index_text
+            .clone()
+            .expect("the whole text, for the index");
         let text = extracted.text.expect("text");
         assert!(text.len() <= crate::search::MAX_RECORD_TEXT && text.len() > 32_000);
+        // Up to 1 MiB for a store's own index, outside the record.
+        assert!(whole.len() <= crate::search::MAX_INDEXED_TEXT && whole.len() > 1_000_000);
+        assert!(whole.starts_with(&text));
+        let mut long = "word ".repeat(900 * 1024 / 5);
+        long.push_str("zanzibar");
+        let extracted = extract(long.as_bytes(), "text/plain", 1 << 16);
+        assert!(
+            extracted
+                .index_text
+                .as_deref()
+                .is_some_and(|t| t.ends_with("zanzibar"))
+        );
+        let stored = serde_json::to_string(&extracted).unwrap_or_default();
+        assert!(
+            !stored.contains("zanzibar") && stored.len() < 40 * 1024,
+            "the record never holds the long text"
+        );
+        // A short text is the record's alone.
+        assert!(extract(b"short", "text/plain", 2).index_text.is_none());
         let extracted = extract(b"{broken", "application/json", 3);
         assert!(extracted.text.is_none());
         assert!(extracted.text_error.is_some());

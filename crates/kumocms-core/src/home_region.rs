@@ -217,6 +217,15 @@ impl MetadataStore for HomeRegionStore {
         self.local.list(query).await
     }
 
+    async fn search(
+        &self,
+        query: &crate::search::SearchQuery,
+    ) -> Result<crate::search::SearchPage, StoreError> {
+        // The local replica's own search (bounded reads on DynamoDB), not the
+        // core's scan over `list`.
+        self.local.search(query).await
+    }
+
     async fn expired_pending(
         &self,
         now: DateTime<Utc>,

@@ -11,8 +11,8 @@ use crate::cursor::ListFilter;
 use crate::document::{Document, DocumentStatus};
 use crate::error::CoreError;
 use crate::search::{
-    ContentTypeFilter, MAX_METADATA_FILTERS, Position, QueryTextError, SearchQuery, Sort,
-    SortField, TextQuery, normalize, sort_value,
+    ContentTypeFilter, MAX_METADATA_FILTERS, QueryTextError, SearchQuery, Sort, SortField,
+    TextQuery, normalize,
 };
 use crate::service::{DEFAULT_PAGE_SIZE, DocumentService, ListRequest, MAX_PAGE_SIZE};
 use crate::validate::{self, ValidationError};
@@ -340,30 +340,27 @@ impl DocumentService {
             })?;
             query.after = Some(position);
         }
-        let page = self.metadata.search(&query).await?;
-        let mut hits = page.hits;
-        let mut next = page.next;
-        // The page's records, as JSON, stay within the byte budget (`page_budget`);
-        // a page cut short continues after its last record (a keyset position).
-        let mut total = 0usize;
-        let mut keep = hits.len();
-        for (n, hit) in hits.iter().enumerate() {
-            total = total.saturating_add(crate::page_budget::record_bytes(&hit.document));
-            if total > self.config.max_page_bytes {
-                keep = n.max(1);
-                break;
-            }
-        }
-        if keep < hits.len() {
-            hits.truncate(keep);
-            next = hits.last().map(|hit| {
-                Position {
-                    value: sort_value(&hit.document, query.sort, hit.score),
-                    id: hit.document.id.to_string(),
+        // The page's records, as JSON, stay within the byte budget (`page_budget`):
+        // a page that would not fit is asked for again with fewer hits, from the
+        // same position, so the store's own position after it is the next cursor
+        // (a store's position need not be a keyset the core can build).
+        let (hits, next) = loop {
+            let page = self.metadata.search(&query).await?;
+            let mut total = 0usize;
+            let mut keep = page.hits.len();
+            for (n, hit) in page.hits.iter().enumerate() {
+                total = total.saturating_add(crate::page_budget::record_bytes(&hit.document));
+                if total > self.config.max_page_bytes {
+                    keep = n.max(1);
+                    break;
                 }
-                .encode()
-            });
-        }
+            }
+            if keep >= page.hits.len() || query.limit <= 1 {
+                break (page.hits, page.next);
+            }
+            // Strictly fewer each round, so this ends (at one hit at the latest).
+            query.limit = keep.min(query.limit - 1);
+        };
         Ok(QueryPage {
             hits: hits
                 .into_iter()

@@ -184,6 +184,13 @@ impl MetadataStore for ReplicatedStore {
         self.here.records.list(query).await
     }
 
+    async fn search(
+        &self,
+        query: &crate::search::SearchQuery,
+    ) -> Result<crate::search::SearchPage, StoreError> {
+        self.here.records.search(query).await
+    }
+
     async fn expired_pending(
         &self,
         now: DateTime<Utc>,

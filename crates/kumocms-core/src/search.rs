@@ -33,6 +33,9 @@ pub const MARK_START: &str = "<mark>";
 pub const MARK_END: &str = "</mark>";
 /// The most extracted text a record keeps (the first bytes, cut at a character).
 pub const MAX_RECORD_TEXT: usize = 32 * 1024;
+/// The most extracted text a store's own text index takes per revision (the first
+/// bytes, cut at a character): the 1 MiB.
+pub const MAX_INDEXED_TEXT: usize = 1024 * 1024;
 
 /// Lower case, compatibility-decomposed, without combining marks: "Été" and "ete"
 /// are the same word to every index. The one folding used to index and to query.

@@ -21,7 +21,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, para
 pub const DATABASE_FILE: &str = "kumocms.sqlite3";
 
 /// The schema this code writes. `PRAGMA user_version` records it in the file.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE documents (
@@ -354,6 +354,21 @@ impl SqliteMetadataStore {
         .await
     }
 
+    /// Inserts many new records in one transaction, each exactly as
+    /// [`MetadataStore::insert`] does (record and search index): for bulk loads
+    /// (the search benchmark), where a commit per record would be one disk sync
+    /// per record. `Conflict` (and nothing written) if any id exists.
+    pub async fn insert_many(&self, documents: Vec<Document>) -> Result<(), StoreError> {
+        self.with(move |connection| {
+            let transaction = connection.transaction().map_err(sql_error)?;
+            for document in &documents {
+                insert_in(&transaction, &Row::of(document)?, document)?;
+            }
+            transaction.commit().map_err(sql_error)
+        })
+        .await
+    }
+
     /// Every record with a pending upload, in id order (for crash recovery).
     pub async fn with_pending_upload(&self) -> Result<Vec<Document>, StoreError> {
         self.read(|connection| {
@@ -399,13 +414,58 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         transaction
             .execute_batch(crate::sqlite_search::SCHEMA_V2)
             .map_err(sql_error)?;
+        transaction
+            .execute_batch(crate::sqlite_search::SCHEMA_V3)
+            .map_err(sql_error)?;
         crate::sqlite_search::rebuild(&transaction)?;
         transaction
-            .pragma_update(None, "user_version", 2)
+            .pragma_update(None, "user_version", 3)
+            .map_err(sql_error)?;
+        transaction.commit().map_err(sql_error)?;
+    } else if version < 3 {
+        // Long text (issue 13: up to 1 MiB indexed): one column, empty for the
+        // rows already there (their text is the record's, as before).
+        let transaction = connection.transaction().map_err(sql_error)?;
+        transaction
+            .execute_batch(crate::sqlite_search::SCHEMA_V3)
+            .map_err(sql_error)?;
+        transaction
+            .pragma_update(None, "user_version", 3)
             .map_err(sql_error)?;
         transaction.commit().map_err(sql_error)?;
     }
     Ok(())
+}
+
+/// Inserts one record and its search index inside `transaction`.
+fn insert_in(
+    transaction: &rusqlite::Transaction<'_>,
+    row: &Row,
+    document: &Document,
+) -> Result<(), StoreError> {
+    let result = transaction
+        .prepare_cached(
+            "INSERT INTO documents (id, version, status, document_type, pending_expires_at, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                row.id,
+                row.version,
+                row.status,
+                row.document_type,
+                row.pending_expires_at,
+                row.record
+            ])
+        });
+    match result {
+        Ok(_) => {}
+        Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+            return Err(StoreError::Conflict);
+        }
+        Err(error) => return Err(sql_error(error)),
+    }
+    crate::sqlite_search::index(transaction, document)
 }
 
 #[async_trait]
@@ -416,29 +476,7 @@ impl MetadataStore for SqliteMetadataStore {
         self.with(move |connection| {
             // The record and its search index in one transaction.
             let transaction = connection.transaction().map_err(sql_error)?;
-            let result = transaction
-                .prepare_cached(
-                    "INSERT INTO documents (id, version, status, document_type, pending_expires_at, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![
-                        row.id,
-                        row.version,
-                        row.status,
-                        row.document_type,
-                        row.pending_expires_at,
-                        row.record
-                    ])
-                });
-            match result {
-                Ok(_) => {}
-                Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                    return Err(StoreError::Conflict);
-                }
-                Err(error) => return Err(sql_error(error)),
-            }
-            crate::sqlite_search::index(&transaction, &document)?;
+            insert_in(&transaction, &row, &document)?;
             transaction.commit().map_err(sql_error)
         })
         .await
@@ -631,6 +669,73 @@ mod tests {
         drop(connection);
         let error = SqliteMetadataStore::open_file(&path).unwrap_err();
         assert!(error.to_string().contains("newer"), "{error}");
+    }
+
+    /// A database at schema version 2 (search without long text) opens under this
+    /// code: migrated to 3, its records and index kept and searchable, and long
+    /// text indexed from then on.
+    #[tokio::test]
+    async fn a_version_2_database_is_migrated_to_3_and_keeps_its_index() {
+        use kumocms_core::search::{SearchQuery, TextQuery};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATABASE_FILE);
+        let mut document = kumocms_core::conformance::sample_document(
+            "migration",
+            kumocms_core::DocumentStatus::Active,
+        );
+        if let Some(extracted) = document.extracted.as_mut() {
+            extracted.text = Some("the walrus memo".into());
+        }
+        {
+            let store = SqliteMetadataStore::open_file(&path).unwrap();
+            store.insert(&document).await.unwrap();
+        }
+        // What release 2 left: the same tables without the column 3 adds.
+        let connection = Connection::open(&path).unwrap();
+        connection
+            .execute_batch(
+                "ALTER TABLE search_rows DROP COLUMN long_text_sha256; PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        drop(connection);
+        let store = SqliteMetadataStore::open_file(&path).unwrap();
+        let version: i64 = store
+            .read(|c| {
+                c.pragma_query_value(None, "user_version", |r| r.get(0))
+                    .map_err(sql_error)
+            })
+            .await
+            .unwrap();
+        assert_eq!(version, 3);
+        assert_eq!(
+            store.get(&document.id).await.unwrap(),
+            Some(document.clone())
+        );
+        let query = |q: &str| SearchQuery {
+            text: Some(TextQuery::parse(q).unwrap()),
+            sort: kumocms_core::search::Sort {
+                field: kumocms_core::search::SortField::Relevance,
+                descending: false,
+            },
+            ..SearchQuery::default()
+        };
+        let hits = store.search(&query("walrus")).await.unwrap().hits;
+        assert_eq!(hits.len(), 1, "indexed by release 2, found by 3");
+        // Long text from now on.
+        let mut long = document.clone();
+        let version = long.version;
+        long.version += 1;
+        if let Some(extracted) = long.extracted.as_mut() {
+            let whole = format!("{} narwhal", "word ".repeat(40_000));
+            extracted.text = Some(kumocms_core::text::truncate(
+                whole.clone(),
+                kumocms_core::search::MAX_RECORD_TEXT,
+            ));
+            extracted.index_text = Some(whole);
+        }
+        store.update(&long, version).await.unwrap();
+        let hits = store.search(&query("narwhal")).await.unwrap().hits;
+        assert_eq!(hits.len(), 1, "a word past 32 KiB");
     }
 
     #[tokio::test]

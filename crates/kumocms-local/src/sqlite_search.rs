@@ -17,7 +17,7 @@ use kumocms_core::search::{
     SortValue, TextQuery,
 };
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 /// Schema version 2: the search columns, their indexes and the text index. The
 /// columns are filled by [`backfill`] in the same migration.
@@ -41,6 +41,14 @@ CREATE VIRTUAL TABLE documents_text USING fts5(
     file_name, metadata, body,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+";
+
+/// Schema version 3: the content hash of a revision whose text is indexed past the
+/// record's 32 KiB (up to 1 MiB, `Extracted::index_text`), so that later writes of
+/// the record (a PATCH, a reindex) keep that text while the content is the same.
+/// Rows indexed before it have none: their text is the record's, as it was.
+pub(crate) const SCHEMA_V3: &str = "
+ALTER TABLE search_rows ADD COLUMN long_text_sha256 TEXT;
 ";
 
 /// The search columns of a record.
@@ -112,12 +120,23 @@ pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), 
         .and_then(|mut s| s.query_row([&id], |r| r.get(0)))
         .map_err(sql_error)?;
     let name = search::normalize(&search::name_text(document));
-    let body = document
-        .extracted
-        .as_ref()
-        .and_then(|e| e.text.as_deref())
-        .map(search::normalize)
-        .unwrap_or_default();
+    let extracted = document.extracted.as_ref();
+    let content_sha = extracted.map(|e| e.sha256.as_str());
+    let (body, long_sha) = match extracted.and_then(|e| e.index_text.as_deref()) {
+        // A fresh extraction with more text than the record keeps.
+        Some(text) => (search::normalize(text), content_sha.map(str::to_owned)),
+        None => match long_body(connection, row, content_sha)? {
+            // The same content as when its long text was indexed: keep that text.
+            Some(body) => (body, content_sha.map(str::to_owned)),
+            None => (
+                extracted
+                    .and_then(|e| e.text.as_deref())
+                    .map(search::normalize)
+                    .unwrap_or_default(),
+                None,
+            ),
+        },
+    };
     connection
         .prepare_cached("DELETE FROM documents_text WHERE rowid = ?1")
         .and_then(|mut s| s.execute([row]))
@@ -135,7 +154,80 @@ pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), 
             ])
         })
         .map_err(sql_error)?;
+    connection
+        .prepare_cached("UPDATE search_rows SET long_text_sha256 = ?2 WHERE row = ?1")
+        .and_then(|mut s| s.execute(params![row, long_sha]))
+        .map_err(sql_error)?;
     Ok(())
+}
+
+/// The indexed long text of `row` if it was indexed for the content `sha256`.
+fn long_body(
+    connection: &Connection,
+    row: i64,
+    sha256: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let Some(sha256) = sha256 else {
+        return Ok(None);
+    };
+    connection
+        .prepare_cached(
+            "SELECT t.body FROM documents_text t JOIN search_rows s ON s.row = t.rowid
+             WHERE s.row = ?1 AND s.long_text_sha256 = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![row, sha256], |r| r.get::<_, String>(0))
+                .optional()
+        })
+        .map_err(sql_error)
+}
+
+/// `document` as a hit of `query`, judged on its indexed long text when the
+/// record's first 32 KiB do not match and the revision has more text indexed.
+/// The snippet then comes from the folded text the index holds.
+fn evaluate(
+    connection: &Connection,
+    document: Document,
+    query: &SearchQuery,
+) -> Result<Option<SearchHit>, StoreError> {
+    let long = query.text.is_some()
+        && document
+            .extracted
+            .as_ref()
+            .and_then(|e| e.text.as_ref())
+            .is_some_and(|t| t.len() + 4 > search::MAX_RECORD_TEXT);
+    if !long {
+        return Ok(search::evaluate(document, query));
+    }
+    let mut with_long = document.clone();
+    let record_text = document.extracted.as_ref().and_then(|e| e.text.clone());
+    if let Some(hit) = search::evaluate(document, query) {
+        return Ok(Some(hit));
+    }
+    let body: Option<String> = connection
+        .prepare_cached(
+            "SELECT t.body FROM documents_text t JOIN search_rows s ON s.row = t.rowid
+             WHERE s.id = ?1 AND s.long_text_sha256 IS NOT NULL",
+        )
+        .and_then(|mut s| {
+            s.query_row([with_long.id.to_string()], |r| r.get::<_, String>(0))
+                .optional()
+        })
+        .map_err(sql_error)?;
+    let Some(body) = body else {
+        return Ok(None);
+    };
+    if let Some(extracted) = with_long.extracted.as_mut() {
+        extracted.text = Some(body);
+    }
+    let Some(mut hit) = search::evaluate(with_long, query) else {
+        return Ok(None);
+    };
+    // The hit is the record as stored, not the one carrying the long text.
+    if let Some(extracted) = hit.document.extracted.as_mut() {
+        extracted.text = record_text;
+    }
+    Ok(Some(hit))
 }
 
 /// Removes a deleted record's text (inside the caller's transaction).
@@ -156,8 +248,14 @@ pub(crate) fn unindex(connection: &Connection, id: &str) -> Result<(), StoreErro
 /// Indexes every record again (the migration to version 2, `kumocms reindex`).
 /// Returns how many records were indexed.
 pub(crate) fn rebuild(connection: &Connection) -> Result<u64, StoreError> {
+    // Rows of records that are gone; every other row is written again below,
+    // keeping a long text whose content is unchanged (records hold only 32 KiB).
     connection
-        .execute_batch("DELETE FROM documents_text; DELETE FROM search_rows;")
+        .execute_batch(
+            "DELETE FROM documents_text WHERE rowid NOT IN
+                 (SELECT row FROM search_rows WHERE id IN (SELECT id FROM documents));
+             DELETE FROM search_rows WHERE id NOT IN (SELECT id FROM documents);",
+        )
         .map_err(sql_error)?;
     let mut statement = connection
         .prepare("SELECT record FROM documents ORDER BY id")
@@ -316,7 +414,7 @@ pub(crate) fn search(
                 value: search::sort_value(&document, query.sort, None),
                 id: document.id.to_string(),
             });
-            if let Some(hit) = search::evaluate(document, query) {
+            if let Some(hit) = evaluate(connection, document, query)? {
                 hits.push(hit);
                 if hits.len() > query.limit {
                     break;
@@ -404,7 +502,7 @@ fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPa
         let record = record.map_err(sql_error)?;
         let document =
             Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if let Some(hit) = search::evaluate(document, query) {
+        if let Some(hit) = evaluate(connection, document, query)? {
             let value = search::sort_value(&hit.document, query.sort, hit.score);
             let id = hit.document.id.to_string();
             if let Some(after) = &after

@@ -422,3 +422,108 @@ async fn operator_keys_are_used_and_no_key_is_generated() {
         "a blank key is refused"
     );
 }
+
+/// Issue 13: up to 1 MiB of text per revision is indexed locally, though the record
+/// keeps only its first 32 KiB; a later write of the record (a PATCH) and a
+/// reindex keep that text, new content replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_word_deep_in_a_long_text_file_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, _tasks) = start(config(dir.path())).await;
+    let mut body = String::from("opening aardvark\n");
+    while body.len() < 900 * 1024 {
+        body.push_str("filler line of plain words\n");
+    }
+    body.push_str("the zanzibar clause\n");
+    while body.len() < 1000 * 1024 {
+        body.push_str("more filler words\n");
+    }
+    let body = Bytes::from(body);
+    let upload = backend
+        .service
+        .create(NewDocument {
+            file_name: "long.txt".into(),
+            file_size: body.len() as u64,
+            content_type: Some("text/plain".into()),
+            checksum_sha256: Some(hex::encode(Sha256::digest(&body))),
+            ..NewDocument::default()
+        })
+        .await
+        .unwrap();
+    let id = upload.document.id;
+    let link = upload.upload.single_link().expect("one PUT").clone();
+    let uploader = common::HttpUploader::default();
+    kumocms_core::conformance::ConformanceUploader::upload(&uploader, &link, body)
+        .await
+        .unwrap();
+    backend.wait_idle().await;
+    let found = |q: &'static str| {
+        let backend = backend.clone();
+        async move {
+            backend
+                .service
+                .query(&[("q".to_owned(), q.to_owned())])
+                .await
+                .unwrap()
+                .hits
+                .iter()
+                .map(|h| h.document.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let record = backend.metadata.get(&id).await.unwrap().unwrap();
+    let text = record.extracted.unwrap().text.unwrap();
+    assert!(text.len() <= kumocms_core::search::MAX_RECORD_TEXT);
+    assert!(!text.contains("zanzibar"), "the record keeps 32 KiB only");
+    assert_eq!(found("aardvark").await, [id]);
+    assert_eq!(found("zanzibar").await, [id], "a word at 900 KiB");
+    let page = backend
+        .service
+        .query(&[("q".to_owned(), "zanzibar clause".to_owned())])
+        .await
+        .unwrap();
+    let snippet = page.hits[0].search.clone().unwrap().snippet.unwrap();
+    assert!(snippet.contains("<mark>zanzibar</mark>"), "{snippet}");
+
+    // A PATCH writes the record (and its index row) again: the long text stays.
+    backend
+        .service
+        .patch(
+            &id,
+            kumocms_core::service::Patch {
+                metadata: serde_json::json!({"customer": "Initech"})
+                    .as_object()
+                    .cloned(),
+                document_type: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found("zanzibar initech").await, [id]);
+    backend.metadata.reindex().await.unwrap();
+    assert_eq!(found("zanzibar").await, [id], "reindex keeps it");
+
+    // New content without the word: gone from the index.
+    let short = Bytes::from_static(b"a short replacement");
+    let upload = backend
+        .service
+        .replace(
+            &id,
+            NewContent {
+                file_size: short.len() as u64,
+                content_type: Some("text/plain".into()),
+                checksum_sha256: Some(hex::encode(Sha256::digest(&short))),
+                ..NewContent::default()
+            },
+        )
+        .await
+        .unwrap();
+    let link = upload.upload.single_link().expect("one PUT").clone();
+    kumocms_core::conformance::ConformanceUploader::upload(&uploader, &link, short)
+        .await
+        .unwrap();
+    backend.wait_idle().await;
+    assert_eq!(found("replacement").await, [id]);
+    assert!(found("zanzibar").await.is_empty(), "the old text is gone");
+}

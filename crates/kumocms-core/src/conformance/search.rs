@@ -82,6 +82,10 @@ struct Spec<'a> {
 fn document(document_type: &str, base: DateTime<Utc>, spec: Spec<'_>) -> Document {
     let mut document = super::sample_document(document_type, spec.status);
     document.created_at = base + Duration::hours(spec.created_hours);
+    // As the service mints them: the id's time is the creation time (to within the
+    // create request), which a store may use to narrow date filters (DynamoDB's
+    // `uploadedAt` range key is the id's time).
+    document.id = DocumentId::from_ulid(ulid::Ulid::from_datetime(document.created_at.into()));
     document.updated_at = document.created_at + Duration::minutes(30);
     document.restore = None;
     document.metadata = match spec.metadata {
