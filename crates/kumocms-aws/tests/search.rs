@@ -10,66 +10,15 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use kumocms_aws::testing::{REGION_A, create_table, moto_config, unique_name};
 use kumocms_aws::{DynamoMetadataStore, WINDOW_ITEMS};
-use kumocms_core::conformance::sample_document;
+use kumocms_core::conformance::{NoBlobs, sample_document};
 use kumocms_core::cursor::CursorCodec;
-use kumocms_core::document::{BlobLocation, BlobRef, RestoreTier, StorageClass};
-use kumocms_core::ports::{
-    BlobError, BlobHead, BlobStore, BlobStream, DownloadSpec, MetadataStore, SignedLink,
-    SystemClock, UploadSpec,
-};
+use kumocms_core::ports::{MetadataStore, SystemClock};
 use kumocms_core::service::{DocumentService, ServiceConfig};
 use kumocms_core::{Document, DocumentId, DocumentStatus};
 use serde_json::json;
-
-/// Search reads no content.
-struct NoBlobs;
-
-#[async_trait]
-impl BlobStore for NoBlobs {
-    fn location(&self) -> BlobLocation {
-        BlobLocation {
-            store: "none".into(),
-            region: None,
-        }
-    }
-    async fn upload_link(&self, _: &UploadSpec) -> Result<SignedLink, BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn download_link(&self, _: &DownloadSpec) -> Result<SignedLink, BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn head(&self, _: &BlobRef) -> Result<Option<BlobHead>, BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn read(&self, _: &BlobRef) -> Result<BlobStream, BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn read_small(&self, _: &BlobRef, _: usize) -> Result<Option<bytes::Bytes>, BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn delete(&self, _: &BlobRef) -> Result<(), BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn delete_document(&self, _: &DocumentId, _: &BlobLocation) -> Result<(), BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn copy(&self, _: &BlobRef, _: &BlobRef) -> Result<(), BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn archive(&self, _: &BlobRef, _: StorageClass) -> Result<(), BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn restore(&self, _: &BlobRef, _: u16, _: RestoreTier) -> Result<(), BlobError> {
-        Err(BlobError::other("unused"))
-    }
-    async fn health(&self) -> Result<(), BlobError> {
-        Ok(())
-    }
-}
 
 fn service(store: Arc<DynamoMetadataStore>) -> DocumentService {
     DocumentService::new(

@@ -29,7 +29,7 @@ use crate::ports::{
     BlobError, BlobStore, DownloadSpec, ListPage, ListQuery, MetadataStore, MultipartSpec,
     PartSpec, SignedLink, StoreError, UploadSpec,
 };
-pub use search::metadata_search;
+pub use search::{NoBlobs, metadata_search};
 
 /// Puts bytes through signed links the way a client would. Core has no HTTP client;
 /// the caller supplies one.

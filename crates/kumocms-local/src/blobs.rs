@@ -408,25 +408,7 @@ impl BlobStore for FsBlobStore {
         let tmp = self.tmp_dir().join(format!("copy-{}", ulid::Ulid::new()));
         // Like an upload: the bytes are synced in tmp/ and then renamed into place, so
         // the key holds either nothing or the whole copy.
-        blocking(move || {
-            let result = (|| {
-                std::fs::copy(&source.path, &tmp)?;
-                std::fs::File::open(&tmp)?.sync_all()?;
-                if let Some(parent) = target.parent() {
-                    fsutil::create_dir_all_durable(parent)?;
-                }
-                std::fs::rename(&tmp, &target)?;
-                match target.parent() {
-                    Some(parent) => fsutil::sync_dir(parent),
-                    None => Ok(()),
-                }
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result
-        })
-        .await?;
+        blocking(move || fsutil::copy_durably(&source.path, &tmp, &target)).await?;
         self.events
             .publish(StorageEvent::ObjectCreated {
                 location: self.location(),

@@ -162,6 +162,29 @@ pub fn write_replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Copies `source` to `target` through `tmp` (in the same file system as `target`):
+/// the bytes are synced in `tmp` and then renamed into place, and the directory
+/// synced, so `target` holds either nothing or the whole copy, even after a crash.
+/// `tmp` is removed when the copy fails.
+pub fn copy_durably(source: &Path, tmp: &Path, target: &Path) -> io::Result<()> {
+    let result = (|| {
+        std::fs::copy(source, tmp)?;
+        std::fs::File::open(tmp)?.sync_all()?;
+        if let Some(parent) = target.parent() {
+            create_dir_all_durable(parent)?;
+        }
+        std::fs::rename(tmp, target)?;
+        match target.parent() {
+            Some(parent) => sync_dir(parent),
+            None => Ok(()),
+        }
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    result
+}
+
 /// Removes a file; a file that is already gone is not an error. Returns whether it
 /// existed.
 pub fn remove_if_exists(path: &Path) -> io::Result<bool> {

@@ -24,7 +24,8 @@ use crate::query::QueryPage;
 use crate::service::{DocumentService, ServiceConfig};
 
 /// The search never touches content; a blob store that refuses everything proves it.
-struct NoBlobs;
+/// Also for adapters' own search tests.
+pub struct NoBlobs;
 
 #[async_trait]
 impl BlobStore for NoBlobs {

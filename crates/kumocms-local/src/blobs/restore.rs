@@ -154,25 +154,7 @@ impl FsBlobStore {
         let tmp = self
             .tmp_dir()
             .join(format!("restore-{}", ulid::Ulid::new()));
-        blocking(move || {
-            let result = (|| {
-                std::fs::copy(&source, &tmp)?;
-                std::fs::File::open(&tmp)?.sync_all()?;
-                if let Some(parent) = target.parent() {
-                    fsutil::create_dir_all_durable(parent)?;
-                }
-                std::fs::rename(&tmp, &target)?;
-                match target.parent() {
-                    Some(parent) => fsutil::sync_dir(parent),
-                    None => Ok(()),
-                }
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result
-        })
-        .await
+        blocking(move || fsutil::copy_durably(&source, &tmp, &target)).await
     }
 
     /// Runs the restore ticker until the task is aborted.
