@@ -133,3 +133,22 @@ pub async fn create_table(config: &SdkConfig, table: &str) {
         .await
         .expect("enable TTL on moto");
 }
+
+/// The document's item exactly as stored in the table (the record's attributes, the
+/// search attributes, the TTL), for tests that check what the module relies on.
+pub async fn raw_item(
+    store: &crate::DynamoMetadataStore,
+    id: &kumocms_core::DocumentId,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", crate::dynamo::s(crate::dynamo::pk(id)))
+        .key("SK", crate::dynamo::s(crate::dynamo::META))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the item exists")
+}

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use chrono::Utc;
 use kumocms_aws::testing::{
-    REGION_A, REGION_B, create_bucket, create_table, moto_config, unique_name,
+    REGION_A, REGION_B, create_bucket, create_table, moto_config, raw_item, unique_name,
 };
 use kumocms_aws::{DynamoMetadataStore, S3BlobStore, SecretsKeySource};
 use kumocms_core::auth::KeyMatch;
@@ -21,23 +21,6 @@ use kumocms_core::clock::ManualClock;
 use kumocms_core::conformance::{sample_document, with_pending};
 use kumocms_core::ports::{BlobStore, DownloadSpec, KeySource, MetadataStore, SecretsError};
 use kumocms_core::{BlobRef, DocumentId, DocumentStatus, StorageClass, blob_key};
-
-async fn raw_item(
-    store: &DynamoMetadataStore,
-    id: &DocumentId,
-) -> std::collections::HashMap<String, AttributeValue> {
-    store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key("PK", AttributeValue::S(format!("DOC#{id}")))
-        .key("SK", AttributeValue::S("META".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("the item exists")
-}
 
 fn text<'a>(item: &'a std::collections::HashMap<String, AttributeValue>, name: &str) -> &'a str {
     item.get(name)

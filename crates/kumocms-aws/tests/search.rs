@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use kumocms_aws::testing::{REGION_A, create_table, moto_config, unique_name};
+use kumocms_aws::testing::{REGION_A, create_table, moto_config, raw_item, unique_name};
 use kumocms_aws::{DynamoMetadataStore, WINDOW_ITEMS};
 use kumocms_core::conformance::{NoBlobs, sample_document};
 use kumocms_core::cursor::CursorCodec;
@@ -137,20 +137,6 @@ async fn a_request_reads_one_bounded_window_and_answers_a_cursor_even_without_hi
     let expected = 1 + 10 + 99;
     assert_eq!(found.len(), expected);
     assert_eq!(found.iter().collect::<HashSet<_>>().len(), expected);
-}
-
-async fn raw_item(store: &DynamoMetadataStore, id: &DocumentId) -> HashMap<String, AttributeValue> {
-    store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key("PK", AttributeValue::S(format!("DOC#{id}")))
-        .key("SK", AttributeValue::S("META".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap()
 }
 
 async fn put_raw(store: &DynamoMetadataStore, item: HashMap<String, AttributeValue>) {
