@@ -947,28 +947,51 @@ fn write_and_check(
         fsutil::PRIVATE_FILE_MODE,
     )
     .open(&job.temp)?;
-    let writeback = fsutil::BackgroundSync::start(&file)?;
     let mut out = file;
-    // SHA-256 (about 1.7 GB/s with SHA-NI) costs more than the copy into the page
-    // cache, so it runs on its own thread beside the writes instead of before each.
-    let (size, sha256) = std::thread::scope(|scope| {
-        let (to_hasher, batches) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(UPLOAD_QUEUE);
-        let hashing = std::thread::Builder::new()
-            .name("kumocms-hash".into())
-            .spawn_scoped(scope, move || {
-                let mut hasher = Sha256::new();
-                for chunk in batches.into_iter().flatten() {
-                    hasher.update(&chunk);
-                }
-                hex::encode(hasher.finalize())
+    let (size, sha256, writeback) = if job.length <= SYNC_STEP {
+        // A small body (the common case: documents of a few KiB): hashed on this
+        // thread as it is written. Starting a hash thread and a writeback thread
+        // would cost more than the hashing, and no writeback is ever asked for
+        // below one `SYNC_STEP`.
+        let mut hasher = Sha256::new();
+        let size = write_pieces(pieces, &mut out, None, |batch| {
+            for chunk in batch {
+                hasher.update(chunk);
+            }
+            Ok(())
+        })?;
+        (size, hex::encode(hasher.finalize()), None)
+    } else {
+        let writeback = fsutil::BackgroundSync::start(&out)?;
+        // SHA-256 (about 1.7 GB/s with SHA-NI) costs more than the copy into the
+        // page cache, so it runs on its own thread beside the writes instead of
+        // before each.
+        let (size, sha256) = std::thread::scope(|scope| {
+            let (to_hasher, batches) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(UPLOAD_QUEUE);
+            let hashing = std::thread::Builder::new()
+                .name("kumocms-hash".into())
+                .spawn_scoped(scope, move || {
+                    let mut hasher = Sha256::new();
+                    for chunk in batches.into_iter().flatten() {
+                        hasher.update(&chunk);
+                    }
+                    hex::encode(hasher.finalize())
+                })?;
+            // `to_hasher` moves into the closure, which `write_pieces` drops when it
+            // returns: that ends the hasher, on success and on an error alike.
+            let size = write_pieces(pieces, &mut out, Some(&writeback), move |batch| {
+                // A clone of `Bytes` shares the buffer; nothing is copied.
+                to_hasher
+                    .send(batch.to_vec())
+                    .map_err(|_| std::io::Error::other("the upload's hash thread stopped"))
             })?;
-        // On an error `to_hasher` is dropped on return, which ends the hasher.
-        let size = write_pieces(pieces, &mut out, &writeback, to_hasher)?;
-        let sha256 = hashing
-            .join()
-            .map_err(|_| std::io::Error::other("the upload's hash thread panicked"))?;
-        Ok::<_, UploadError>((size, sha256))
-    })?;
+            let sha256 = hashing
+                .join()
+                .map_err(|_| std::io::Error::other("the upload's hash thread panicked"))?;
+            Ok::<_, UploadError>((size, sha256))
+        })?;
+        (size, sha256, Some(writeback))
+    };
     // Checked before syncing: a wrong body is removed, so syncing it is wasted.
     if size != job.length {
         return Err(UploadError::SizeMismatch {
@@ -985,34 +1008,36 @@ fn write_and_check(
         });
     }
     let file = out;
-    writeback.finish()?;
+    if let Some(writeback) = writeback {
+        writeback.finish()?;
+    }
     // The bytes are on disk before the client is told they are stored.
     file.sync_all()?;
     drop(file);
     Ok(sha256)
 }
 
-/// Writes every piece to `out` and passes it to the hasher until `End`; returns the
-/// number of bytes. `Interrupted` when the pieces stop without `End`.
+/// Writes every piece to `out` and passes it to `hash` until `End`; returns the
+/// number of bytes. `Interrupted` when the pieces stop without `End`. With a
+/// `writeback`, asks it for a background sync every `SYNC_STEP` bytes.
 fn write_pieces(
     mut pieces: tokio::sync::mpsc::Receiver<Piece>,
     out: &mut std::fs::File,
-    writeback: &fsutil::BackgroundSync,
-    to_hasher: std::sync::mpsc::SyncSender<Vec<Bytes>>,
+    writeback: Option<&fsutil::BackgroundSync>,
+    mut hash: impl FnMut(&[Bytes]) -> std::io::Result<()>,
 ) -> Result<u64, UploadError> {
     let mut size: u64 = 0;
     let mut unsynced: u64 = 0;
     loop {
         match pieces.blocking_recv() {
             Some(Piece::Data(batch)) => {
-                // A clone of `Bytes` shares the buffer; nothing is copied.
-                to_hasher
-                    .send(batch.clone())
-                    .map_err(|_| std::io::Error::other("the upload's hash thread stopped"))?;
+                hash(&batch)?;
                 let len = write_batch(out, &batch)?;
                 size = size.saturating_add(len);
                 unsynced = unsynced.saturating_add(len);
-                if unsynced >= SYNC_STEP {
+                if unsynced >= SYNC_STEP
+                    && let Some(writeback) = writeback
+                {
                     writeback.nudge();
                     unsynced = 0;
                 }

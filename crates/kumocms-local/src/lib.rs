@@ -24,7 +24,9 @@ pub mod range;
 mod recovery;
 pub mod signer;
 pub mod sqlite;
+mod sqlite_jobs;
 mod sqlite_search;
+mod sqlite_writer;
 mod sweep;
 
 use std::path::PathBuf;
