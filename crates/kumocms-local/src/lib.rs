@@ -24,9 +24,7 @@ pub mod range;
 mod recovery;
 pub mod signer;
 pub mod sqlite;
-mod sqlite_jobs;
 mod sqlite_search;
-mod sqlite_writer;
 mod sweep;
 
 use std::path::PathBuf;

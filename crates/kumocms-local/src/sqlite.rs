@@ -7,8 +7,9 @@
 //! connections, each owned by a thread of its own (WAL lets them read beside the
 //! writer).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,9 +17,6 @@ use kumocms_core::ports::{ListPage, ListQuery, MetadataStore, StoreError};
 use kumocms_core::search::{SearchPage, SearchQuery};
 use kumocms_core::{Document, DocumentId};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
-
-use crate::sqlite_jobs::JobQueue;
-use crate::sqlite_writer::Writer;
 
 pub const DATABASE_FILE: &str = "kumocms.sqlite3";
 
@@ -46,10 +44,9 @@ pub struct SqliteMetadataStore {
     // Declared before `writer` so the read-only connections close first: the last
     // connection to close checkpoints and removes the WAL, and only the writer can.
     readers: ReaderPool,
-    /// The one read-write connection, on its own thread. Every write is serialised
-    /// on it, so conditional writes are checked and applied in one place, and
-    /// writes that wait together are committed together (see `sqlite_writer`).
-    writer: Writer,
+    /// The one read-write connection. Every write is serialised on it, so conditional
+    /// writes are checked and applied in one place.
+    writer: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -111,6 +108,17 @@ fn decode(record: &str) -> Result<Document, StoreError> {
 /// A read, boxed to cross to a reader thread. It sends its own result back.
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
+/// Reads waiting for a reader thread.
+struct ReadQueue {
+    jobs: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+struct QueueState {
+    jobs: VecDeque<ReadJob>,
+    closed: bool,
+}
+
 /// A few threads, each owning one read-only connection, taking reads from one queue.
 ///
 /// Why dedicated threads: a point read takes a few microseconds, so what it costs is
@@ -126,7 +134,7 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 /// cached. A thread that owns its connection needs no pool lock, no task spawn and
 /// no runtime support, so it works the same on every runtime (and without one).
 struct ReaderPool {
-    queue: Arc<JobQueue<ReadJob>>,
+    queue: Arc<ReadQueue>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -156,6 +164,50 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+impl ReadQueue {
+    /// The next read, or `None` once the pool is closing.
+    fn next(&self) -> Option<ReadJob> {
+        // A poisoned lock (nothing runs under it that can panic) stops the thread;
+        // `submit` then reports the store unavailable instead of queueing.
+        let mut state = self.jobs.lock().ok()?;
+        loop {
+            if state.closed {
+                return None;
+            }
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            state = self.ready.wait(state).ok()?;
+        }
+    }
+
+    fn submit(&self, job: ReadJob) -> Result<(), StoreError> {
+        let mut state = self
+            .jobs
+            .lock()
+            .map_err(|_| StoreError::Unavailable("metadata reader queue is poisoned".into()))?;
+        if state.closed {
+            return Err(StoreError::Unavailable(
+                "metadata readers are closed".into(),
+            ));
+        }
+        state.jobs.push_back(job);
+        drop(state);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    fn close(&self) {
+        let mut state = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.closed = true;
+        drop(state);
+        self.ready.notify_all();
+    }
+}
+
 impl ReaderPool {
     fn open(path: &Path, size: usize) -> Result<Self, StoreError> {
         // All connections first, so a failure leaves no thread behind.
@@ -163,7 +215,13 @@ impl ReaderPool {
             .map(|_| open_reader(path))
             .collect::<Result<Vec<_>, _>>()?;
         let mut pool = Self {
-            queue: Arc::new(JobQueue::new("metadata reader")),
+            queue: Arc::new(ReadQueue {
+                jobs: Mutex::new(QueueState {
+                    jobs: VecDeque::new(),
+                    closed: false,
+                }),
+                ready: Condvar::new(),
+            }),
             threads: Vec::with_capacity(size),
         };
         for connection in connections {
@@ -237,7 +295,7 @@ impl SqliteMetadataStore {
         let readers = ReaderPool::open(path, reader_count())?;
         Ok(Self {
             readers,
-            writer: Writer::start(connection)?,
+            writer: Arc::new(Mutex::new(connection)),
             path: path.to_owned(),
         })
     }
@@ -246,18 +304,22 @@ impl SqliteMetadataStore {
         &self.path
     }
 
-    /// Runs `work` on the writer connection, inside a savepoint of a transaction that
-    /// may group it with other writes; its result once that transaction committed.
+    /// Runs `work` with the writer connection on the blocking pool.
     async fn with<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        self.writer
-            .submit(crate::sqlite_writer::job(work, sender))?;
-        receiver
-            .await
-            .map_err(|_| StoreError::Unavailable("metadata writer failed".into()))?
+        let connection = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave SQLite inconsistent (each
+            // statement is atomic), so a poisoned lock is still usable.
+            let mut guard = connection
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("metadata worker failed: {e}")))?
     }
 
     /// Runs `work` on a read-only connection, on a reader thread.
@@ -283,7 +345,13 @@ impl SqliteMetadataStore {
     /// Rebuilds the search index (columns and text) from the records, in one
     /// transaction (`kumocms reindex`). Returns how many records were indexed.
     pub async fn reindex(&self) -> Result<u64, StoreError> {
-        self.with(crate::sqlite_search::rebuild).await
+        self.with(|connection| {
+            let transaction = connection.transaction().map_err(sql_error)?;
+            let count = crate::sqlite_search::rebuild(&transaction)?;
+            transaction.commit().map_err(sql_error)?;
+            Ok(count)
+        })
+        .await
     }
 
     /// Inserts many new records in one transaction, each exactly as
@@ -292,10 +360,11 @@ impl SqliteMetadataStore {
     /// per record. `Conflict` (and nothing written) if any id exists.
     pub async fn insert_many(&self, documents: Vec<Document>) -> Result<(), StoreError> {
         self.with(move |connection| {
+            let transaction = connection.transaction().map_err(sql_error)?;
             for document in &documents {
-                insert_in(connection, &Row::of(document)?, document)?;
+                insert_in(&transaction, &Row::of(document)?, document)?;
             }
-            Ok(())
+            transaction.commit().map_err(sql_error)
         })
         .await
     }
@@ -368,9 +437,12 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Inserts one record and its search index (inside the caller's transaction or
-/// savepoint, so that both or neither are written).
-fn insert_in(transaction: &Connection, row: &Row, document: &Document) -> Result<(), StoreError> {
+/// Inserts one record and its search index inside `transaction`.
+fn insert_in(
+    transaction: &rusqlite::Transaction<'_>,
+    row: &Row,
+    document: &Document,
+) -> Result<(), StoreError> {
     let result = transaction
         .prepare_cached(
             "INSERT INTO documents (id, version, status, document_type, pending_expires_at, record)
@@ -401,9 +473,13 @@ impl MetadataStore for SqliteMetadataStore {
     async fn insert(&self, document: &Document) -> Result<(), StoreError> {
         let row = Row::of(document)?;
         let document = document.clone();
-        // The record and its search index in one savepoint.
-        self.with(move |connection| insert_in(connection, &row, &document))
-            .await
+        self.with(move |connection| {
+            // The record and its search index in one transaction.
+            let transaction = connection.transaction().map_err(sql_error)?;
+            insert_in(&transaction, &row, &document)?;
+            transaction.commit().map_err(sql_error)
+        })
+        .await
     }
 
     async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
@@ -429,7 +505,8 @@ impl MetadataStore for SqliteMetadataStore {
         let row = Row::of(document)?;
         let expected = to_i64(expected_version, "version")?;
         let document = document.clone();
-        self.with(move |transaction| {
+        self.with(move |connection| {
+            let transaction = connection.transaction().map_err(sql_error)?;
             let changed = transaction
                 .prepare_cached(
                     "UPDATE documents
@@ -451,7 +528,8 @@ impl MetadataStore for SqliteMetadataStore {
             if changed == 0 {
                 return Err(StoreError::Conflict);
             }
-            crate::sqlite_search::index(transaction, &document)
+            crate::sqlite_search::index(&transaction, &document)?;
+            transaction.commit().map_err(sql_error)
         })
         .await
     }
@@ -459,7 +537,8 @@ impl MetadataStore for SqliteMetadataStore {
     async fn delete(&self, id: &DocumentId, expected_version: u64) -> Result<(), StoreError> {
         let id = id.to_string();
         let expected = to_i64(expected_version, "version")?;
-        self.with(move |transaction| {
+        self.with(move |connection| {
+            let transaction = connection.transaction().map_err(sql_error)?;
             let changed = transaction
                 .prepare_cached("DELETE FROM documents WHERE id = ?1 AND version = ?2")
                 .and_then(|mut statement| statement.execute(params![id, expected]))
@@ -467,7 +546,8 @@ impl MetadataStore for SqliteMetadataStore {
             if changed == 0 {
                 return Err(StoreError::Conflict);
             }
-            crate::sqlite_search::unindex(transaction, &id)
+            crate::sqlite_search::unindex(&transaction, &id)?;
+            transaction.commit().map_err(sql_error)
         })
         .await
     }
@@ -729,87 +809,6 @@ mod tests {
         assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
         // Dropping the store still stops and joins the reader threads.
         drop(store);
-    }
-
-    /// Writes that wait together are committed together, and one that fails or
-    /// panics in the group loses nothing of the others.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn grouped_writes_keep_each_outcome_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteMetadataStore::open(dir.path()).unwrap());
-        let base = kumocms_core::conformance::sample_document(
-            "group",
-            kumocms_core::DocumentStatus::Active,
-        );
-        store.insert(&base).await.unwrap();
-        // Hold the writer so that everything below queues and runs as one group.
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let holding = {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .with(move |_| {
-                        let _ = held.recv();
-                        Ok(())
-                    })
-                    .await
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let mut writes = Vec::new();
-        let mut documents = Vec::new();
-        for n in 0..10 {
-            let document = kumocms_core::conformance::sample_document(
-                &format!("member {n}"),
-                kumocms_core::DocumentStatus::Active,
-            );
-            documents.push(document.clone());
-            let store = Arc::clone(&store);
-            writes.push(tokio::spawn(async move { store.insert(&document).await }));
-        }
-        // A stale conditional write and a panicking one in the same group.
-        let stale = {
-            let store = Arc::clone(&store);
-            let mut stale = base.clone();
-            stale.version = 42;
-            tokio::spawn(async move { store.update(&stale, 41).await })
-        };
-        let panicking = {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .with(|connection| -> Result<(), StoreError> {
-                        connection
-                            .execute("DELETE FROM documents", [])
-                            .map_err(sql_error)?;
-                        panic!("a write that panics after changing rows")
-                    })
-                    .await
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        release.send(()).unwrap();
-        holding.await.unwrap().unwrap();
-        for write in writes {
-            write.await.unwrap().unwrap();
-        }
-        assert_eq!(stale.await.unwrap(), Err(StoreError::Conflict));
-        let error = panicking.await.unwrap().unwrap_err();
-        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
-        // The panicking write's delete was rolled back; every insert is there.
-        for document in &documents {
-            assert_eq!(
-                store.get(&document.id).await.unwrap().as_ref(),
-                Some(document)
-            );
-        }
-        assert_eq!(store.get(&base.id).await.unwrap(), Some(base));
-        // And all of it is on disk for a new connection.
-        drop(Arc::into_inner(store).expect("every task holding the store ended"));
-        let reopened = SqliteMetadataStore::open(dir.path()).unwrap();
-        for document in &documents {
-            assert!(reopened.get(&document.id).await.unwrap().is_some());
-        }
     }
 
     #[test]
