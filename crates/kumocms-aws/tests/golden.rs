@@ -33,6 +33,8 @@ fn attribute(value: &Value) -> AttributeValue {
         AttributeValue::N(n.to_owned())
     } else if let Some(b) = value["BOOL"].as_bool() {
         AttributeValue::Bool(b)
+    } else if let Some(ss) = value["SS"].as_array() {
+        AttributeValue::Ss(ss.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
     } else {
         panic!("unexpected attribute {value}")
     }
@@ -164,5 +166,158 @@ async fn items_from_release_fc2895e_read_with_one_revision_per_document() {
     assert_eq!(
         service.undelete(&id, None).await.unwrap().status,
         DocumentStatus::Active
+    );
+}
+
+fn fixture_d220d75(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/release-d220d75/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// DynamoDB items written by release d220d75 (each record keeping its replaced
+/// revisions inside its `record` JSON, the trash) read under this code with every
+/// revision: listed newest first with their checksums, each readable byte for byte
+/// from the bucket the records name, the trashed document undeletable with its
+/// history, and a permanent delete removing every revision's object.
+/// `tests/fixtures/release-d220d75/make.sh` says how the items were made.
+#[tokio::test]
+async fn items_from_release_d220d75_read_with_every_revision() {
+    let config = moto_config(REGION_A).await;
+    let table = unique_name("golden");
+    create_table(&config, &table).await;
+    // The records name their bucket: the objects go back into one of that name.
+    let objects = fixture_d220d75("objects.json");
+    let bucket = objects["bucket"].as_str().unwrap().to_owned();
+    create_bucket(&config, &bucket).await;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    for (key, body) in objects["objects"].as_object().unwrap() {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.as_str().unwrap().as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    for item in fixture_d220d75("items.json")["items"].as_array().unwrap() {
+        let item: HashMap<String, AttributeValue> = item
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), attribute(v)))
+            .collect();
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metadata = Arc::new(DynamoMetadataStore::new(&config, &table));
+    let service = DocumentService::new(
+        metadata.clone(),
+        Arc::new(S3BlobStore::new(&config, &bucket)),
+        Arc::new(SystemClock),
+        CursorCodec::new(b"golden"),
+        ServiceConfig::default(),
+    );
+    let http = reqwest::Client::new();
+    let manifest = fixture_d220d75("manifest.json");
+    let documents = manifest["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 3);
+    let mut downloaded = 0;
+    for expected in documents {
+        let name = expected["name"].as_str().unwrap();
+        let id: DocumentId = expected["id"].as_str().unwrap().parse().unwrap();
+        let document = metadata.get(&id).await.unwrap().expect(name);
+        assert_eq!(
+            document.status.as_str(),
+            expected["status"].as_str().unwrap(),
+            "{name}"
+        );
+        if document.status == DocumentStatus::Deleted {
+            assert_eq!(
+                document.trash.as_ref().unwrap().previous_status.as_str(),
+                expected["previous_status"].as_str().unwrap(),
+                "{name}"
+            );
+            let back = service.undelete(&id, None).await.unwrap();
+            assert_eq!(back.status, DocumentStatus::Active, "{name}");
+        }
+        let page = service.revisions(&id, None, None).await.unwrap();
+        let listed: Vec<(u32, bool, Option<String>)> = page
+            .revisions
+            .iter()
+            .map(|r| (r.revision, r.current, r.checksum_sha256.clone()))
+            .collect();
+        let wanted = expected["revisions"].as_array().unwrap();
+        let want: Vec<(u32, bool, Option<String>)> = wanted
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                (
+                    r["revision"].as_u64().unwrap() as u32,
+                    n == 0,
+                    r["sha256"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(listed, want, "{name}: every revision, newest first");
+        for (info, revision) in page.revisions.iter().zip(wanted) {
+            let link = service
+                .revision_content_link(&id, &info.revision.to_string())
+                .await
+                .unwrap();
+            let body = http
+                .get(&link.url)
+                .send()
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert_eq!(
+                body,
+                revision["content"].as_str().unwrap().as_bytes(),
+                "{name} r{}",
+                info.revision
+            );
+            downloaded += 1;
+        }
+    }
+    assert_eq!(downloaded, 8);
+
+    // A permanent delete purges every revision's object, as it did in d220d75.
+    let history = documents.iter().find(|d| d["name"] == "history").unwrap();
+    let id: DocumentId = history["id"].as_str().unwrap().parse().unwrap();
+    service
+        .delete_with(
+            &id,
+            kumocms_core::DeleteOptions {
+                permanent: true,
+                if_match: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(metadata.get(&id).await.unwrap().is_none());
+    let left = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("documents/{id}/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.contents().is_empty(),
+        "every revision's object is gone: {:?}",
+        left.contents()
     );
 }

@@ -182,3 +182,125 @@ async fn the_previous_release_documents_are_found_by_search_after_the_migration(
         ["01M8N3VBWNTZYPBY18BRJFZ76J"]
     );
 }
+
+fn fixture_d220d75() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-d220d75")
+}
+
+/// A data directory written by release d220d75 (SQLite schema v3, each record
+/// keeping its replaced revisions inside its JSON, the trash) opens under this code
+/// with every revision: listed in order with its checksum, each hot one readable
+/// byte for byte, the trashed document undeletable with its history, and a
+/// permanent delete removing every revision's blob.
+/// `tests/fixtures/release-d220d75/make.sh` says how the directory was made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_from_release_d220d75_opens_with_every_revision() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture_d220d75().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    copy_dir(&fixture_d220d75().join("data"), &dir);
+    let version: i64 = rusqlite::Connection::open(dir.join("kumocms.sqlite3"))
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 3, "the fixture is a schema v3 database");
+
+    let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
+    let base = common::serve(backend.blob_router()).await;
+    backend.set_base_url(&base);
+    let uploader = common::HttpUploader::default();
+
+    let documents = manifest["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 4);
+    let mut downloaded = 0;
+    for expected in documents {
+        let name = expected["name"].as_str().unwrap();
+        let id: DocumentId = expected["id"].as_str().unwrap().parse().unwrap();
+        let document = backend.service.get(&id).await.unwrap().document;
+        assert_eq!(
+            document.status.as_str(),
+            expected["status"].as_str().unwrap(),
+            "{name}"
+        );
+        if document.status == DocumentStatus::Deleted {
+            assert_eq!(
+                document.trash.as_ref().unwrap().previous_status.as_str(),
+                expected["previous_status"].as_str().unwrap(),
+                "{name}"
+            );
+            let back = backend.service.undelete(&id, None).await.unwrap();
+            assert_eq!(back.status, DocumentStatus::Active, "{name}");
+        }
+        let page = backend.service.revisions(&id, None, None).await.unwrap();
+        let listed: Vec<(u32, bool, Option<String>)> = page
+            .revisions
+            .iter()
+            .map(|r| (r.revision, r.current, r.checksum_sha256.clone()))
+            .collect();
+        let want: Vec<(u32, bool, Option<String>)> = expected["revisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                (
+                    r["revision"].as_u64().unwrap() as u32,
+                    n == 0,
+                    r["sha256"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        assert_eq!(listed, want, "{name}: every revision, newest first");
+        for (info, revision) in page
+            .revisions
+            .iter()
+            .zip(expected["revisions"].as_array().unwrap())
+        {
+            if info.storage_class != kumocms_core::StorageClass::Standard
+                || (info.current && document.status == DocumentStatus::Archived)
+            {
+                continue;
+            }
+            let link = backend
+                .service
+                .revision_content_link(&id, &info.revision.to_string())
+                .await
+                .unwrap();
+            assert_eq!(
+                uploader.download(&link).await.unwrap(),
+                revision["content"].as_str().unwrap().as_bytes(),
+                "{name} r{}",
+                info.revision
+            );
+            downloaded += 1;
+        }
+    }
+
+    // Every revision but the archived document's current one (in GLACIER).
+    assert_eq!(downloaded, 9);
+
+    // A permanent delete purges every revision's blob, as it did in d220d75.
+    let history = documents.iter().find(|d| d["name"] == "history").unwrap();
+    let id: DocumentId = history["id"].as_str().unwrap().parse().unwrap();
+    backend
+        .service
+        .delete_with(
+            &id,
+            kumocms_core::DeleteOptions {
+                permanent: true,
+                if_match: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(backend.metadata.get(&id).await.unwrap().is_none());
+    let left: Vec<String> = common::files_under(&dir.join("blobs"))
+        .into_iter()
+        .filter(|f| f.contains(&id.to_string()))
+        .collect();
+    assert!(left.is_empty(), "every revision's blob is gone: {left:?}");
+    drop(backend);
+}
