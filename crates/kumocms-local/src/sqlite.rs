@@ -21,7 +21,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, para
 pub const DATABASE_FILE: &str = "kumocms.sqlite3";
 
 /// The schema this code writes. `PRAGMA user_version` records it in the file.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
+
+/// The version the metadata index step (issue 13) brings a database to.
+const SCHEMA_VERSION_METADATA_INDEX: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE documents (
@@ -434,7 +437,24 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             .map_err(sql_error)?;
         transaction.commit().map_err(sql_error)?;
     }
+    if version < SCHEMA_VERSION_METADATA_INDEX {
+        migrate_metadata_index(connection)?;
+    }
     Ok(())
+}
+
+/// The metadata index (issue 13: `meta.<key>=<value>` on an index): the table,
+/// filled from the records already there, in one transaction.
+fn migrate_metadata_index(connection: &mut Connection) -> Result<(), StoreError> {
+    let transaction = connection.transaction().map_err(sql_error)?;
+    transaction
+        .execute_batch(crate::sqlite_metadata::SCHEMA_METADATA_INDEX)
+        .map_err(sql_error)?;
+    crate::sqlite_metadata::fill(&transaction)?;
+    transaction
+        .pragma_update(None, "user_version", SCHEMA_VERSION_METADATA_INDEX)
+        .map_err(sql_error)?;
+    transaction.commit().map_err(sql_error)
 }
 
 /// Inserts one record and its search index inside `transaction`.
@@ -694,7 +714,8 @@ mod tests {
         let connection = Connection::open(&path).unwrap();
         connection
             .execute_batch(
-                "ALTER TABLE search_rows DROP COLUMN long_text_sha256; PRAGMA user_version = 2;",
+                "ALTER TABLE search_rows DROP COLUMN long_text_sha256; DROP TABLE document_metadata;
+                 PRAGMA user_version = 2;",
             )
             .unwrap();
         drop(connection);
@@ -706,7 +727,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(
             store.get(&document.id).await.unwrap(),
             Some(document.clone())

@@ -90,9 +90,15 @@ fn sql_error(error: rusqlite::Error) -> StoreError {
     StoreError::other_from(format!("sqlite: {error}"), error)
 }
 
-/// Writes the search columns and the text of `document` (inside the caller's
-/// transaction, after the record's own row was written).
+/// Writes the search columns, the text and the metadata index of `document`
+/// (inside the caller's transaction, after the record's own row was written).
 pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), StoreError> {
+    index_text(connection, document)?;
+    crate::sqlite_metadata::index(connection, document)
+}
+
+/// The search columns and the text of `document`.
+fn index_text(connection: &Connection, document: &Document) -> Result<(), StoreError> {
     let id = document.id.to_string();
     let columns = SearchColumns::of(document);
     connection
@@ -242,7 +248,7 @@ pub(crate) fn unindex(connection: &Connection, id: &str) -> Result<(), StoreErro
         .prepare_cached("DELETE FROM search_rows WHERE id = ?1")
         .and_then(|mut s| s.execute([id]))
         .map_err(sql_error)?;
-    Ok(())
+    crate::sqlite_metadata::unindex(connection, id)
 }
 
 /// Indexes every record again (the migration to version 2, `kumocms reindex`).
@@ -257,6 +263,14 @@ pub(crate) fn rebuild(connection: &Connection) -> Result<u64, StoreError> {
              DELETE FROM search_rows WHERE id NOT IN (SELECT id FROM documents);",
         )
         .map_err(sql_error)?;
+    // The migration to version 2 rebuilds before the metadata index exists (a
+    // later step creates and fills it).
+    let metadata = crate::sqlite_metadata::exists(connection)?;
+    if metadata {
+        connection
+            .execute("DELETE FROM document_metadata", [])
+            .map_err(sql_error)?;
+    }
     let mut statement = connection
         .prepare("SELECT record FROM documents ORDER BY id")
         .map_err(sql_error)?;
@@ -268,7 +282,10 @@ pub(crate) fn rebuild(connection: &Connection) -> Result<u64, StoreError> {
         let record = record.map_err(sql_error)?;
         let document =
             Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        index(connection, &document)?;
+        index_text(connection, &document)?;
+        if metadata {
+            crate::sqlite_metadata::index(connection, &document)?;
+        }
         count += 1;
     }
     Ok(count)
@@ -309,11 +326,73 @@ fn like_prefix(prefix: &str) -> String {
     out
 }
 
+/// How a search reaches its `meta.` filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetadataPlan {
+    /// Each is checked on the document at hand (a lookup of the metadata index's
+    /// primary key) while the search walks the index of its sort: for values many
+    /// documents share, where that walk soon finds a page.
+    Probe,
+    /// The `n`th filter's few documents are read from the metadata index, then
+    /// checked and sorted: for a rare value, which a walk in sort order would
+    /// have to pass most of the table to find.
+    Drive(usize),
+}
+
+/// At most this many documents with one `meta.` value are read and sorted; more
+/// and the search walks its sort order instead (where that many matches are at
+/// least one document in `N / DRIVE_LIMIT`, so a page comes soon).
+const DRIVE_LIMIT: usize = 5_000;
+
+/// The plan for `query`'s `meta.` filters: drive from the rarest value if it has
+/// fewer than [`DRIVE_LIMIT`] documents (counted on the index, up to that many).
+pub(crate) fn metadata_plan(
+    connection: &Connection,
+    query: &SearchQuery,
+) -> Result<MetadataPlan, StoreError> {
+    let mut best: Option<(usize, usize)> = None;
+    for (n, (key, want)) in query.metadata.iter().enumerate() {
+        let wanted = crate::sqlite_metadata::wanted_values(want);
+        let marks = vec!["?"; wanted.len()].join(", ");
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM document_metadata \
+             WHERE key = ? AND value IN ({marks}) LIMIT {DRIVE_LIMIT})"
+        );
+        let mut values = vec![SqlValue::Text(key.clone())];
+        values.extend(wanted);
+        let count: i64 = connection
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |r| r.get(0)))
+            .map_err(sql_error)?;
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count < DRIVE_LIMIT && best.is_none_or(|(_, c)| count < c) {
+            best = Some((n, count));
+        }
+    }
+    Ok(best.map_or(MetadataPlan::Probe, |(n, _)| MetadataPlan::Drive(n)))
+}
+
 /// The structured conditions SQL can check on its indexes (the core checks them
-/// again, with the metadata filters).
-pub(crate) fn conditions(query: &SearchQuery) -> (Vec<String>, Vec<SqlValue>) {
+/// again).
+pub(crate) fn conditions(query: &SearchQuery, plan: MetadataPlan) -> (Vec<String>, Vec<SqlValue>) {
     let mut conditions = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
+    for (n, (key, want)) in query.metadata.iter().enumerate() {
+        let wanted = crate::sqlite_metadata::wanted_values(want);
+        let marks = vec!["?"; wanted.len()].join(", ");
+        if plan == MetadataPlan::Drive(n) {
+            conditions.push(format!(
+                "id IN (SELECT id FROM document_metadata WHERE key = ? AND value IN ({marks}))"
+            ));
+        } else {
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM document_metadata m WHERE m.key = ? AND m.value IN ({marks}) \
+                 AND m.id = documents.id)"
+            ));
+        }
+        values.push(SqlValue::Text(key.clone()));
+        values.extend(wanted);
+    }
     if let Some(t) = &query.document_type {
         conditions.push("document_type = ?".to_owned());
         values.push(SqlValue::Text(t.clone()));
@@ -396,8 +475,9 @@ pub(crate) fn search(
     let mut after = query.after.as_deref().map(position).transpose()?;
     let mut hits = Vec::new();
     let batch = query.limit.saturating_add(1).max(2);
+    let plan = metadata_plan(connection, query)?;
     loop {
-        let (sql, values) = sorted_sql(query, after.as_ref(), batch);
+        let (sql, values) = sorted_sql(query, after.as_ref(), batch, plan);
         let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
         let records: Vec<String> = statement
             .query_map(params_from_iter(values.iter()), |row| {
@@ -433,18 +513,26 @@ pub(crate) fn sorted_sql(
     query: &SearchQuery,
     after: Option<&Position>,
     batch: usize,
+    plan: MetadataPlan,
 ) -> (String, Vec<SqlValue>) {
-    let (mut conditions, mut values) = conditions(query);
+    let (mut conditions, mut values) = conditions(query, plan);
     let column = sort_column(query.sort.field);
+    // Driving from the metadata index, the few rows are sorted: `+` keeps the
+    // planner from walking the sort column's index instead.
+    let sorted = if matches!(plan, MetadataPlan::Drive(_)) {
+        format!("+{column}")
+    } else {
+        column.to_owned()
+    };
     let (direction, after_op) = if query.sort.descending {
         ("DESC", "<")
     } else {
         ("ASC", ">")
     };
     let order = if query.sort.field == SortField::Id {
-        format!("id {direction}")
+        format!("{sorted} {direction}")
     } else {
-        format!("{column} {direction}, id ASC")
+        format!("{sorted} {direction}, id ASC")
     };
     if let Some(after) = after {
         if query.sort.field == SortField::Id {
@@ -485,7 +573,7 @@ fn page(mut hits: Vec<SearchHit>, limit: usize, sort: Sort) -> SearchPage {
 
 /// Relevance needs every candidate's score: FTS5 narrows them, the core scores.
 fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
-    let (conditions, values) = conditions(query);
+    let (conditions, values) = conditions(query, metadata_plan(connection, query)?);
     let sql = format!(
         "SELECT record FROM documents WHERE {}",
         conditions.join(" AND ")
@@ -539,6 +627,16 @@ mod tests {
 
     /// The query plan of `params`' first page, one line per step.
     fn plan(connection: &Connection, params: &[(&str, &str)]) -> String {
+        plan_with(connection, params, None)
+    }
+
+    /// The query plan of `params`' first page under `forced` (else the plan the
+    /// store would choose), one line per step.
+    fn plan_with(
+        connection: &Connection,
+        params: &[(&str, &str)],
+        forced: Option<MetadataPlan>,
+    ) -> String {
         let pairs: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -548,7 +646,8 @@ mod tests {
             value: SortValue::Integer(5),
             id: "01J".into(),
         };
-        let (sql, values) = sorted_sql(&query, Some(&after), 101);
+        let plan = forced.unwrap_or_else(|| metadata_plan(connection, &query).unwrap());
+        let (sql, values) = sorted_sql(&query, Some(&after), 101, plan);
         let values: Vec<SqlValue> = values
             .into_iter()
             .map(|v| match (query.sort.field, v) {
@@ -612,6 +711,66 @@ mod tests {
                 !plan.contains("SCAN documents\n") && !plan.ends_with("SCAN documents"),
                 "{params:?} scans: {plan}"
             );
+        }
+        // meta.<key>: a rare value drives from the metadata index and the few
+        // documents are sorted; a common one is probed while the sort's index is
+        // walked. Either way no scan, with the other filters and every sort.
+        for sort in [
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+            "file_name",
+            "-file_name",
+            "size",
+            "-size",
+        ] {
+            let params = [
+                ("meta.customer", "ACME"),
+                ("meta.amount", "12"),
+                ("type", "invoice"),
+                ("created_after", "2026-01-01T00:00:00Z"),
+                ("sort", sort),
+            ];
+            let driven = plan_with(&connection, &params, None);
+            assert!(
+                driven.contains("LIST SUBQUERY")
+                    && driven
+                        .contains("SEARCH document_metadata USING PRIMARY KEY (key=? AND value=?)")
+                    && driven.contains("SEARCH documents USING")
+                    && driven.contains("id=?)"),
+                "{params:?} should drive from the metadata index: {driven}"
+            );
+            let probed = plan_with(&connection, &params, Some(MetadataPlan::Probe));
+            let column = sort.trim_start_matches('-');
+            let index = match column {
+                "created_at" => "documents_by_created",
+                "updated_at" => "documents_by_updated",
+                "file_name" => "documents_by_file_name",
+                _ => "documents_by_size",
+            };
+            assert!(
+                probed.contains(&format!("INDEX {index}"))
+                    || probed.contains("INDEX documents_by_type")
+                    || probed.contains("INDEX documents_by_created"),
+                "{params:?} should walk an index: {probed}"
+            );
+            assert!(
+                probed.contains("SEARCH m USING")
+                    && (probed.contains("(key=? AND value=? AND id=?)")
+                        || probed.contains("(id=? AND key=? AND value=?)")),
+                "{params:?} should probe the metadata index: {probed}"
+            );
+            for plan in [&driven, &probed] {
+                assert!(
+                    !plan.contains("SCAN documents\n") && !plan.ends_with("SCAN documents"),
+                    "{params:?} scans: {plan}"
+                );
+                assert!(
+                    !plan.contains("SCAN document_metadata"),
+                    "{params:?}: {plan}"
+                );
+            }
         }
         // q goes through the FTS5 index.
         let plan = plan(&connection, &[("q", "acme"), ("sort", "created_at")]);
