@@ -715,6 +715,7 @@ mod tests {
         connection
             .execute_batch(
                 "ALTER TABLE search_rows DROP COLUMN long_text_sha256; DROP TABLE document_metadata;
+                 DROP TABLE documents_text_instances;
                  PRAGMA user_version = 2;",
             )
             .unwrap();

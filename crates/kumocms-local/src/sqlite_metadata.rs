@@ -18,7 +18,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-/// The metadata index (a schema step of its own, from version 3; see
+/// The metadata index, and the view of the text index's token positions that
+/// relevance is scored from (a schema step of its own, from version 3; see
 /// `sqlite::migrate`). `WITHOUT ROWID` on (key, value, id): a filter is a range
 /// of the primary key, and the ids come with it.
 pub(crate) const SCHEMA_METADATA_INDEX: &str = "
@@ -29,6 +30,9 @@ CREATE TABLE document_metadata (
     PRIMARY KEY (key, value, id)
 ) WITHOUT ROWID;
 CREATE INDEX document_metadata_by_id ON document_metadata (id);
+-- Every token position of the text index (stores nothing of its own): the
+-- relevance score reads where each word of a q first occurs (sqlite_search).
+CREATE VIRTUAL TABLE documents_text_instances USING fts5vocab(documents_text, instance);
 ";
 
 fn sql_error(error: rusqlite::Error) -> StoreError {

@@ -8,8 +8,6 @@
 //! `evaluate` then decides each one, so SQLite answers exactly as the reference does
 //! (metadata filters, scores and snippets are computed there).
 
-use std::cmp::Ordering;
-
 use kumocms_core::Document;
 use kumocms_core::ports::StoreError;
 use kumocms_core::search::{
@@ -571,50 +569,142 @@ fn page(mut hits: Vec<SearchHit>, limit: usize, sort: Sort) -> SearchPage {
     SearchPage { hits, next }
 }
 
-/// Relevance needs every candidate's score: FTS5 narrows them, the core scores.
-fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
-    let (conditions, values) = conditions(query, metadata_plan(connection, query)?);
-    let sql = format!(
-        "SELECT record FROM documents WHERE {}",
-        conditions.join(" AND ")
-    );
-    let after = query.after.as_deref().map(position).transpose()?;
-    let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-    let rows = statement
-        .query_map(params_from_iter(values.iter()), |row| {
-            row.get::<_, String>(0)
-        })
-        .map_err(sql_error)?;
-    let mut found: Vec<(SortValue, SearchHit)> = Vec::new();
-    for record in rows {
-        let record = record.map_err(sql_error)?;
-        let document =
-            Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if let Some(hit) = evaluate(connection, document, query)? {
-            let value = search::sort_value(&hit.document, query.sort, hit.score);
-            let id = hit.document.id.to_string();
-            if let Some(after) = &after
-                && search::compare_keys(query.sort, (&value, &id), (&after.value, &after.id))
-                    != Ordering::Greater
-            {
-                continue;
+/// The weight of an FTS5 column in the score, as `kumocms_core::search::score`
+/// weighs the same fields: file name and title 8, metadata values 4, text 1.
+const COLUMN_WEIGHT: &str =
+    "CASE col WHEN 'file_name' THEN 8.0 WHEN 'metadata' THEN 4.0 ELSE 1.0 END";
+
+/// The SQL of the relevance of every match of `text`: common table expressions
+/// `m` (the rows FTS5 matches) and `r` (their ids and scores), with their values.
+///
+/// The score is the core's (`kumocms_core::search::score`), computed in SQL from
+/// the token positions FTS5 keeps (its `fts5vocab` instance table): each included
+/// term scores the best of its first positions in each column, weighted by the
+/// column and less the deeper it is, and the terms add up. It depends on the
+/// document alone, so it does not move while other documents are added, and a
+/// cursor's (score, id) stays a place in the order (FTS5's `bm25()` depends on
+/// the whole index: pages repeated and skipped documents under inserts).
+fn relevance_sql(text: &TextQuery) -> (String, Vec<SqlValue>) {
+    let mut ctes = vec![
+        "m AS MATERIALIZED (SELECT rowid AS row FROM documents_text WHERE documents_text MATCH ?)"
+            .to_owned(),
+    ];
+    let mut values = vec![SqlValue::Text(match_expression(text))];
+    let mut terms = Vec::new();
+    for (n, term) in text.included().enumerate() {
+        let depth = |alias: &str| {
+            format!("{COLUMN_WEIGHT} * (1.0 / (1.0 + {alias}offset / 1000.0))")
+                .replace("CASE col", &format!("CASE {alias}col"))
+        };
+        if term.words.len() == 1 {
+            ctes.push(format!(
+                "t{n} AS MATERIALIZED (SELECT doc, max({}) AS s FROM documents_text_instances
+                 WHERE term = ? GROUP BY doc)",
+                depth("")
+            ));
+            values.push(SqlValue::Text(term.words[0].clone()));
+        } else {
+            // A phrase: its words at consecutive offsets of one column.
+            let mut joins = String::new();
+            for (k, word) in term.words.iter().enumerate() {
+                ctes.push(format!(
+                    "t{n}w{k} AS MATERIALIZED (SELECT doc, col, offset FROM documents_text_instances
+                     WHERE term = ?)"
+                ));
+                values.push(SqlValue::Text(word.clone()));
+                if k > 0 {
+                    joins.push_str(&format!(
+                        " JOIN t{n}w{k} w{k} ON w{k}.doc = w0.doc AND w{k}.col = w0.col
+                          AND w{k}.offset = w0.offset + {k}"
+                    ));
+                }
             }
-            found.push((value, hit));
+            ctes.push(format!(
+                "t{n} AS MATERIALIZED (SELECT w0.doc AS doc, max({}) AS s FROM t{n}w0 w0{joins}
+                 GROUP BY w0.doc)",
+                depth("w0.")
+            ));
+        }
+        terms.push(n);
+    }
+    let sum = terms
+        .iter()
+        .map(|n| format!("t{n}.s"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let joins: String = terms
+        .iter()
+        .map(|n| format!(" JOIN t{n} ON t{n}.doc = m.row"))
+        .collect();
+    ctes.push(format!(
+        "r AS (SELECT s.id AS doc_id, round(({sum}) * 1000.0) / 1000.0 AS score
+         FROM m JOIN search_rows s ON s.row = m.row{joins})"
+    ));
+    (format!("WITH {}", ctes.join(",\n")), values)
+}
+
+/// Relevance order, scored, ranked and cut to a page in SQL: only the page's
+/// records are read and checked by the core (which also writes their snippets).
+fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+    let Some(text) = &query.text else {
+        return Err(StoreError::other("relevance order without q"));
+    };
+    let structured = SearchQuery {
+        text: None,
+        ..query.clone()
+    };
+    let plan = metadata_plan(connection, query)?;
+    let mut after = query.after.as_deref().map(position).transpose()?;
+    let batch = query.limit.saturating_add(1).max(2);
+    let mut hits = Vec::new();
+    loop {
+        let (with, mut values) = relevance_sql(text);
+        let (mut conditions, condition_values) = conditions(&structured, plan);
+        values.extend(condition_values);
+        if let Some(after) = &after {
+            conditions.push("(r.score < ? OR (r.score = ? AND documents.id > ?))".to_owned());
+            values.push(sql_value(&after.value));
+            values.push(sql_value(&after.value));
+            values.push(SqlValue::Text(after.id.clone()));
+        }
+        let sql = format!(
+            "{with}
+             SELECT documents.record, r.score FROM r JOIN documents ON documents.id = r.doc_id
+             WHERE {}
+             ORDER BY r.score DESC, documents.id ASC LIMIT {batch}",
+            conditions.join(" AND ")
+        );
+        let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+        let rows: Vec<(String, f64)> = statement
+            .query_map(params_from_iter(values.iter()), |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+            })
+            .map_err(sql_error)?
+            .collect::<Result<_, _>>()
+            .map_err(sql_error)?;
+        let fetched = rows.len();
+        for (record, score) in rows {
+            let document =
+                Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            after = Some(Position {
+                value: SortValue::Number(score),
+                id: document.id.to_string(),
+            });
+            // The core decides (filters, the text of a long revision) and writes
+            // the snippet; the score is the one the page is ordered by.
+            if let Some(mut hit) = evaluate(connection, document, query)? {
+                hit.score = Some(score);
+                hits.push(hit);
+                if hits.len() > query.limit {
+                    break;
+                }
+            }
+        }
+        if hits.len() > query.limit || fetched < batch {
+            break;
         }
     }
-    found.sort_by(|a, b| {
-        search::compare_keys(
-            query.sort,
-            (&a.0, &a.1.document.id.to_string()),
-            (&b.0, &b.1.document.id.to_string()),
-        )
-    });
-    found.truncate(query.limit.saturating_add(1));
-    Ok(page(
-        found.into_iter().map(|(_, hit)| hit).collect(),
-        query.limit,
-        query.sort,
-    ))
+    Ok(page(hits, query.limit, query.sort))
 }
 
 #[cfg(test)]
