@@ -324,61 +324,128 @@ fn like_prefix(prefix: &str) -> String {
     out
 }
 
-/// How a search reaches its `meta.` filters.
+/// Where a sorted search starts: SQLite's planner, without statistics, takes any
+/// equality on an index for selective and sorts what it finds, which for a
+/// common value (a `type` or `status` most documents have) is most of the table.
+/// The store counts instead (on the indexes, up to [`DRIVE_LIMIT`]) and says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MetadataPlan {
-    /// Each is checked on the document at hand (a lookup of the metadata index's
-    /// primary key) while the search walks the index of its sort: for values many
-    /// documents share, where that walk soon finds a page.
-    Probe,
-    /// The `n`th filter's few documents are read from the metadata index, then
-    /// checked and sorted: for a rare value, which a walk in sort order would
-    /// have to pass most of the table to find.
-    Drive(usize),
+pub(crate) enum Driver {
+    /// Walk the sort's index (or its range), checking each document's filters
+    /// (`meta.` ones by a lookup of the metadata index's primary key): when every
+    /// filter's value is common, so that the walk soon fills a page.
+    Walk,
+    /// The `n`th `meta.` filter's few documents are read from the metadata index,
+    /// then checked and sorted.
+    Metadata(usize),
+    /// The few documents with this column's value are read from its index, then
+    /// checked and sorted.
+    Column(EqualityColumn),
 }
 
-/// At most this many documents with one `meta.` value are read and sorted; more
-/// and the search walks its sort order instead (where that many matches are at
-/// least one document in `N / DRIVE_LIMIT`, so a page comes soon).
+/// A column an equality filter can be read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EqualityColumn {
+    DocumentType,
+    Status,
+    ContentType,
+}
+
+impl EqualityColumn {
+    fn name(self) -> &'static str {
+        match self {
+            Self::DocumentType => "document_type",
+            Self::Status => "status",
+            Self::ContentType => "content_type",
+        }
+    }
+}
+
+/// A filter's documents are read from its index and sorted when there are fewer
+/// than this many; with more, walking the sort order finds a page soon (at least
+/// one document in `N / DRIVE_LIMIT` matches).
 const DRIVE_LIMIT: usize = 5_000;
 
-/// The plan for `query`'s `meta.` filters: drive from the rarest value if it has
-/// fewer than [`DRIVE_LIMIT`] documents (counted on the index, up to that many).
-pub(crate) fn metadata_plan(
+fn capped_count(
     connection: &Connection,
-    query: &SearchQuery,
-) -> Result<MetadataPlan, StoreError> {
-    let mut best: Option<(usize, usize)> = None;
+    sql: &str,
+    values: &[SqlValue],
+) -> Result<usize, StoreError> {
+    let sql = format!("SELECT count(*) FROM ({sql} LIMIT {DRIVE_LIMIT})");
+    let count: i64 = connection
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |r| r.get(0)))
+        .map_err(sql_error)?;
+    Ok(usize::try_from(count).unwrap_or(usize::MAX))
+}
+
+/// The driver of `query`: its rarest equality filter (`meta.`, `type`, `status`,
+/// an exact `content_type`) if it has fewer than [`DRIVE_LIMIT`] documents,
+/// else a walk in sort order.
+pub(crate) fn driver(connection: &Connection, query: &SearchQuery) -> Result<Driver, StoreError> {
+    let mut best: Option<(Driver, usize)> = None;
+    let mut consider = |candidate: Driver, count: usize| {
+        if count < DRIVE_LIMIT && best.is_none_or(|(_, c)| count < c) {
+            best = Some((candidate, count));
+        }
+    };
     for (n, (key, want)) in query.metadata.iter().enumerate() {
         let wanted = crate::sqlite_metadata::wanted_values(want);
         let marks = vec!["?"; wanted.len()].join(", ");
-        let sql = format!(
-            "SELECT count(*) FROM (SELECT 1 FROM document_metadata \
-             WHERE key = ? AND value IN ({marks}) LIMIT {DRIVE_LIMIT})"
-        );
         let mut values = vec![SqlValue::Text(key.clone())];
         values.extend(wanted);
-        let count: i64 = connection
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |r| r.get(0)))
-            .map_err(sql_error)?;
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
-        if count < DRIVE_LIMIT && best.is_none_or(|(_, c)| count < c) {
-            best = Some((n, count));
+        let count = capped_count(
+            connection,
+            &format!("SELECT 1 FROM document_metadata WHERE key = ? AND value IN ({marks})"),
+            &values,
+        )?;
+        consider(Driver::Metadata(n), count);
+    }
+    let columns = [
+        (EqualityColumn::DocumentType, query.document_type.clone()),
+        (
+            EqualityColumn::Status,
+            query.status.map(|s| s.as_str().to_owned()),
+        ),
+        (
+            EqualityColumn::ContentType,
+            match &query.content_type {
+                Some(ContentTypeFilter::Exact(ct)) => Some(ct.clone()),
+                _ => None,
+            },
+        ),
+    ];
+    for (column, value) in columns {
+        if let Some(value) = value {
+            let count = capped_count(
+                connection,
+                &format!("SELECT 1 FROM documents WHERE {} = ?", column.name()),
+                &[SqlValue::Text(value)],
+            )?;
+            consider(Driver::Column(column), count);
         }
     }
-    Ok(best.map_or(MetadataPlan::Probe, |(n, _)| MetadataPlan::Drive(n)))
+    Ok(best.map_or(Driver::Walk, |(driver, _)| driver))
+}
+
+/// `column = ?`, or `+column = ?` (the same test, on no index) when `column` does
+/// not drive.
+fn equality(column: EqualityColumn, driver: Driver) -> String {
+    if driver == Driver::Column(column) {
+        format!("{} = ?", column.name())
+    } else {
+        format!("+{} = ?", column.name())
+    }
 }
 
 /// The structured conditions SQL can check on its indexes (the core checks them
 /// again).
-pub(crate) fn conditions(query: &SearchQuery, plan: MetadataPlan) -> (Vec<String>, Vec<SqlValue>) {
+pub(crate) fn conditions(query: &SearchQuery, plan: Driver) -> (Vec<String>, Vec<SqlValue>) {
     let mut conditions = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
     for (n, (key, want)) in query.metadata.iter().enumerate() {
         let wanted = crate::sqlite_metadata::wanted_values(want);
         let marks = vec!["?"; wanted.len()].join(", ");
-        if plan == MetadataPlan::Drive(n) {
+        if plan == Driver::Metadata(n) {
             conditions.push(format!(
                 "id IN (SELECT id FROM document_metadata WHERE key = ? AND value IN ({marks}))"
             ));
@@ -392,19 +459,19 @@ pub(crate) fn conditions(query: &SearchQuery, plan: MetadataPlan) -> (Vec<String
         values.extend(wanted);
     }
     if let Some(t) = &query.document_type {
-        conditions.push("document_type = ?".to_owned());
+        conditions.push(equality(EqualityColumn::DocumentType, plan));
         values.push(SqlValue::Text(t.clone()));
     }
     match query.status {
         Some(status) => {
-            conditions.push("status = ?".to_owned());
+            conditions.push(equality(EqualityColumn::Status, plan));
             values.push(SqlValue::Text(status.as_str().to_owned()));
         }
         None => conditions.push("status <> 'deleted'".to_owned()),
     }
     match &query.content_type {
         Some(ContentTypeFilter::Exact(ct)) => {
-            conditions.push("content_type = ?".to_owned());
+            conditions.push(equality(EqualityColumn::ContentType, plan));
             values.push(SqlValue::Text(ct.clone()));
         }
         Some(ContentTypeFilter::Prefix(prefix)) => {
@@ -473,7 +540,7 @@ pub(crate) fn search(
     let mut after = query.after.as_deref().map(position).transpose()?;
     let mut hits = Vec::new();
     let batch = query.limit.saturating_add(1).max(2);
-    let plan = metadata_plan(connection, query)?;
+    let plan = driver(connection, query)?;
     loop {
         let (sql, values) = sorted_sql(query, after.as_ref(), batch, plan);
         let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
@@ -511,13 +578,13 @@ pub(crate) fn sorted_sql(
     query: &SearchQuery,
     after: Option<&Position>,
     batch: usize,
-    plan: MetadataPlan,
+    plan: Driver,
 ) -> (String, Vec<SqlValue>) {
     let (mut conditions, mut values) = conditions(query, plan);
     let column = sort_column(query.sort.field);
-    // Driving from the metadata index, the few rows are sorted: `+` keeps the
+    // Driving from a filter's index, the few rows are sorted: `+` keeps the
     // planner from walking the sort column's index instead.
-    let sorted = if matches!(plan, MetadataPlan::Drive(_)) {
+    let sorted = if plan != Driver::Walk {
         format!("+{column}")
     } else {
         column.to_owned()
@@ -653,7 +720,7 @@ fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPa
         text: None,
         ..query.clone()
     };
-    let plan = metadata_plan(connection, query)?;
+    let plan = driver(connection, query)?;
     let mut after = query.after.as_deref().map(position).transpose()?;
     let batch = query.limit.saturating_add(1).max(2);
     let mut hits = Vec::new();
@@ -725,7 +792,7 @@ mod tests {
     fn plan_with(
         connection: &Connection,
         params: &[(&str, &str)],
-        forced: Option<MetadataPlan>,
+        forced: Option<Driver>,
     ) -> String {
         let pairs: Vec<(String, String)> = params
             .iter()
@@ -736,7 +803,7 @@ mod tests {
             value: SortValue::Integer(5),
             id: "01J".into(),
         };
-        let plan = forced.unwrap_or_else(|| metadata_plan(connection, &query).unwrap());
+        let plan = forced.unwrap_or_else(|| driver(connection, &query).unwrap());
         let (sql, values) = sorted_sql(&query, Some(&after), 101, plan);
         let values: Vec<SqlValue> = values
             .into_iter()
@@ -831,7 +898,7 @@ mod tests {
                     && driven.contains("id=?)"),
                 "{params:?} should drive from the metadata index: {driven}"
             );
-            let probed = plan_with(&connection, &params, Some(MetadataPlan::Probe));
+            let probed = plan_with(&connection, &params, Some(Driver::Walk));
             let column = sort.trim_start_matches('-');
             let index = match column {
                 "created_at" => "documents_by_created",
@@ -862,6 +929,35 @@ mod tests {
                 );
             }
         }
+        // A common type (more than DRIVE_LIMIT documents) with a date range: the
+        // range of the sort's index is walked, not every document of the type
+        // sorted; a rare type is read from its index and sorted.
+        let params = [
+            ("type", "invoice"),
+            ("created_after", "2026-01-01T00:00:00Z"),
+            ("created_before", "2026-01-08T00:00:00Z"),
+        ];
+        let walked = plan_with(&connection, &params, Some(Driver::Walk));
+        assert!(
+            walked.contains("INDEX documents_by_created (created_at>? AND created_at<?)")
+                && !walked.contains("TEMP B-TREE"),
+            "{walked}"
+        );
+        let driven = plan_with(
+            &connection,
+            &params,
+            Some(Driver::Column(EqualityColumn::DocumentType)),
+        );
+        assert!(driven.contains("INDEX documents_by_type"), "{driven}");
+        assert_eq!(
+            driver(
+                &connection,
+                &parse_query(&[("type".into(), "invoice".into())]).unwrap().0
+            )
+            .unwrap(),
+            Driver::Column(EqualityColumn::DocumentType),
+            "no document has it: the type drives"
+        );
         // q goes through the FTS5 index.
         let plan = plan(&connection, &[("q", "acme"), ("sort", "created_at")]);
         assert!(
