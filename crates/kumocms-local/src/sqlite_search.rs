@@ -712,6 +712,11 @@ fn relevance_sql(text: &TextQuery) -> (String, Vec<SqlValue>) {
 
 /// Relevance order, scored, ranked and cut to a page in SQL: only the page's
 /// records are read and checked by the core (which also writes their snippets).
+///
+/// With no filter but the default status, the ranked ids are read alone (no
+/// record is touched while every match is scored and sorted) and the records are
+/// then read one by one until the page is full; with filters, SQL checks them on
+/// every match before ranking.
 fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
     let Some(text) = &query.text else {
         return Err(StoreError::other("relevance order without q"));
@@ -720,35 +725,81 @@ fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPa
         text: None,
         ..query.clone()
     };
+    let only_text = structured
+        == SearchQuery {
+            sort: structured.sort,
+            limit: structured.limit,
+            after: structured.after.clone(),
+            ..SearchQuery::default()
+        };
     let plan = driver(connection, query)?;
     let mut after = query.after.as_deref().map(position).transpose()?;
     let batch = query.limit.saturating_add(1).max(2);
     let mut hits = Vec::new();
     loop {
         let (with, mut values) = relevance_sql(text);
-        let (mut conditions, condition_values) = conditions(&structured, plan);
-        values.extend(condition_values);
-        if let Some(after) = &after {
-            conditions.push("(r.score < ? OR (r.score = ? AND documents.id > ?))".to_owned());
-            values.push(sql_value(&after.value));
-            values.push(sql_value(&after.value));
-            values.push(SqlValue::Text(after.id.clone()));
-        }
-        let sql = format!(
-            "{with}
-             SELECT documents.record, r.score FROM r JOIN documents ON documents.id = r.doc_id
-             WHERE {}
-             ORDER BY r.score DESC, documents.id ASC LIMIT {batch}",
-            conditions.join(" AND ")
-        );
-        let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-        let rows: Vec<(String, f64)> = statement
-            .query_map(params_from_iter(values.iter()), |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
-            })
-            .map_err(sql_error)?
-            .collect::<Result<_, _>>()
-            .map_err(sql_error)?;
+        let rows: Vec<(String, f64)> = if only_text {
+            let mut keyset = String::new();
+            if let Some(after) = &after {
+                keyset.push_str("WHERE (score < ? OR (score = ? AND doc_id > ?))");
+                values.push(sql_value(&after.value));
+                values.push(sql_value(&after.value));
+                values.push(SqlValue::Text(after.id.clone()));
+            }
+            let sql = format!(
+                "{with}
+                 SELECT doc_id, score FROM r {keyset}
+                 ORDER BY score DESC, doc_id ASC LIMIT {batch}"
+            );
+            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+            let ranked: Vec<(String, f64)> = statement
+                .query_map(params_from_iter(values.iter()), |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+                })
+                .map_err(sql_error)?
+                .collect::<Result<_, _>>()
+                .map_err(sql_error)?;
+            let mut read = connection
+                .prepare_cached("SELECT record FROM documents WHERE id = ?1")
+                .map_err(sql_error)?;
+            let mut rows = Vec::with_capacity(ranked.len());
+            for (id, score) in ranked {
+                // A row without its record cannot be: both are written in one
+                // transaction and this read is one snapshot.
+                if let Some(record) = read
+                    .query_row([&id], |row| row.get::<_, String>(0))
+                    .optional()
+                    .map_err(sql_error)?
+                {
+                    rows.push((record, score));
+                }
+            }
+            rows
+        } else {
+            let (mut conditions, condition_values) = conditions(&structured, plan);
+            values.extend(condition_values);
+            if let Some(after) = &after {
+                conditions.push("(r.score < ? OR (r.score = ? AND documents.id > ?))".to_owned());
+                values.push(sql_value(&after.value));
+                values.push(sql_value(&after.value));
+                values.push(SqlValue::Text(after.id.clone()));
+            }
+            let sql = format!(
+                "{with}
+                 SELECT documents.record, r.score FROM r JOIN documents ON documents.id = r.doc_id
+                 WHERE {}
+                 ORDER BY r.score DESC, documents.id ASC LIMIT {batch}",
+                conditions.join(" AND ")
+            );
+            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+            statement
+                .query_map(params_from_iter(values.iter()), |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+                })
+                .map_err(sql_error)?
+                .collect::<Result<_, _>>()
+                .map_err(sql_error)?
+        };
         let fetched = rows.len();
         for (record, score) in rows {
             let document =
