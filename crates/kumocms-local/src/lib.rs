@@ -24,6 +24,7 @@ pub mod range;
 mod recovery;
 pub mod signer;
 pub mod sqlite;
+mod sqlite_metadata;
 mod sqlite_search;
 mod sweep;
 

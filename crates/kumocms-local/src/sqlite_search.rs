@@ -8,8 +8,6 @@
 //! `evaluate` then decides each one, so SQLite answers exactly as the reference does
 //! (metadata filters, scores and snippets are computed there).
 
-use std::cmp::Ordering;
-
 use kumocms_core::Document;
 use kumocms_core::ports::StoreError;
 use kumocms_core::search::{
@@ -90,9 +88,15 @@ fn sql_error(error: rusqlite::Error) -> StoreError {
     StoreError::other_from(format!("sqlite: {error}"), error)
 }
 
-/// Writes the search columns and the text of `document` (inside the caller's
-/// transaction, after the record's own row was written).
+/// Writes the search columns, the text and the metadata index of `document`
+/// (inside the caller's transaction, after the record's own row was written).
 pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), StoreError> {
+    index_text(connection, document)?;
+    crate::sqlite_metadata::index(connection, document)
+}
+
+/// The search columns and the text of `document`.
+fn index_text(connection: &Connection, document: &Document) -> Result<(), StoreError> {
     let id = document.id.to_string();
     let columns = SearchColumns::of(document);
     connection
@@ -242,7 +246,7 @@ pub(crate) fn unindex(connection: &Connection, id: &str) -> Result<(), StoreErro
         .prepare_cached("DELETE FROM search_rows WHERE id = ?1")
         .and_then(|mut s| s.execute([id]))
         .map_err(sql_error)?;
-    Ok(())
+    crate::sqlite_metadata::unindex(connection, id)
 }
 
 /// Indexes every record again (the migration to version 2, `kumocms reindex`).
@@ -257,6 +261,14 @@ pub(crate) fn rebuild(connection: &Connection) -> Result<u64, StoreError> {
              DELETE FROM search_rows WHERE id NOT IN (SELECT id FROM documents);",
         )
         .map_err(sql_error)?;
+    // The migration to version 2 rebuilds before the metadata index exists (a
+    // later step creates and fills it).
+    let metadata = crate::sqlite_metadata::exists(connection)?;
+    if metadata {
+        connection
+            .execute("DELETE FROM document_metadata", [])
+            .map_err(sql_error)?;
+    }
     let mut statement = connection
         .prepare("SELECT record FROM documents ORDER BY id")
         .map_err(sql_error)?;
@@ -268,7 +280,10 @@ pub(crate) fn rebuild(connection: &Connection) -> Result<u64, StoreError> {
         let record = record.map_err(sql_error)?;
         let document =
             Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        index(connection, &document)?;
+        index_text(connection, &document)?;
+        if metadata {
+            crate::sqlite_metadata::index(connection, &document)?;
+        }
         count += 1;
     }
     Ok(count)
@@ -309,25 +324,154 @@ fn like_prefix(prefix: &str) -> String {
     out
 }
 
+/// Where a sorted search starts: SQLite's planner, without statistics, takes any
+/// equality on an index for selective and sorts what it finds, which for a
+/// common value (a `type` or `status` most documents have) is most of the table.
+/// The store counts instead (on the indexes, up to [`DRIVE_LIMIT`]) and says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Driver {
+    /// Walk the sort's index (or its range), checking each document's filters
+    /// (`meta.` ones by a lookup of the metadata index's primary key): when every
+    /// filter's value is common, so that the walk soon fills a page.
+    Walk,
+    /// The `n`th `meta.` filter's few documents are read from the metadata index,
+    /// then checked and sorted.
+    Metadata(usize),
+    /// The few documents with this column's value are read from its index, then
+    /// checked and sorted.
+    Column(EqualityColumn),
+}
+
+/// A column an equality filter can be read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EqualityColumn {
+    DocumentType,
+    Status,
+    ContentType,
+}
+
+impl EqualityColumn {
+    fn name(self) -> &'static str {
+        match self {
+            Self::DocumentType => "document_type",
+            Self::Status => "status",
+            Self::ContentType => "content_type",
+        }
+    }
+}
+
+/// A filter's documents are read from its index and sorted when there are fewer
+/// than this many; with more, walking the sort order finds a page soon (at least
+/// one document in `N / DRIVE_LIMIT` matches).
+const DRIVE_LIMIT: usize = 5_000;
+
+fn capped_count(
+    connection: &Connection,
+    sql: &str,
+    values: &[SqlValue],
+) -> Result<usize, StoreError> {
+    let sql = format!("SELECT count(*) FROM ({sql} LIMIT {DRIVE_LIMIT})");
+    let count: i64 = connection
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |r| r.get(0)))
+        .map_err(sql_error)?;
+    Ok(usize::try_from(count).unwrap_or(usize::MAX))
+}
+
+/// The driver of `query`: its rarest equality filter (`meta.`, `type`, `status`,
+/// an exact `content_type`) if it has fewer than [`DRIVE_LIMIT`] documents,
+/// else a walk in sort order.
+pub(crate) fn driver(connection: &Connection, query: &SearchQuery) -> Result<Driver, StoreError> {
+    let mut best: Option<(Driver, usize)> = None;
+    let mut consider = |candidate: Driver, count: usize| {
+        if count < DRIVE_LIMIT && best.is_none_or(|(_, c)| count < c) {
+            best = Some((candidate, count));
+        }
+    };
+    for (n, (key, want)) in query.metadata.iter().enumerate() {
+        let wanted = crate::sqlite_metadata::wanted_values(want);
+        let marks = vec!["?"; wanted.len()].join(", ");
+        let mut values = vec![SqlValue::Text(key.clone())];
+        values.extend(wanted);
+        let count = capped_count(
+            connection,
+            &format!("SELECT 1 FROM document_metadata WHERE key = ? AND value IN ({marks})"),
+            &values,
+        )?;
+        consider(Driver::Metadata(n), count);
+    }
+    let columns = [
+        (EqualityColumn::DocumentType, query.document_type.clone()),
+        (
+            EqualityColumn::Status,
+            query.status.map(|s| s.as_str().to_owned()),
+        ),
+        (
+            EqualityColumn::ContentType,
+            match &query.content_type {
+                Some(ContentTypeFilter::Exact(ct)) => Some(ct.clone()),
+                _ => None,
+            },
+        ),
+    ];
+    for (column, value) in columns {
+        if let Some(value) = value {
+            let count = capped_count(
+                connection,
+                &format!("SELECT 1 FROM documents WHERE {} = ?", column.name()),
+                &[SqlValue::Text(value)],
+            )?;
+            consider(Driver::Column(column), count);
+        }
+    }
+    Ok(best.map_or(Driver::Walk, |(driver, _)| driver))
+}
+
+/// `column = ?`, or `+column = ?` (the same test, on no index) when `column` does
+/// not drive.
+fn equality(column: EqualityColumn, driver: Driver) -> String {
+    if driver == Driver::Column(column) {
+        format!("{} = ?", column.name())
+    } else {
+        format!("+{} = ?", column.name())
+    }
+}
+
 /// The structured conditions SQL can check on its indexes (the core checks them
-/// again, with the metadata filters).
-pub(crate) fn conditions(query: &SearchQuery) -> (Vec<String>, Vec<SqlValue>) {
+/// again).
+pub(crate) fn conditions(query: &SearchQuery, plan: Driver) -> (Vec<String>, Vec<SqlValue>) {
     let mut conditions = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
+    for (n, (key, want)) in query.metadata.iter().enumerate() {
+        let wanted = crate::sqlite_metadata::wanted_values(want);
+        let marks = vec!["?"; wanted.len()].join(", ");
+        if plan == Driver::Metadata(n) {
+            conditions.push(format!(
+                "id IN (SELECT id FROM document_metadata WHERE key = ? AND value IN ({marks}))"
+            ));
+        } else {
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM document_metadata m WHERE m.key = ? AND m.value IN ({marks}) \
+                 AND m.id = documents.id)"
+            ));
+        }
+        values.push(SqlValue::Text(key.clone()));
+        values.extend(wanted);
+    }
     if let Some(t) = &query.document_type {
-        conditions.push("document_type = ?".to_owned());
+        conditions.push(equality(EqualityColumn::DocumentType, plan));
         values.push(SqlValue::Text(t.clone()));
     }
     match query.status {
         Some(status) => {
-            conditions.push("status = ?".to_owned());
+            conditions.push(equality(EqualityColumn::Status, plan));
             values.push(SqlValue::Text(status.as_str().to_owned()));
         }
         None => conditions.push("status <> 'deleted'".to_owned()),
     }
     match &query.content_type {
         Some(ContentTypeFilter::Exact(ct)) => {
-            conditions.push("content_type = ?".to_owned());
+            conditions.push(equality(EqualityColumn::ContentType, plan));
             values.push(SqlValue::Text(ct.clone()));
         }
         Some(ContentTypeFilter::Prefix(prefix)) => {
@@ -396,8 +540,9 @@ pub(crate) fn search(
     let mut after = query.after.as_deref().map(position).transpose()?;
     let mut hits = Vec::new();
     let batch = query.limit.saturating_add(1).max(2);
+    let plan = driver(connection, query)?;
     loop {
-        let (sql, values) = sorted_sql(query, after.as_ref(), batch);
+        let (sql, values) = sorted_sql(query, after.as_ref(), batch, plan);
         let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
         let records: Vec<String> = statement
             .query_map(params_from_iter(values.iter()), |row| {
@@ -433,18 +578,26 @@ pub(crate) fn sorted_sql(
     query: &SearchQuery,
     after: Option<&Position>,
     batch: usize,
+    plan: Driver,
 ) -> (String, Vec<SqlValue>) {
-    let (mut conditions, mut values) = conditions(query);
+    let (mut conditions, mut values) = conditions(query, plan);
     let column = sort_column(query.sort.field);
+    // Driving from a filter's index, the few rows are sorted: `+` keeps the
+    // planner from walking the sort column's index instead.
+    let sorted = if plan != Driver::Walk {
+        format!("+{column}")
+    } else {
+        column.to_owned()
+    };
     let (direction, after_op) = if query.sort.descending {
         ("DESC", "<")
     } else {
         ("ASC", ">")
     };
     let order = if query.sort.field == SortField::Id {
-        format!("id {direction}")
+        format!("{sorted} {direction}")
     } else {
-        format!("{column} {direction}, id ASC")
+        format!("{sorted} {direction}, id ASC")
     };
     if let Some(after) = after {
         if query.sort.field == SortField::Id {
@@ -483,50 +636,193 @@ fn page(mut hits: Vec<SearchHit>, limit: usize, sort: Sort) -> SearchPage {
     SearchPage { hits, next }
 }
 
-/// Relevance needs every candidate's score: FTS5 narrows them, the core scores.
-fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
-    let (conditions, values) = conditions(query);
-    let sql = format!(
-        "SELECT record FROM documents WHERE {}",
-        conditions.join(" AND ")
-    );
-    let after = query.after.as_deref().map(position).transpose()?;
-    let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-    let rows = statement
-        .query_map(params_from_iter(values.iter()), |row| {
-            row.get::<_, String>(0)
-        })
-        .map_err(sql_error)?;
-    let mut found: Vec<(SortValue, SearchHit)> = Vec::new();
-    for record in rows {
-        let record = record.map_err(sql_error)?;
-        let document =
-            Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if let Some(hit) = evaluate(connection, document, query)? {
-            let value = search::sort_value(&hit.document, query.sort, hit.score);
-            let id = hit.document.id.to_string();
-            if let Some(after) = &after
-                && search::compare_keys(query.sort, (&value, &id), (&after.value, &after.id))
-                    != Ordering::Greater
-            {
-                continue;
+/// The weight of an FTS5 column in the score, as `kumocms_core::search::score`
+/// weighs the same fields: file name and title 8, metadata values 4, text 1.
+const COLUMN_WEIGHT: &str =
+    "CASE col WHEN 'file_name' THEN 8.0 WHEN 'metadata' THEN 4.0 ELSE 1.0 END";
+
+/// The SQL of the relevance of every match of `text`: common table expressions
+/// `m` (the rows FTS5 matches) and `r` (their ids and scores), with their values.
+///
+/// The score is the core's (`kumocms_core::search::score`), computed in SQL from
+/// the token positions FTS5 keeps (its `fts5vocab` instance table): each included
+/// term scores the best of its first positions in each column, weighted by the
+/// column and less the deeper it is, and the terms add up. It depends on the
+/// document alone, so it does not move while other documents are added, and a
+/// cursor's (score, id) stays a place in the order (FTS5's `bm25()` depends on
+/// the whole index: pages repeated and skipped documents under inserts).
+fn relevance_sql(text: &TextQuery) -> (String, Vec<SqlValue>) {
+    let mut ctes = vec![
+        "m AS MATERIALIZED (SELECT rowid AS row FROM documents_text WHERE documents_text MATCH ?)"
+            .to_owned(),
+    ];
+    let mut values = vec![SqlValue::Text(match_expression(text))];
+    let mut terms = Vec::new();
+    for (n, term) in text.included().enumerate() {
+        let depth = |alias: &str| {
+            format!("{COLUMN_WEIGHT} * (1.0 / (1.0 + {alias}offset / 1000.0))")
+                .replace("CASE col", &format!("CASE {alias}col"))
+        };
+        if term.words.len() == 1 {
+            ctes.push(format!(
+                "t{n} AS MATERIALIZED (SELECT doc, max({}) AS s FROM documents_text_instances
+                 WHERE term = ? GROUP BY doc)",
+                depth("")
+            ));
+            values.push(SqlValue::Text(term.words[0].clone()));
+        } else {
+            // A phrase: its words at consecutive offsets of one column.
+            let mut joins = String::new();
+            for (k, word) in term.words.iter().enumerate() {
+                ctes.push(format!(
+                    "t{n}w{k} AS MATERIALIZED (SELECT doc, col, offset FROM documents_text_instances
+                     WHERE term = ?)"
+                ));
+                values.push(SqlValue::Text(word.clone()));
+                if k > 0 {
+                    joins.push_str(&format!(
+                        " JOIN t{n}w{k} w{k} ON w{k}.doc = w0.doc AND w{k}.col = w0.col
+                          AND w{k}.offset = w0.offset + {k}"
+                    ));
+                }
             }
-            found.push((value, hit));
+            ctes.push(format!(
+                "t{n} AS MATERIALIZED (SELECT w0.doc AS doc, max({}) AS s FROM t{n}w0 w0{joins}
+                 GROUP BY w0.doc)",
+                depth("w0.")
+            ));
+        }
+        terms.push(n);
+    }
+    let sum = terms
+        .iter()
+        .map(|n| format!("t{n}.s"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let joins: String = terms
+        .iter()
+        .map(|n| format!(" JOIN t{n} ON t{n}.doc = m.row"))
+        .collect();
+    ctes.push(format!(
+        "r AS (SELECT s.id AS doc_id, round(({sum}) * 1000.0) / 1000.0 AS score
+         FROM m JOIN search_rows s ON s.row = m.row{joins})"
+    ));
+    (format!("WITH {}", ctes.join(",\n")), values)
+}
+
+/// Relevance order, scored, ranked and cut to a page in SQL: only the page's
+/// records are read and checked by the core (which also writes their snippets).
+///
+/// With no filter but the default status, the ranked ids are read alone (no
+/// record is touched while every match is scored and sorted) and the records are
+/// then read one by one until the page is full; with filters, SQL checks them on
+/// every match before ranking.
+fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+    let Some(text) = &query.text else {
+        return Err(StoreError::other("relevance order without q"));
+    };
+    let structured = SearchQuery {
+        text: None,
+        ..query.clone()
+    };
+    let only_text = structured
+        == SearchQuery {
+            sort: structured.sort,
+            limit: structured.limit,
+            after: structured.after.clone(),
+            ..SearchQuery::default()
+        };
+    let plan = driver(connection, query)?;
+    let mut after = query.after.as_deref().map(position).transpose()?;
+    let batch = query.limit.saturating_add(1).max(2);
+    let mut hits = Vec::new();
+    loop {
+        let (with, mut values) = relevance_sql(text);
+        let rows: Vec<(String, f64)> = if only_text {
+            let mut keyset = String::new();
+            if let Some(after) = &after {
+                keyset.push_str("WHERE (score < ? OR (score = ? AND doc_id > ?))");
+                values.push(sql_value(&after.value));
+                values.push(sql_value(&after.value));
+                values.push(SqlValue::Text(after.id.clone()));
+            }
+            let sql = format!(
+                "{with}
+                 SELECT doc_id, score FROM r {keyset}
+                 ORDER BY score DESC, doc_id ASC LIMIT {batch}"
+            );
+            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+            let ranked: Vec<(String, f64)> = statement
+                .query_map(params_from_iter(values.iter()), |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+                })
+                .map_err(sql_error)?
+                .collect::<Result<_, _>>()
+                .map_err(sql_error)?;
+            let mut read = connection
+                .prepare_cached("SELECT record FROM documents WHERE id = ?1")
+                .map_err(sql_error)?;
+            let mut rows = Vec::with_capacity(ranked.len());
+            for (id, score) in ranked {
+                // A row without its record cannot be: both are written in one
+                // transaction and this read is one snapshot.
+                if let Some(record) = read
+                    .query_row([&id], |row| row.get::<_, String>(0))
+                    .optional()
+                    .map_err(sql_error)?
+                {
+                    rows.push((record, score));
+                }
+            }
+            rows
+        } else {
+            let (mut conditions, condition_values) = conditions(&structured, plan);
+            values.extend(condition_values);
+            if let Some(after) = &after {
+                conditions.push("(r.score < ? OR (r.score = ? AND documents.id > ?))".to_owned());
+                values.push(sql_value(&after.value));
+                values.push(sql_value(&after.value));
+                values.push(SqlValue::Text(after.id.clone()));
+            }
+            let sql = format!(
+                "{with}
+                 SELECT documents.record, r.score FROM r JOIN documents ON documents.id = r.doc_id
+                 WHERE {}
+                 ORDER BY r.score DESC, documents.id ASC LIMIT {batch}",
+                conditions.join(" AND ")
+            );
+            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+            statement
+                .query_map(params_from_iter(values.iter()), |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+                })
+                .map_err(sql_error)?
+                .collect::<Result<_, _>>()
+                .map_err(sql_error)?
+        };
+        let fetched = rows.len();
+        for (record, score) in rows {
+            let document =
+                Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            after = Some(Position {
+                value: SortValue::Number(score),
+                id: document.id.to_string(),
+            });
+            // The core decides (filters, the text of a long revision) and writes
+            // the snippet; the score is the one the page is ordered by.
+            if let Some(mut hit) = evaluate(connection, document, query)? {
+                hit.score = Some(score);
+                hits.push(hit);
+                if hits.len() > query.limit {
+                    break;
+                }
+            }
+        }
+        if hits.len() > query.limit || fetched < batch {
+            break;
         }
     }
-    found.sort_by(|a, b| {
-        search::compare_keys(
-            query.sort,
-            (&a.0, &a.1.document.id.to_string()),
-            (&b.0, &b.1.document.id.to_string()),
-        )
-    });
-    found.truncate(query.limit.saturating_add(1));
-    Ok(page(
-        found.into_iter().map(|(_, hit)| hit).collect(),
-        query.limit,
-        query.sort,
-    ))
+    Ok(page(hits, query.limit, query.sort))
 }
 
 #[cfg(test)]
@@ -539,6 +835,16 @@ mod tests {
 
     /// The query plan of `params`' first page, one line per step.
     fn plan(connection: &Connection, params: &[(&str, &str)]) -> String {
+        plan_with(connection, params, None)
+    }
+
+    /// The query plan of `params`' first page under `forced` (else the plan the
+    /// store would choose), one line per step.
+    fn plan_with(
+        connection: &Connection,
+        params: &[(&str, &str)],
+        forced: Option<Driver>,
+    ) -> String {
         let pairs: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -548,7 +854,8 @@ mod tests {
             value: SortValue::Integer(5),
             id: "01J".into(),
         };
-        let (sql, values) = sorted_sql(&query, Some(&after), 101);
+        let plan = forced.unwrap_or_else(|| driver(connection, &query).unwrap());
+        let (sql, values) = sorted_sql(&query, Some(&after), 101, plan);
         let values: Vec<SqlValue> = values
             .into_iter()
             .map(|v| match (query.sort.field, v) {
@@ -613,6 +920,95 @@ mod tests {
                 "{params:?} scans: {plan}"
             );
         }
+        // meta.<key>: a rare value drives from the metadata index and the few
+        // documents are sorted; a common one is probed while the sort's index is
+        // walked. Either way no scan, with the other filters and every sort.
+        for sort in [
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+            "file_name",
+            "-file_name",
+            "size",
+            "-size",
+        ] {
+            let params = [
+                ("meta.customer", "ACME"),
+                ("meta.amount", "12"),
+                ("type", "invoice"),
+                ("created_after", "2026-01-01T00:00:00Z"),
+                ("sort", sort),
+            ];
+            let driven = plan_with(&connection, &params, None);
+            assert!(
+                driven.contains("LIST SUBQUERY")
+                    && driven
+                        .contains("SEARCH document_metadata USING PRIMARY KEY (key=? AND value=?)")
+                    && driven.contains("SEARCH documents USING")
+                    && driven.contains("id=?)"),
+                "{params:?} should drive from the metadata index: {driven}"
+            );
+            let probed = plan_with(&connection, &params, Some(Driver::Walk));
+            let column = sort.trim_start_matches('-');
+            let index = match column {
+                "created_at" => "documents_by_created",
+                "updated_at" => "documents_by_updated",
+                "file_name" => "documents_by_file_name",
+                _ => "documents_by_size",
+            };
+            assert!(
+                probed.contains(&format!("INDEX {index}"))
+                    || probed.contains("INDEX documents_by_type")
+                    || probed.contains("INDEX documents_by_created"),
+                "{params:?} should walk an index: {probed}"
+            );
+            assert!(
+                probed.contains("SEARCH m USING")
+                    && (probed.contains("(key=? AND value=? AND id=?)")
+                        || probed.contains("(id=? AND key=? AND value=?)")),
+                "{params:?} should probe the metadata index: {probed}"
+            );
+            for plan in [&driven, &probed] {
+                assert!(
+                    !plan.contains("SCAN documents\n") && !plan.ends_with("SCAN documents"),
+                    "{params:?} scans: {plan}"
+                );
+                assert!(
+                    !plan.contains("SCAN document_metadata"),
+                    "{params:?}: {plan}"
+                );
+            }
+        }
+        // A common type (more than DRIVE_LIMIT documents) with a date range: the
+        // range of the sort's index is walked, not every document of the type
+        // sorted; a rare type is read from its index and sorted.
+        let params = [
+            ("type", "invoice"),
+            ("created_after", "2026-01-01T00:00:00Z"),
+            ("created_before", "2026-01-08T00:00:00Z"),
+        ];
+        let walked = plan_with(&connection, &params, Some(Driver::Walk));
+        assert!(
+            walked.contains("INDEX documents_by_created (created_at>? AND created_at<?)")
+                && !walked.contains("TEMP B-TREE"),
+            "{walked}"
+        );
+        let driven = plan_with(
+            &connection,
+            &params,
+            Some(Driver::Column(EqualityColumn::DocumentType)),
+        );
+        assert!(driven.contains("INDEX documents_by_type"), "{driven}");
+        assert_eq!(
+            driver(
+                &connection,
+                &parse_query(&[("type".into(), "invoice".into())]).unwrap().0
+            )
+            .unwrap(),
+            Driver::Column(EqualityColumn::DocumentType),
+            "no document has it: the type drives"
+        );
         // q goes through the FTS5 index.
         let plan = plan(&connection, &[("q", "acme"), ("sort", "created_at")]);
         assert!(
