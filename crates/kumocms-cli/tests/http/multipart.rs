@@ -372,7 +372,12 @@ async fn replacement_sent(server: &TestServer, id: &str, bytes: &[u8], extra: Va
 async fn a_checksum_declared_at_completion_is_verified_before_the_content_becomes_current() {
     let server = TestServer::start().await;
     let id = server
-        .create_active("big.bin", "application/octet-stream", b"version one", json!({}))
+        .create_active(
+            "big.bin",
+            "application/octet-stream",
+            b"version one",
+            json!({}),
+        )
         .await;
     let bytes = content(2 * PART + 777);
     let upload_id = replacement_sent(&server, &id, &bytes, json!({})).await;
@@ -404,7 +409,11 @@ async fn a_checksum_declared_at_completion_is_verified_before_the_content_become
         .await;
     assert_eq!(document["status"], "active", "{document}");
     assert_eq!(document["revision"], 2, "{document}");
-    assert_eq!(document["checksum_sha256"], sha256_hex(&bytes), "{document}");
+    assert_eq!(
+        document["checksum_sha256"],
+        sha256_hex(&bytes),
+        "{document}"
+    );
     assert_eq!(download(&server, &id).await, bytes);
 }
 
@@ -412,7 +421,12 @@ async fn a_checksum_declared_at_completion_is_verified_before_the_content_become
 async fn checksums_declared_at_create_and_at_completion_must_agree() {
     let server = TestServer::start().await;
     let id = server
-        .create_active("big.bin", "application/octet-stream", b"version one", json!({}))
+        .create_active(
+            "big.bin",
+            "application/octet-stream",
+            b"version one",
+            json!({}),
+        )
         .await;
     let bytes = content(PART + 10);
     let upload_id = replacement_sent(
@@ -439,7 +453,12 @@ async fn a_part_sent_again_after_it_was_hashed_is_what_completion_checks() {
     // with other bytes must not let the old hash vouch for the new file.
     let server = TestServer::start().await;
     let id = server
-        .create_active("big.bin", "application/octet-stream", b"version one", json!({}))
+        .create_active(
+            "big.bin",
+            "application/octet-stream",
+            b"version one",
+            json!({}),
+        )
         .await;
     let bytes = content(2 * PART);
     let upload_id = replacement_sent(&server, &id, &bytes, json!({})).await;
@@ -450,8 +469,7 @@ async fn a_part_sent_again_after_it_was_hashed_is_what_completion_checks() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = complete_declaring(&server, &id, &upload_id, &sha256_hex(&bytes)).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "checksum_mismatch");
-    let (status, body) =
-        complete_declaring(&server, &id, &upload_id, &sha256_hex(&tampered)).await;
+    let (status, body) = complete_declaring(&server, &id, &upload_id, &sha256_hex(&tampered)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     server.idle().await;
     assert_eq!(download(&server, &id).await, tampered);
