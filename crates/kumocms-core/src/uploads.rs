@@ -223,8 +223,7 @@ impl DocumentService {
     /// Undoes the record of a checksum declared at a completion that was refused.
     async fn forget_declared_checksum(&self, id: &DocumentId, upload_id: &str) {
         for _ in 0..3 {
-            let Ok((mut document, mut pending, _)) = self.pending_parts(id, upload_id).await
-            else {
+            let Ok((mut document, mut pending, _)) = self.pending_parts(id, upload_id).await else {
                 return;
             };
             pending.checksum_sha256 = None;

@@ -350,9 +350,10 @@ impl FsBlobStore {
                 };
                 if stale {
                     fsutil::remove_dir_if_exists(&dir)?;
-                    removed.push(dir.file_name().map_or_else(String::new, |n| {
-                        n.to_string_lossy().into_owned()
-                    }));
+                    removed.push(
+                        dir.file_name()
+                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                    );
                 }
             }
             Ok(removed)

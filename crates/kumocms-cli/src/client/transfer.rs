@@ -464,17 +464,19 @@ async fn resume_multipart(
             Ok(Some((number, link, bytes)))
         })
         .try_filter_map(|prepared| async move { Ok(prepared) })
-        .map_ok(|(number, link, bytes): (u64, Value, bytes::Bytes)| async move {
-            send_link(
-                api,
-                &link,
-                || Ok(reqwest::Body::from(bytes.clone())),
-                progress,
-                part_len(number),
-            )
-            .await
-            .map(|_| ())
-        })
+        .map_ok(
+            |(number, link, bytes): (u64, Value, bytes::Bytes)| async move {
+                send_link(
+                    api,
+                    &link,
+                    || Ok(reqwest::Body::from(bytes.clone())),
+                    progress,
+                    part_len(number),
+                )
+                .await
+                .map(|_| ())
+            },
+        )
         .try_buffer_unordered(options.parallel.max(1))
         .try_collect::<Vec<()>>()
         .await?;
@@ -551,12 +553,23 @@ async fn read_and_feed(
 ) -> Result<bytes::Bytes> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || -> Result<bytes::Bytes> {
-        use std::os::unix::fs::FileExt;
-        let file = std::fs::File::open(&path).map_err(|e| file_error(&path, &e))?;
+        use std::io::{Read as _, Seek as _};
+        let mut file = std::fs::File::open(&path).map_err(|e| file_error(&path, &e))?;
         let len = usize::try_from(size).map_err(|_| ClientError::usage("part too large"))?;
-        let mut buffer = vec![0u8; len];
-        file.read_exact_at(&mut buffer, offset)
+        // Read into spare capacity: no zeroing of a buffer about to be overwritten.
+        let mut buffer = Vec::with_capacity(len);
+        file.seek(std::io::SeekFrom::Start(offset))
             .map_err(|e| file_error(&path, &e))?;
+        (&mut file)
+            .take(size)
+            .read_to_end(&mut buffer)
+            .map_err(|e| file_error(&path, &e))?;
+        if buffer.len() != len {
+            return Err(ClientError::usage(format!(
+                "{}: the file changed while it was read (shorter than when the upload started)",
+                path.display()
+            )));
+        }
         hasher
             .lock()
             .map_err(|_| ClientError::server("hashing stopped"))?
@@ -578,7 +591,8 @@ pub async fn wait_for_within(
     timeout: Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Result<Value> {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let mut pause = Duration::from_millis(25);
     loop {
         let doc = api.document(id).await?;
@@ -593,7 +607,15 @@ pub async fn wait_for_within(
             )));
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
+        // Short pauses for the first minute (a large upload becomes active seconds
+        // after it completes: a longer pause would add seconds to every `put`), then
+        // up to 2 s for long waits such as a restore.
+        let cap = if started.elapsed() < Duration::from_secs(60) {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(2)
+        };
+        pause = (pause * 2).min(cap);
     }
 }
 

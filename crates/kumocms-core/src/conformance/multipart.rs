@@ -135,7 +135,11 @@ pub async fn service_multipart_checksum(
         .complete_upload(&id, &upload_id, Some("not a checksum"))
         .await
         .expect_err("a malformed checksum must be refused");
-    assert_eq!(code_of(&malformed), Some("invalid_checksum"), "{malformed:?}");
+    assert_eq!(
+        code_of(&malformed),
+        Some("invalid_checksum"),
+        "{malformed:?}"
+    );
     let record = setup.service.get(&id).await.expect("get").document;
     assert_eq!(record.status, DocumentStatus::PendingUpload);
     assert!(record.content.is_none(), "nothing was made current");
