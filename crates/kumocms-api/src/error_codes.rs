@@ -248,6 +248,11 @@ pub const ERROR_CODES: &[ErrorCode] = &[
         "the joined bytes differ from the declared `checksum_sha256`; nothing was made current",
     ),
     code(
+        "checksum_conflict",
+        400,
+        "the `checksum_sha256` declared at completion differs from the one declared when the upload started; nothing was made current",
+    ),
+    code(
         "already_uploaded",
         400,
         "content was already stored for this upload",
@@ -451,6 +456,8 @@ pub const OPERATION_ERRORS: &[(&str, &[&[&str]])] = &[
                 "conflict",
                 "missing_parts",
                 "part_size_mismatch",
+                "invalid_checksum",
+                "checksum_conflict",
                 "checksum_mismatch",
                 "already_uploaded",
             ],

@@ -100,10 +100,18 @@ pub struct PartsBody {
     pub parts: Vec<ReceivedPart>,
 }
 
-/// `POST …/complete` takes no fields: the server lists the parts itself.
+/// `POST …/complete`: the server lists the parts itself; the body is empty, `{}`,
+/// or declares the whole file's SHA-256.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CompleteRequest {}
+pub struct CompleteRequest {
+    /// The whole file's SHA-256 (64 hexadecimal digits), for a client that hashes
+    /// while it sends. Verified before the content becomes current, exactly like one
+    /// declared at create; when one was declared there too, both must agree (400
+    /// `checksum_conflict`).
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
+    pub checksum_sha256: Option<String>,
+}
 
 /// Sign part links
 ///
@@ -185,7 +193,7 @@ pub async fn list_parts(
         DocumentIdParam,
         ("upload_id" = String, Path, pattern = r"^[A-Za-z0-9._~-]{1,1024}$", description = "The multipart upload's id"),
     ),
-    request_body(content = Option<CompleteRequest>, description = "Empty, or `{}`"),
+    request_body(content = Option<CompleteRequest>, description = "Empty, `{}`, or `{\"checksum_sha256\": \"<hex>\"}`"),
     responses(
         (status = 202, description = "The parts were joined; the content becomes current once checked (poll until `status` is `active`)", body = DocumentBody),
     ),
@@ -194,9 +202,12 @@ pub async fn list_parts(
 pub async fn complete_upload(
     State(state): State<ApiState>,
     UploadPath(id, upload_id): UploadPath,
-    OptionalJsonBody(_complete): OptionalJsonBody<CompleteRequest>,
+    OptionalJsonBody(complete): OptionalJsonBody<CompleteRequest>,
 ) -> Result<Response, ApiError> {
-    let document = state.service.complete_upload(&id, &upload_id).await?;
+    let document = state
+        .service
+        .complete_upload(&id, &upload_id, complete.checksum_sha256.as_deref())
+        .await?;
     Ok(with_etag(
         StatusCode::ACCEPTED,
         DocumentBody::new(document, None),

@@ -175,3 +175,18 @@ async fn revisions_retention_and_trash_conform_on_dynamodb_and_s3() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_checksum_declared_at_completion_is_verified_on_dynamodb_and_s3() {
+    let config = moto_config(REGION_A).await;
+    let bucket = unique_name("mpsum");
+    let table = unique_name("mpsum");
+    create_bucket(&config, &bucket).await;
+    create_table(&config, &table).await;
+    conformance::service_multipart_checksum(
+        std::sync::Arc::new(DynamoMetadataStore::new(&config, &table)),
+        std::sync::Arc::new(S3BlobStore::new(&config, &bucket)),
+        &HttpUploader(reqwest::Client::new()),
+    )
+    .await;
+}

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blob_key;
 
+mod multipart;
 mod search;
 use crate::document::{
     BlobRef, ContentVersion, Document, DocumentStatus, Extracted, PendingUpload, RestoreState,
@@ -29,6 +30,7 @@ use crate::ports::{
     BlobError, BlobStore, DownloadSpec, ListPage, ListQuery, MetadataStore, MultipartSpec,
     PartSpec, SignedLink, StoreError, UploadSpec,
 };
+pub use multipart::service_multipart_checksum;
 pub use search::{NoBlobs, metadata_search};
 
 /// Puts bytes through signed links the way a client would. Core has no HTTP client;

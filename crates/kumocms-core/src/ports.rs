@@ -255,7 +255,7 @@ pub struct PartSpec {
 pub struct ReceivedPart {
     pub part_number: u32,
     pub size: u64,
-    /// The store's tag of the part's bytes (S3's ETag; locally their SHA-256).
+    /// The store's tag of the part's bytes (S3's ETag; locally a CRC-32 of them).
     pub etag: String,
 }
 

@@ -7,9 +7,9 @@ use crate::document::{BlobRef, Document, PendingUpload};
 use crate::error::CoreError;
 use crate::id::DocumentId;
 use crate::multipart::{MAX_PART_LINKS_PER_REQUEST, MultipartState};
-use crate::ports::{PartSpec, ReceivedPart, SignedLink};
+use crate::ports::{BlobError, PartSpec, ReceivedPart, SignedLink};
 use crate::service::{DocumentService, multipart_spec};
-use crate::validate::ValidationError;
+use crate::validate::{self, ValidationError};
 
 /// One part's link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,12 +125,33 @@ impl DocumentService {
     /// Joins the parts once every one arrived with its planned size; the content
     /// becomes current when the event processor has checked it, as for a single PUT.
     /// 409 `missing_parts` (naming them) or `part_size_mismatch` otherwise.
+    ///
+    /// `checksum_sha256` is the whole file's SHA-256 declared at completion (a
+    /// client that hashes while it sends knows it only now). It must agree with one
+    /// declared at create or replace (400 `checksum_conflict`); it is recorded in the
+    /// pending upload before the store joins the parts, so it is verified exactly as
+    /// one declared at create: by the store when it can (locally, 400
+    /// `checksum_mismatch` and nothing joined), else by the event processor before
+    /// promotion (S3).
     pub async fn complete_upload(
         &self,
         id: &DocumentId,
         upload_id: &str,
+        checksum_sha256: Option<&str>,
     ) -> Result<Document, CoreError> {
-        let (_, pending, parts) = self.pending_parts(id, upload_id).await?;
+        let declared = validate::checksum_sha256(checksum_sha256)?;
+        let (mut document, mut pending, parts) = self.pending_parts(id, upload_id).await?;
+        if let (Some(at_start), Some(at_complete)) = (&pending.checksum_sha256, &declared)
+            && !at_start.eq_ignore_ascii_case(at_complete)
+        {
+            return Err(ValidationError::invalid(
+                "checksum_conflict",
+                format!(
+                    "checksum_sha256 {at_complete} differs from the {at_start} declared when the upload started; nothing was made current. Complete with the same checksum (or none), or start a new upload"
+                ),
+            )
+            .into());
+        }
         let plan = parts.plan();
         let blob = blob_of(&pending);
         let mut received = self
@@ -175,12 +196,47 @@ impl DocumentService {
             }
         }
         received.retain(|p| p.part_number <= plan.part_count);
+        // Recorded first: once the store has joined the parts, the event processor
+        // may promote them at any moment, and it checks what the record declares.
+        let recorded = declared.is_some() && pending.checksum_sha256.is_none();
+        if recorded {
+            pending.checksum_sha256 = declared;
+            document.pending_upload = Some(pending.clone());
+            self.save(document).await?;
+        }
         let spec = multipart_spec(&pending, parts.part_size, parts.part_count);
-        self.blobs
+        let joined = self
+            .blobs
             .complete_multipart(&spec, upload_id, &received)
-            .await
-            .map_err(|e| with_id(e.into(), id, upload_id))?;
+            .await;
+        if let Err(error) = joined {
+            if recorded && matches!(error, BlobError::Rejected { .. }) {
+                // The store refused and joined nothing: the declaration goes with the
+                // refusal, so that the client may complete again with another one.
+                self.forget_declared_checksum(id, upload_id).await;
+            }
+            return Err(with_id(error.into(), id, upload_id));
+        }
         self.load(id).await
+    }
+
+    /// Undoes the record of a checksum declared at a completion that was refused.
+    async fn forget_declared_checksum(&self, id: &DocumentId, upload_id: &str) {
+        for _ in 0..3 {
+            let Ok((mut document, mut pending, _)) = self.pending_parts(id, upload_id).await else {
+                return;
+            };
+            pending.checksum_sha256 = None;
+            document.pending_upload = Some(pending);
+            match self.save(document).await {
+                Ok(_) => return,
+                Err(CoreError::Conflict) => continue,
+                Err(error) => {
+                    tracing::warn!(%id, %error, "could not forget a refused completion's checksum");
+                    return;
+                }
+            }
+        }
     }
 
     /// Drops the upload and its parts. A replacement's record goes back to its

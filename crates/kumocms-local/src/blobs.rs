@@ -70,6 +70,8 @@ pub struct FsBlobStore {
     /// Serialises archive, restore, deletion and the restore ticker, so that a tick
     /// never copies content that a concurrent delete is removing.
     lifecycle: tokio::sync::Mutex<()>,
+    /// The running SHA-256 of each multipart upload receiving parts.
+    pub(crate) running_hashes: crate::multipart_hash::RunningHashes,
 }
 
 impl std::fmt::Debug for FsBlobStore {
@@ -130,6 +132,7 @@ impl FsBlobStore {
             clock,
             config,
             lifecycle: tokio::sync::Mutex::new(()),
+            running_hashes: crate::multipart_hash::RunningHashes::default(),
         })
     }
 

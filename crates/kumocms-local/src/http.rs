@@ -591,7 +591,7 @@ enum PartError {
 }
 
 /// Writes `body` at the part's offset, checked and synced, then marks the part
-/// received; returns its SHA-256 (hex), the part's ETag. Memory stays bounded by
+/// received; returns its ETag (a CRC-32 of its bytes). Memory stays bounded by
 /// the queue between the connection task and the writer thread.
 async fn receive_part(
     target: PartTarget,
@@ -621,7 +621,8 @@ async fn receive_part(
 }
 
 /// The part's writer thread: positioned writes into the upload's file (no copy of
-/// other parts, no temporary file), hashing as it goes.
+/// other parts, no temporary file), with a CRC-32 as it goes; once the part is
+/// whole, the upload's running SHA-256 takes every part now contiguous.
 fn write_part(
     mut pieces: tokio::sync::mpsc::Receiver<Piece>,
     target: &PartTarget,
@@ -634,7 +635,11 @@ fn write_part(
         }
         Err(error) => return Err(PartError::Upload(error.into())),
     };
-    let mut hasher = Sha256::new();
+    // The upload's running SHA-256 must not count this part's old bytes.
+    target.hash.part_started(target.number);
+    // The part's ETag: a CRC-32 of its bytes (cheap; the whole file's SHA-256 is
+    // kept apart, in the running hash).
+    let mut crc = crc32fast::Hasher::new();
     let mut written: u64 = 0;
     loop {
         match pieces.blocking_recv() {
@@ -643,7 +648,7 @@ fn write_part(
                     let at = target.offset.saturating_add(written);
                     file.write_all_at(&chunk, at)
                         .map_err(|e| PartError::Upload(e.into()))?;
-                    hasher.update(&chunk);
+                    crc.update(&chunk);
                     written = written.saturating_add(chunk.len() as u64);
                 }
             }
@@ -659,9 +664,12 @@ fn write_part(
     }
     // The bytes are on disk before the part counts as received.
     file.sync_data().map_err(|e| PartError::Upload(e.into()))?;
-    let etag = hex::encode(hasher.finalize());
+    let etag = format!("crc32-{:08x}", crc.finalize());
     match mark_part_received(target, &etag) {
-        Ok(()) => Ok(etag),
+        Ok(()) => {
+            target.hash.part_finished(target.number, target.layout());
+            Ok(etag)
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(PartError::Gone),
         Err(error) => Err(PartError::Upload(error.into())),
     }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod keys;
 pub mod lock;
 mod multipart;
+mod multipart_hash;
 pub mod range;
 mod recovery;
 pub mod signer;

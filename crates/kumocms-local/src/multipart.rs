@@ -13,6 +13,7 @@
 //! announces it with `ObjectCreated`; the event processor promotes it like any upload.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use kumocms_core::BlobRef;
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blobs::{FsBlobStore, blocking, chrono_duration, truncate_to_seconds};
 use crate::fsutil;
+use crate::multipart_hash::{PartLayout, UploadHash};
 
 /// What a multipart upload binds, as persisted in `upload.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,9 +61,24 @@ struct PartRecord {
 #[derive(Debug, Clone)]
 pub(crate) struct PartTarget {
     pub data: PathBuf,
+    pub number: u32,
     pub offset: u64,
     pub length: u64,
     pub marker: PathBuf,
+    pub part_size: u64,
+    pub file_size: u64,
+    /// The upload's running SHA-256, told when the part starts and when it is whole.
+    pub hash: Arc<UploadHash>,
+}
+
+impl PartTarget {
+    pub(crate) fn layout(&self) -> PartLayout<'_> {
+        PartLayout {
+            data: &self.data,
+            part_size: self.part_size,
+            file_size: self.file_size,
+        }
+    }
 }
 
 /// Why a part cannot be received (answered before its body is read).
@@ -226,9 +243,13 @@ impl FsBlobStore {
         }
         Ok(PartTarget {
             data: dir.join("data"),
+            number,
             offset: plan.part_offset(number),
             length,
             marker: dir.join("parts").join(format!("{number}.json")),
+            part_size: record.part_size,
+            file_size: record.size,
+            hash: self.running_hashes.of(upload_id),
         })
     }
 
@@ -271,9 +292,22 @@ impl FsBlobStore {
                 });
             }
             let target = self.hot_path(&key);
-            let declared = record.checksum_sha256.clone();
+            // Declared at completion (the core checked that it agrees with one
+            // declared at the start), or at the start.
+            let declared = spec
+                .checksum_sha256
+                .clone()
+                .or_else(|| record.checksum_sha256.clone());
+            let running = self.running_hashes.take(upload_id);
+            let part_count = record.part_count;
             // The outer error is the file system's; the inner one a refusal.
-            blocking(move || join_in_place(&dir, &target, declared.as_deref())).await??;
+            blocking(move || {
+                // Waits for a thread still hashing the last parts; `None` when the
+                // running hash does not cover the whole file (then it is read again).
+                let hashed = running.and_then(|hash| hash.digest(part_count));
+                join_in_place(&dir, &target, declared.as_deref(), hashed)
+            })
+            .await??;
         }
         self.events()
             .publish(StorageEvent::ObjectCreated {
@@ -291,6 +325,7 @@ impl FsBlobStore {
         upload_id: &str,
     ) -> Result<(), BlobError> {
         let key = self.checked(blob)?;
+        self.running_hashes.take(upload_id);
         let dir = match self.load_upload(key, upload_id).await {
             Ok((dir, _)) => dir,
             Err(BlobError::UploadNotFound(_)) => return Ok(()),
@@ -303,8 +338,8 @@ impl FsBlobStore {
     /// record is gone, e.g. a document deleted mid-upload); returns how many.
     pub async fn clean_multipart(&self, before: DateTime<Utc>) -> Result<usize, BlobError> {
         let root = self.multipart_dir();
-        blocking(move || {
-            let mut removed = 0;
+        let removed: Vec<String> = blocking(move || {
+            let mut removed = Vec::new();
             for entry in std::fs::read_dir(&root)? {
                 let dir = entry?.path();
                 let stale = match read_record(&dir) {
@@ -315,12 +350,19 @@ impl FsBlobStore {
                 };
                 if stale {
                     fsutil::remove_dir_if_exists(&dir)?;
-                    removed += 1;
+                    removed.push(
+                        dir.file_name()
+                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                    );
                 }
             }
             Ok(removed)
         })
-        .await
+        .await?;
+        for upload_id in &removed {
+            self.running_hashes.take(upload_id);
+        }
+        Ok(removed.len())
     }
 }
 
@@ -344,22 +386,29 @@ fn read_parts(dir: &std::path::Path, record: &UploadRecord) -> std::io::Result<V
     Ok(parts)
 }
 
-/// Checks the declared checksum (one pass over the file), then links `data` into
-/// place and drops the upload's directory. `Ok(Err(_))` is a refusal: nothing moved.
+/// Checks the declared checksum against the running hash of the parts (`hashed`),
+/// or when there is none, with one pass over the file; then links `data` into place
+/// and drops the upload's directory. `Ok(Err(_))` is a refusal: nothing moved.
 fn join_in_place(
     dir: &std::path::Path,
     target: &std::path::Path,
     declared: Option<&str>,
+    hashed: Option<String>,
 ) -> std::io::Result<Result<(), BlobError>> {
     let data = dir.join("data");
     let file = std::fs::File::open(&data)?;
     if let Some(declared) = declared {
-        let mut hasher = Sha256::new();
-        std::io::copy(
-            &mut std::io::BufReader::with_capacity(1 << 20, &file),
-            &mut hasher,
-        )?;
-        let actual = hex::encode(hasher.finalize());
+        let actual = match hashed {
+            Some(hashed) => hashed,
+            None => {
+                let mut hasher = Sha256::new();
+                std::io::copy(
+                    &mut std::io::BufReader::with_capacity(1 << 20, &file),
+                    &mut hasher,
+                )?;
+                hex::encode(hasher.finalize())
+            }
+        };
         if !declared.eq_ignore_ascii_case(&actual) {
             return Ok(Err(BlobError::Rejected {
                 code: "checksum_mismatch",

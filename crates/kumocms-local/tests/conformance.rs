@@ -97,3 +97,16 @@ async fn revisions_retention_and_trash_conform_on_sqlite_and_files() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checksum_declared_at_completion_is_verified_on_sqlite_and_files() {
+    let served = common::served_store(1 << 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = std::sync::Arc::new(SqliteMetadataStore::open(dir.path()).unwrap());
+    conformance::service_multipart_checksum(
+        metadata,
+        served.store.clone(),
+        &common::HttpUploader::default(),
+    )
+    .await;
+}

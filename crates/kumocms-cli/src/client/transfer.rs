@@ -154,10 +154,14 @@ pub async fn upload_file(
             }
         }
     }
+    let multipart = size >= options.multipart_threshold;
     // A file that is sent from memory is read once: hashed and sent from the same
-    // bytes.
-    let (small, hashed_size, sha256) =
-        if size <= IN_MEMORY_UPLOAD && size < options.multipart_threshold {
+    // bytes. A multipart upload is hashed while its parts are read to be sent (one
+    // read of each byte), and its SHA-256 declared at completion.
+    let (small, sha256) = if multipart {
+        (None, None)
+    } else {
+        let (small, hashed_size, sha256) = if size <= IN_MEMORY_UPLOAD {
             let (bytes, sha256) = read_and_hash(&absolute).await?;
             let len = bytes.len() as u64;
             (Some(bytes), len, sha256)
@@ -165,20 +169,23 @@ pub async fn upload_file(
             let (len, sha256) = hash_file(&absolute).await?;
             (None, len, sha256)
         };
-    if hashed_size != size {
-        return Err(ClientError::usage(format!(
-            "{}: the file changed while it was read",
-            path.display()
-        )));
-    }
+        if hashed_size != size {
+            return Err(ClientError::usage(format!(
+                "{}: the file changed while it was read",
+                path.display()
+            )));
+        }
+        (small, Some(sha256))
+    };
     let file_name = file_name_of(&absolute)?;
-    let multipart = size >= options.multipart_threshold;
     let mut body = json!({
         "file_name": file_name,
         "file_size": size,
         "content_type": content_type_for(&absolute, options),
-        "checksum_sha256": sha256,
     });
+    if let Some(sha256) = sha256 {
+        body["checksum_sha256"] = json!(sha256);
+    }
     if multipart {
         body["upload_mode"] = json!("multipart");
         body["part_size"] = json!(options.part_size);
@@ -433,40 +440,58 @@ async fn resume_multipart(
     let missing: Vec<u64> = (1..=state.part_count)
         .filter(|n| !received.contains(n))
         .collect();
-    for batch in missing.chunks(SIGN_BATCH) {
-        let signed = api
-            .post(
-                &format!("{uploads}/parts"),
-                &json!({ "part_numbers": batch }),
-                true,
-            )
-            .await?;
-        let links = signed
-            .get("parts")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        futures_util::stream::iter(links.into_iter().map(|link| async move {
-            let number = u64_field(&link, "part_number")?;
+    // Every part is read once, in order, and fed to the file's SHA-256 on the way
+    // (parts already received too, only not sent); the parts to send go `parallel`
+    // at a time while the next one is read. Links are signed a batch at a time, just
+    // before they are needed.
+    let hasher = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
+    let links = tokio::sync::Mutex::new(SignedParts::default());
+    let (received, missing, links, hasher, parts_path) =
+        (&received, &missing, &links, &hasher, uploads.as_str());
+    futures_util::stream::iter(1..=state.part_count)
+        .then(|number| async move {
             let size = part_len(number);
             let offset = (number - 1) * state.part_size;
-            let bytes = read_at(path, offset, size).await?;
-            send_link(
-                api,
-                &link,
-                || Ok(reqwest::Body::from(bytes.clone())),
-                progress,
-                size,
-            )
-            .await
-            .map(|_| ())
-        }))
-        .buffer_unordered(options.parallel.max(1))
+            let bytes = read_and_feed(path, offset, size, hasher.clone()).await?;
+            if received.contains(&number) {
+                return Ok(None);
+            }
+            let link = links
+                .lock()
+                .await
+                .link_for(api, parts_path, missing, number)
+                .await?;
+            Ok(Some((number, link, bytes)))
+        })
+        .try_filter_map(|prepared| async move { Ok(prepared) })
+        .map_ok(
+            |(number, link, bytes): (u64, Value, bytes::Bytes)| async move {
+                send_link(
+                    api,
+                    &link,
+                    || Ok(reqwest::Body::from(bytes.clone())),
+                    progress,
+                    part_len(number),
+                )
+                .await
+                .map(|_| ())
+            },
+        )
+        .try_buffer_unordered(options.parallel.max(1))
         .try_collect::<Vec<()>>()
         .await?;
-    }
-    api.post(&format!("{uploads}/complete"), &json!({}), true)
-        .await?;
+    let sha256 = {
+        let hasher = hasher
+            .lock()
+            .map_err(|_| ClientError::server("hashing stopped"))?;
+        hex::encode(hasher.clone().finalize())
+    };
+    api.post(
+        &format!("{uploads}/complete"),
+        &json!({ "checksum_sha256": sha256 }),
+        true,
+    )
+    .await?;
     let _ = std::fs::remove_file(state_file);
     progress.done();
     wait_for(api, id, |doc| {
@@ -476,15 +501,79 @@ async fn resume_multipart(
     .await
 }
 
-async fn read_at(path: &Path, offset: u64, size: u64) -> Result<bytes::Bytes> {
+/// Part links signed so far and not yet used, and how far into the missing parts
+/// the signing has got.
+#[derive(Default)]
+struct SignedParts {
+    links: std::collections::HashMap<u64, Value>,
+    signed: usize,
+}
+
+impl SignedParts {
+    /// The link for part `number`, signing the next batch of `missing` parts (sorted,
+    /// taken in order) when it has none.
+    async fn link_for(
+        &mut self,
+        api: &Api,
+        uploads: &str,
+        missing: &[u64],
+        number: u64,
+    ) -> Result<Value> {
+        while !self.links.contains_key(&number) && self.signed < missing.len() {
+            let batch = &missing[self.signed..(self.signed + SIGN_BATCH).min(missing.len())];
+            self.signed += batch.len();
+            let signed = api
+                .post(
+                    &format!("{uploads}/parts"),
+                    &json!({ "part_numbers": batch }),
+                    true,
+                )
+                .await?;
+            for link in signed
+                .get("parts")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+            {
+                self.links.insert(u64_field(&link, "part_number")?, link);
+            }
+        }
+        self.links.remove(&number).ok_or_else(|| {
+            ClientError::server(format!("the server signed no link for part {number}"))
+        })
+    }
+}
+
+/// Reads `size` bytes at `offset` and feeds them to `hasher` (off the async threads).
+async fn read_and_feed(
+    path: &Path,
+    offset: u64,
+    size: u64,
+    hasher: std::sync::Arc<std::sync::Mutex<Sha256>>,
+) -> Result<bytes::Bytes> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || -> Result<bytes::Bytes> {
-        use std::os::unix::fs::FileExt;
-        let file = std::fs::File::open(&path).map_err(|e| file_error(&path, &e))?;
+        use std::io::{Read as _, Seek as _};
+        let mut file = std::fs::File::open(&path).map_err(|e| file_error(&path, &e))?;
         let len = usize::try_from(size).map_err(|_| ClientError::usage("part too large"))?;
-        let mut buffer = vec![0u8; len];
-        file.read_exact_at(&mut buffer, offset)
+        // Read into spare capacity: no zeroing of a buffer about to be overwritten.
+        let mut buffer = Vec::with_capacity(len);
+        file.seek(std::io::SeekFrom::Start(offset))
             .map_err(|e| file_error(&path, &e))?;
+        (&mut file)
+            .take(size)
+            .read_to_end(&mut buffer)
+            .map_err(|e| file_error(&path, &e))?;
+        if buffer.len() != len {
+            return Err(ClientError::usage(format!(
+                "{}: the file changed while it was read (shorter than when the upload started)",
+                path.display()
+            )));
+        }
+        hasher
+            .lock()
+            .map_err(|_| ClientError::server("hashing stopped"))?
+            .update(&buffer);
         Ok(bytes::Bytes::from(buffer))
     })
     .await
@@ -502,7 +591,8 @@ pub async fn wait_for_within(
     timeout: Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Result<Value> {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let mut pause = Duration::from_millis(25);
     loop {
         let doc = api.document(id).await?;
@@ -517,7 +607,15 @@ pub async fn wait_for_within(
             )));
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
+        // Short pauses for the first minute (a large upload becomes active seconds
+        // after it completes: a longer pause would add seconds to every `put`), then
+        // up to 2 s for long waits such as a restore.
+        let cap = if started.elapsed() < Duration::from_secs(60) {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(2)
+        };
+        pause = (pause * 2).min(cap);
     }
 }
 

@@ -79,7 +79,11 @@ async fn create(
         size,
         part_size,
         part_count: size.div_ceil(part_size),
-        checksum: body["checksum_sha256"].as_str().unwrap().to_owned(),
+        // The client hashes while it sends and declares the SHA-256 at completion.
+        checksum: body["checksum_sha256"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         ..Upload::default()
     };
     let mut doc = document(&upload, "pending_upload");
@@ -189,9 +193,17 @@ async fn put_part(
 async fn complete(
     State(c): State<Contract>,
     Path((_, upload_id)): Path<(String, String)>,
+    Json(body): Json<Value>,
 ) -> Response {
     let mut uploads = c.uploads.lock().unwrap();
     let upload = uploads.get_mut(&upload_id).unwrap();
+    let declared = body["checksum_sha256"]
+        .as_str()
+        .expect("the client declares the SHA-256 at completion");
+    if upload.checksum.is_empty() {
+        upload.checksum = declared.to_owned();
+    }
+    assert_eq!(declared, upload.checksum, "one checksum per upload");
     let missing: Vec<u64> = (1..=upload.part_count)
         .filter(|n| !upload.parts.contains_key(n))
         .collect();

@@ -164,7 +164,12 @@ async fn a_client_resumes_after_listing_the_parts_received() {
     assert_eq!(parts.len(), 1, "{listed}");
     assert_eq!(parts[0]["part_number"], 2);
     assert_eq!(parts[0]["size"], PART);
-    assert_eq!(parts[0]["etag"], sha256_hex(part_of(&bytes, 2)));
+    // The part's ETag is a CRC-32 of its bytes (the whole file's SHA-256 is kept
+    // as the parts arrive, not per part).
+    assert_eq!(
+        parts[0]["etag"],
+        format!("crc32-{:08x}", crc32fast::hash(part_of(&bytes, 2)))
+    );
     // Completing now names what is missing, and makes nothing current.
     let (status, body) = complete(&server, &id, upload_id).await;
     assert_error(status, &body, StatusCode::CONFLICT, "missing_parts");
@@ -317,6 +322,157 @@ async fn a_checksum_mismatch_at_completion_leaves_the_current_content() {
     assert_eq!(document["status"], "active");
     assert_eq!(document["revision"], 1, "{document}");
     assert_eq!(download(&server, &first).await, b"version one");
+}
+
+async fn complete_declaring(
+    server: &TestServer,
+    id: &str,
+    upload_id: &str,
+    checksum: &str,
+) -> (StatusCode, Value) {
+    let (status, _, body) = server
+        .call(
+            Method::POST,
+            &format!("/documents/{id}/uploads/{upload_id}/complete"),
+            Some(json!({"checksum_sha256": checksum})),
+        )
+        .await;
+    (status, body)
+}
+
+/// Starts a multipart replacement of `id` with `bytes` and sends every part.
+async fn replacement_sent(server: &TestServer, id: &str, bytes: &[u8], extra: Value) -> String {
+    let mut request = json!({
+        "file_size": bytes.len(),
+        "upload_mode": "multipart",
+        "part_size": PART,
+    });
+    if let (Some(request), Some(extra)) = (request.as_object_mut(), extra.as_object()) {
+        request.extend(extra.clone());
+    }
+    let (status, _, replaced) = server
+        .call(Method::PUT, &format!("/documents/{id}"), Some(request))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    let upload_id = replaced["upload"]["upload_id"]
+        .as_str()
+        .expect("upload_id")
+        .to_owned();
+    let count = bytes.len().div_ceil(PART) as u32;
+    let numbers: Vec<u32> = (1..=count).rev().collect();
+    for link in part_links(server, id, &upload_id, &numbers).await {
+        let number = link["part_number"].as_u64().expect("n") as u32;
+        let (status, _, body) = put_part(server, &link, part_of(bytes, number)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    upload_id
+}
+
+#[tokio::test]
+async fn a_checksum_declared_at_completion_is_verified_before_the_content_becomes_current() {
+    let server = TestServer::start().await;
+    let id = server
+        .create_active(
+            "big.bin",
+            "application/octet-stream",
+            b"version one",
+            json!({}),
+        )
+        .await;
+    let bytes = content(2 * PART + 777);
+    let upload_id = replacement_sent(&server, &id, &bytes, json!({})).await;
+    // Wrong: refused, nothing current, and the refused checksum is not kept.
+    let (status, body) =
+        complete_declaring(&server, &id, &upload_id, &sha256_hex(b"something else")).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "checksum_mismatch");
+    server.idle().await;
+    let (_, _, document) = server
+        .call(Method::GET, &format!("/documents/{id}"), None)
+        .await;
+    assert_eq!(document["revision"], 1, "{document}");
+    assert_eq!(download(&server, &id).await, b"version one");
+    // Malformed: refused.
+    let (status, body) = complete_declaring(&server, &id, &upload_id, "abc").await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_checksum");
+    // Right (any case): joined, checked, current.
+    let (status, body) = complete_declaring(
+        &server,
+        &id,
+        &upload_id,
+        &sha256_hex(&bytes).to_ascii_uppercase(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    server.idle().await;
+    let (_, _, document) = server
+        .call(Method::GET, &format!("/documents/{id}"), None)
+        .await;
+    assert_eq!(document["status"], "active", "{document}");
+    assert_eq!(document["revision"], 2, "{document}");
+    assert_eq!(
+        document["checksum_sha256"],
+        sha256_hex(&bytes),
+        "{document}"
+    );
+    assert_eq!(download(&server, &id).await, bytes);
+}
+
+#[tokio::test]
+async fn checksums_declared_at_create_and_at_completion_must_agree() {
+    let server = TestServer::start().await;
+    let id = server
+        .create_active(
+            "big.bin",
+            "application/octet-stream",
+            b"version one",
+            json!({}),
+        )
+        .await;
+    let bytes = content(PART + 10);
+    let upload_id = replacement_sent(
+        &server,
+        &id,
+        &bytes,
+        json!({"checksum_sha256": sha256_hex(&bytes)}),
+    )
+    .await;
+    let (status, body) =
+        complete_declaring(&server, &id, &upload_id, &sha256_hex(b"something else")).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "checksum_conflict");
+    server.idle().await;
+    assert_eq!(download(&server, &id).await, b"version one");
+    let (status, body) = complete_declaring(&server, &id, &upload_id, &sha256_hex(&bytes)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    server.idle().await;
+    assert_eq!(download(&server, &id).await, bytes);
+}
+
+#[tokio::test]
+async fn a_part_sent_again_after_it_was_hashed_is_what_completion_checks() {
+    // The running hash took part 1 when it first arrived; sending part 1 again
+    // with other bytes must not let the old hash vouch for the new file.
+    let server = TestServer::start().await;
+    let id = server
+        .create_active(
+            "big.bin",
+            "application/octet-stream",
+            b"version one",
+            json!({}),
+        )
+        .await;
+    let bytes = content(2 * PART);
+    let upload_id = replacement_sent(&server, &id, &bytes, json!({})).await;
+    let mut tampered = bytes.clone();
+    tampered[10] ^= 0xff;
+    let link = part_links(&server, &id, &upload_id, &[1]).await.remove(0);
+    let (status, _, body) = put_part(&server, &link, part_of(&tampered, 1)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = complete_declaring(&server, &id, &upload_id, &sha256_hex(&bytes)).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "checksum_mismatch");
+    let (status, body) = complete_declaring(&server, &id, &upload_id, &sha256_hex(&tampered)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    server.idle().await;
+    assert_eq!(download(&server, &id).await, tampered);
 }
 
 #[tokio::test]
