@@ -108,6 +108,26 @@ fn decode(record: &str) -> Result<Document, StoreError> {
     Document::from_record(record).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Calls `each` with every record, in id order (the index rebuilds: the migration
+/// steps and `kumocms reindex`). Returns how many records were read.
+pub(crate) fn for_each_record(
+    connection: &Connection,
+    mut each: impl FnMut(&Document) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    let mut statement = connection
+        .prepare("SELECT record FROM documents ORDER BY id")
+        .map_err(sql_error)?;
+    let rows = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(sql_error)?;
+    let mut count = 0;
+    for record in rows {
+        each(&decode(&record.map_err(sql_error)?)?)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
 /// A read, boxed to cross to a reader thread. It sends its own result back.
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 

@@ -108,21 +108,7 @@ pub(crate) fn fill(connection: &Connection) -> Result<u64, StoreError> {
     connection
         .execute("DELETE FROM document_metadata", [])
         .map_err(sql_error)?;
-    let mut statement = connection
-        .prepare("SELECT record FROM documents ORDER BY id")
-        .map_err(sql_error)?;
-    let rows = statement
-        .query_map([], |row| row.get::<_, String>(0))
-        .map_err(sql_error)?;
-    let mut count = 0;
-    for record in rows {
-        let record = record.map_err(sql_error)?;
-        let document =
-            Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        index(connection, &document)?;
-        count += 1;
-    }
-    Ok(count)
+    crate::sqlite::for_each_record(connection, |document| index(connection, document))
 }
 
 #[cfg(test)]

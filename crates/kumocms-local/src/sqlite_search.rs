@@ -269,24 +269,13 @@ pub(crate) fn rebuild(connection: &Connection) -> Result<u64, StoreError> {
             .execute("DELETE FROM document_metadata", [])
             .map_err(sql_error)?;
     }
-    let mut statement = connection
-        .prepare("SELECT record FROM documents ORDER BY id")
-        .map_err(sql_error)?;
-    let rows = statement
-        .query_map([], |row| row.get::<_, String>(0))
-        .map_err(sql_error)?;
-    let mut count = 0;
-    for record in rows {
-        let record = record.map_err(sql_error)?;
-        let document =
-            Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        index_text(connection, &document)?;
+    crate::sqlite::for_each_record(connection, |document| {
+        index_text(connection, document)?;
         if metadata {
-            crate::sqlite_metadata::index(connection, &document)?;
+            crate::sqlite_metadata::index(connection, document)?;
         }
-        count += 1;
-    }
-    Ok(count)
+        Ok(())
+    })
 }
 
 /// The FTS5 expression of a `q`: each term a quoted phrase (its words are letters
