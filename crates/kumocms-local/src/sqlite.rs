@@ -320,14 +320,6 @@ impl SqliteMetadataStore {
         connection
             .pragma_update(None, "synchronous", "FULL")
             .map_err(sql_error)?;
-        // Statement journals in memory: an FTS5 merge inside one write spills its
-        // statement journal past 64 KiB, and on disk that is a temporary file per
-        // spill (create, unlink and about 30 `pwrite64` per small document; issue 14,
-        // BENCHMARKS.md). It holds the pages one statement changes, and only until
-        // the statement ends.
-        connection
-            .pragma_update(None, "temp_store", "MEMORY")
-            .map_err(sql_error)?;
         connection.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
         migrate(&mut connection)?;
         // After the migration, so that readers find the schema (and WAL mode, which
