@@ -97,7 +97,10 @@ pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), 
 
 /// The search columns of `document` (sorting and filtering), without its text:
 /// all a write that leaves the indexed text as it was needs (`sqlite.rs`).
-pub(crate) fn index_columns(connection: &Connection, document: &Document) -> Result<(), StoreError> {
+pub(crate) fn index_columns(
+    connection: &Connection,
+    document: &Document,
+) -> Result<(), StoreError> {
     let id = document.id.to_string();
     let columns = SearchColumns::of(document);
     connection

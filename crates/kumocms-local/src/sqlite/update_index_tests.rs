@@ -87,7 +87,10 @@ async fn an_update_that_changes_the_indexed_text_is_found_by_its_new_words() {
         .unwrap();
     // Content with text.
     extracted.text = Some("the walrus memo".into());
-    rewrite(&store, &mut document, |d| d.extracted = Some(extracted.clone())).await;
+    rewrite(&store, &mut document, |d| {
+        d.extracted = Some(extracted.clone())
+    })
+    .await;
     assert_eq!(hits(&store, text_query("walrus")).await, 1);
     // New metadata: the new value is found, the old one is not.
     rewrite(&store, &mut document, |d| {
