@@ -57,7 +57,7 @@ async fn an_update_that_keeps_the_indexed_text_writes_no_full_text_row() {
     // The upload checked: content with no text in it, the same name and metadata.
     let rows = rewrite(&store, &mut document, |d| d.extracted = Some(extracted)).await;
     // The record's row and its sort columns: no full-text delete and insert, no
-    // metadata rows (the old code wrote 7 rows here).
+    // metadata rows (writing the full-text row again changed 15 here).
     assert_eq!(rows, 2, "rows changed by the update");
     // Still found by its name and its metadata, and its columns are the new ones.
     assert_eq!(hits(&store, text_query("rapport")).await, 1);
