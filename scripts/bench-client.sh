@@ -5,6 +5,8 @@
 #   scripts/bench-client.sh            # 5 runs
 #   KUMOCMS_BENCH_CLIENT_RUNS=3 scripts/bench-client.sh
 #   KUMOCMS_BENCH_CLIENT_JOBS=64 scripts/bench-client.sh   # files at once (put --jobs)
+#   KUMOCMS_BENCH_CLIENT_BIN=/tmp/kumocms-old scripts/bench-client.sh   # that binary, no build
+#     (to compare two builds interleaved, one run per quiet window)
 # Needs: cargo, curl, python3.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,8 +15,12 @@ runs="${KUMOCMS_BENCH_CLIENT_RUNS:-5}"
 files=1000
 file_kib=10
 
-cargo build --release --locked -q -p kumocms-cli --bin kumocms
-bin="${CARGO_TARGET_DIR:-$root/target}/release/kumocms"
+if [[ -n "${KUMOCMS_BENCH_CLIENT_BIN:-}" ]]; then
+  bin="$KUMOCMS_BENCH_CLIENT_BIN"
+else
+  cargo build --release --locked -q -p kumocms-cli --bin kumocms
+  bin="${CARGO_TARGET_DIR:-$root/target}/release/kumocms"
+fi
 
 work="$(mktemp -d)"
 server=""

@@ -486,6 +486,48 @@ fn migrate_metadata_index(connection: &mut Connection) -> Result<(), StoreError>
     transaction.commit().map_err(sql_error)
 }
 
+/// Brings the search index of `document` up to date after its record replaced
+/// `previous`. The full-text row is written again only when what it indexes
+/// changed: an FTS5 delete and insert is most of an update's pages (and its
+/// segment merges), and most updates (an upload checked with no text in it, a
+/// status change, a sweep) leave the name, the metadata and the body as they were
+/// (issue 14). The sort columns are always written; the metadata rows when the
+/// metadata changed.
+fn reindex_after_update(
+    transaction: &rusqlite::Transaction<'_>,
+    previous: &Document,
+    document: &Document,
+) -> Result<(), StoreError> {
+    if !indexed_text_unchanged(previous, document) {
+        return crate::sqlite_search::index(transaction, document);
+    }
+    crate::sqlite_search::index_columns(transaction, document)?;
+    if previous.metadata != document.metadata {
+        crate::sqlite_metadata::index(transaction, document)?;
+    }
+    Ok(())
+}
+
+/// Whether indexing `document` would write the same full-text row as indexing
+/// `previous` did: the same name (and title), the same metadata text, and the same
+/// body. The body is the content's text, or the long text indexed for the content's
+/// SHA-256; it is the same when the content and its text are, or when there was no
+/// extraction before and the new one found no text (the body stays empty). A fresh
+/// long text (`index_text`) is always written.
+fn indexed_text_unchanged(previous: &Document, document: &Document) -> bool {
+    use kumocms_core::search::{metadata_text, name_text};
+    let body_unchanged = match (&previous.extracted, &document.extracted) {
+        (_, Some(new)) if new.index_text.is_some() => false,
+        (None, None) => true,
+        (None, Some(new)) => new.text.is_none(),
+        (Some(old), Some(new)) => old.sha256 == new.sha256 && old.text == new.text,
+        (Some(_), None) => false,
+    };
+    body_unchanged
+        && name_text(previous) == name_text(document)
+        && metadata_text(previous) == metadata_text(document)
+}
+
 /// Inserts one record and its search index inside `transaction`.
 fn insert_in(
     transaction: &rusqlite::Transaction<'_>,
@@ -556,6 +598,18 @@ impl MetadataStore for SqliteMetadataStore {
         let document = document.clone();
         self.with(move |connection| {
             let transaction = connection.transaction().map_err(sql_error)?;
+            // The record as it is, to leave its indexed text alone when the write
+            // does not change it (see `reindex_after_update`).
+            let previous = transaction
+                .prepare_cached("SELECT record FROM documents WHERE id = ?1 AND version = ?2")
+                .and_then(|mut s| {
+                    s.query_row(params![row.id, expected], |r| r.get::<_, String>(0))
+                        .optional()
+                })
+                .map_err(sql_error)?;
+            let Some(previous) = previous else {
+                return Err(StoreError::Conflict);
+            };
             let changed = transaction
                 .prepare_cached(
                     "UPDATE documents
@@ -577,7 +631,7 @@ impl MetadataStore for SqliteMetadataStore {
             if changed == 0 {
                 return Err(StoreError::Conflict);
             }
-            crate::sqlite_search::index(&transaction, &document)?;
+            reindex_after_update(&transaction, &decode(&previous)?, &document)?;
             transaction.commit().map_err(sql_error)
         })
         .await
@@ -872,3 +926,6 @@ mod tests {
         assert!(!dir.path().join(format!("{DATABASE_FILE}-wal")).exists());
     }
 }
+
+#[cfg(test)]
+mod update_index_tests;

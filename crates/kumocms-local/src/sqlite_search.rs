@@ -95,8 +95,12 @@ pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), 
     crate::sqlite_metadata::index(connection, document)
 }
 
-/// The search columns and the text of `document`.
-fn index_text(connection: &Connection, document: &Document) -> Result<(), StoreError> {
+/// The search columns of `document` (sorting and filtering), without its text:
+/// all a write that leaves the indexed text as it was needs (`sqlite.rs`).
+pub(crate) fn index_columns(
+    connection: &Connection,
+    document: &Document,
+) -> Result<(), StoreError> {
     let id = document.id.to_string();
     let columns = SearchColumns::of(document);
     connection
@@ -115,6 +119,13 @@ fn index_text(connection: &Connection, document: &Document) -> Result<(), StoreE
             ])
         })
         .map_err(sql_error)?;
+    Ok(())
+}
+
+/// The search columns and the text of `document`.
+fn index_text(connection: &Connection, document: &Document) -> Result<(), StoreError> {
+    index_columns(connection, document)?;
+    let id = document.id.to_string();
     connection
         .prepare_cached("INSERT INTO search_rows (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")
         .and_then(|mut s| s.execute([&id]))
