@@ -35,7 +35,7 @@ use kumocms_local::SqliteMetadataStore;
 
 /// Distinct words of the synthetic corpus.
 const VOCABULARY: usize = 20_000;
-/// Words of extracted text per document.
+/// Words of extracted text per document (`--text-words` changes it).
 const TEXT_WORDS: usize = 80;
 const CUSTOMERS: usize = 200;
 const TYPES: usize = 10;
@@ -140,7 +140,13 @@ fn active_document(location: &BlobLocation) -> Document {
     }
 }
 
-fn document(i: usize, total: usize, rng: &mut Rng, location: &BlobLocation) -> Document {
+fn document(
+    i: usize,
+    total: usize,
+    text_words: usize,
+    rng: &mut Rng,
+    location: &BlobLocation,
+) -> Document {
     let mut document = active_document(location);
     // Spread over a year, in id order as the service mints them.
     let created = base_time()
@@ -165,7 +171,7 @@ fn document(i: usize, total: usize, rng: &mut Rng, location: &BlobLocation) -> D
         _ => ("pdf", "application/pdf"),
     };
     let size = 1_000 + rng.below(5_000_000) as u64;
-    let text: Vec<String> = (0..TEXT_WORDS).map(|_| word(rng.word())).collect();
+    let text: Vec<String> = (0..text_words).map(|_| word(rng.word())).collect();
     let title = word(rng.word());
     if let Some(content) = document.content.as_mut() {
         content.file_name = format!("{title} {i}.{extension}");
@@ -197,6 +203,9 @@ struct Args {
     sizes: Vec<usize>,
     queries: usize,
     phase: Phase,
+    /// Smaller bodies make a 1,000,000-document store loadable in the time and
+    /// disk at hand (say so with its figures).
+    text_words: usize,
 }
 
 /// What a run does with each size's store.
@@ -215,6 +224,7 @@ fn args() -> anyhow::Result<Args> {
     let mut sizes = vec![10_000, 100_000, 1_000_000];
     let mut queries = 300;
     let mut phase = Phase::All;
+    let mut text_words = TEXT_WORDS;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let value = it.next().with_context(|| format!("{arg} needs a value"))?;
@@ -236,7 +246,10 @@ fn args() -> anyhow::Result<Args> {
                     _ => bail!("--phase is all, load or query"),
                 }
             }
-            other => bail!("unknown argument {other}; takes --dir, --sizes, --queries, --phase"),
+            "--text-words" => text_words = value.parse().context("--text-words is a count")?,
+            other => bail!(
+                "unknown argument {other}; takes --dir, --sizes, --queries, --phase, --text-words"
+            ),
         }
     }
     Ok(Args {
@@ -244,6 +257,7 @@ fn args() -> anyhow::Result<Args> {
         sizes,
         queries,
         phase,
+        text_words,
     })
 }
 
@@ -298,7 +312,7 @@ async fn measure(args: &Args, total: usize) -> anyhow::Result<Vec<String>> {
     let mut record_bytes = 0usize;
     let mut batch = Vec::with_capacity(LOAD_BATCH);
     for i in 0..total {
-        let document = document(i, total, &mut rng, &location);
+        let document = document(i, total, args.text_words, &mut rng, &location);
         record_bytes += serde_json::to_vec(&document)?.len();
         if args.phase == Phase::Query {
             continue;
