@@ -49,6 +49,33 @@ pub(crate) const SCHEMA_V3: &str = "
 ALTER TABLE search_rows ADD COLUMN long_text_sha256 TEXT;
 ";
 
+/// The search columns' covering indexes (issue 13, in the schema step after version
+/// 4, with the per-word scores): each sort index carries every column a structured
+/// filter checks, and `documents_search_columns` the same keyed by id (for the few
+/// documents a rare filter drives from), so that a search ranks its page's ids on
+/// indexes alone. The columns were added after the record JSON (version 2), which
+/// in this `WITHOUT ROWID` table overflows its page: reading them from the row reads
+/// the record's overflow pages.
+pub(crate) const SCHEMA_COVERING_INDEXES: &str = "
+DROP INDEX documents_by_created;
+DROP INDEX documents_by_updated;
+DROP INDEX documents_by_file_name;
+DROP INDEX documents_by_size;
+DROP INDEX documents_by_content_type;
+CREATE INDEX documents_by_created ON documents
+    (created_at, id, status, document_type, content_type, size, updated_at, file_name);
+CREATE INDEX documents_by_updated ON documents
+    (updated_at, id, status, document_type, content_type, size, created_at, file_name);
+CREATE INDEX documents_by_file_name ON documents
+    (file_name, id, status, document_type, content_type, size, created_at, updated_at);
+CREATE INDEX documents_by_size ON documents
+    (size, id, status, document_type, content_type, created_at, updated_at, file_name);
+CREATE INDEX documents_by_content_type ON documents
+    (content_type, id, status, document_type, size, created_at, updated_at, file_name);
+CREATE INDEX documents_search_columns ON documents
+    (id, status, document_type, content_type, size, created_at, updated_at, file_name);
+";
+
 /// The search columns of a record.
 pub(crate) struct SearchColumns {
     created_at: i64,
@@ -537,11 +564,19 @@ fn position(text: &str) -> Result<Position, StoreError> {
     Position::decode(text).ok_or_else(|| StoreError::Corrupt("unreadable search position".into()))
 }
 
-/// Answers `query` on a read connection.
+/// Answers `query` on a read connection, in one read transaction: its statements
+/// (the ranked ids, then their records, batch after batch) see one snapshot.
 pub(crate) fn search(
     connection: &Connection,
     query: &SearchQuery,
 ) -> Result<SearchPage, StoreError> {
+    let transaction = connection.unchecked_transaction().map_err(sql_error)?;
+    let page = search_in(&transaction, query)?;
+    transaction.commit().map_err(sql_error)?;
+    Ok(page)
+}
+
+fn search_in(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
     if query.sort.field == SortField::Relevance {
         return by_relevance(connection, query);
     }
@@ -552,14 +587,17 @@ pub(crate) fn search(
     loop {
         let (sql, values) = sorted_sql(query, after.as_ref(), batch, plan);
         let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-        let records: Vec<String> = statement
+        // A deferred join: the batch's ids are ranked on the indexes, then only
+        // their records are read (in this search's one read transaction).
+        let ids: Vec<String> = statement
             .query_map(params_from_iter(values.iter()), |row| {
                 row.get::<_, String>(0)
             })
             .map_err(sql_error)?
             .collect::<Result<_, _>>()
             .map_err(sql_error)?;
-        let fetched = records.len();
+        let fetched = ids.len();
+        let records = records_of(connection, ids)?;
         for record in records {
             let document =
                 Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -581,7 +619,26 @@ pub(crate) fn search(
     Ok(page(hits, query.limit, query.sort))
 }
 
-/// One batch of a sorted search, after a keyset position.
+/// The records of `ids`, in their order (an id whose record is gone is skipped: it
+/// cannot be, within one read transaction).
+fn records_of(connection: &Connection, ids: Vec<String>) -> Result<Vec<String>, StoreError> {
+    let mut read = connection
+        .prepare_cached("SELECT record FROM documents WHERE id = ?1")
+        .map_err(sql_error)?;
+    let mut records = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(record) = read
+            .query_row([&id], |row| row.get::<_, String>(0))
+            .optional()
+            .map_err(sql_error)?
+        {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// One batch of a sorted search (its ids), after a keyset position.
 pub(crate) fn sorted_sql(
     query: &SearchQuery,
     after: Option<&Position>,
@@ -620,8 +677,16 @@ pub(crate) fn sorted_sql(
             values.push(SqlValue::Text(after.id.clone()));
         }
     }
+    // The few documents of a metadata value are looked up by id: on the covering
+    // index, not on the table's rows (the planner, counting a `WITHOUT ROWID` row
+    // as covering, would read each one's record past the overflow).
+    let indexed_by = if matches!(plan, Driver::Metadata(_)) {
+        " INDEXED BY documents_search_columns"
+    } else {
+        ""
+    };
     let sql = format!(
-        "SELECT record FROM documents WHERE {} ORDER BY {order} LIMIT {batch}",
+        "SELECT id FROM documents{indexed_by} WHERE {} ORDER BY {order} LIMIT {batch}",
         conditions.join(" AND ")
     );
     (sql, values)
@@ -1018,6 +1083,10 @@ mod tests {
             ];
             let driven = plan_with(&connection, &params, None);
             assert!(
+                driven.contains("SEARCH documents USING COVERING INDEX documents_search_columns"),
+                "{params:?}: the documents' columns from the covering index: {driven}"
+            );
+            assert!(
                 driven.contains("LIST SUBQUERY")
                     && driven
                         .contains("SEARCH document_metadata USING PRIMARY KEY (key=? AND value=?)")
@@ -1070,6 +1139,32 @@ mod tests {
                 && !walked.contains("TEMP B-TREE"),
             "{walked}"
         );
+        // The page's ids are ranked on the index alone (it covers every filter's
+        // column): no record is read for the documents the filters refuse.
+        assert!(
+            walked.contains("USING COVERING INDEX documents_by_created"),
+            "{walked}"
+        );
+        for (params, index) in [
+            (
+                vec![("content_type", "image/*"), ("sort", "-updated_at")],
+                "documents_by_updated",
+            ),
+            (
+                vec![("min_size", "10"), ("max_size", "20"), ("sort", "size")],
+                "documents_by_size",
+            ),
+            (
+                vec![("file_name", "inv"), ("type", "x"), ("sort", "file_name")],
+                "documents_by_file_name",
+            ),
+        ] {
+            let plan = plan_with(&connection, &params, Some(Driver::Walk));
+            assert!(
+                plan.contains(&format!("USING COVERING INDEX {index}")),
+                "{params:?}: {plan}"
+            );
+        }
         let driven = plan_with(
             &connection,
             &params,
