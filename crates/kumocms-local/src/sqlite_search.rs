@@ -714,6 +714,19 @@ fn page(mut hits: Vec<SearchHit>, limit: usize, sort: Sort) -> SearchPage {
 const COLUMN_WEIGHT: &str =
     "CASE col WHEN 'file_name' THEN 8.0 WHEN 'metadata' THEN 4.0 ELSE 1.0 END";
 
+/// One input of the relevance join: a word's rows in `search_terms` or a phrase's
+/// common table expression.
+struct RankSource {
+    /// The FROM item.
+    from: String,
+    /// Its text index row (the document).
+    row: String,
+    /// Its part of the score.
+    score: String,
+    /// What selects its rows, with the value bound.
+    condition: Option<(String, SqlValue)>,
+}
+
 /// The SQL of the relevance of every match of `text`: a common table expression
 /// `ranked (row, score)` (the text index's rows and their scores), with its values.
 ///
@@ -747,16 +760,14 @@ fn relevance_sql(
     words.sort_by_key(|(count, _)| *count);
     let mut ctes = Vec::new();
     let mut cte_values = Vec::new();
-    // (FROM item, its row, its score, its condition, the condition's value)
-    let mut sources: Vec<(String, String, String, Option<String>, Option<SqlValue>)> = Vec::new();
+    let mut sources: Vec<RankSource> = Vec::new();
     for (k, (_, word)) in words.iter().enumerate() {
-        sources.push((
-            format!("search_terms w{k}"),
-            format!("w{k}.row"),
-            format!("w{k}.score"),
-            Some(format!("w{k}.term = ?")),
-            Some(SqlValue::Text((*word).to_owned())),
-        ));
+        sources.push(RankSource {
+            from: format!("search_terms w{k}"),
+            row: format!("w{k}.row"),
+            score: format!("w{k}.score"),
+            condition: Some((format!("w{k}.term = ?"), SqlValue::Text((*word).to_owned()))),
+        });
     }
     for (n, phrase) in phrases.iter().enumerate() {
         let depth = format!("{COLUMN_WEIGHT} * (1.0 / (1.0 + w0.offset / 1000.0))")
@@ -779,38 +790,35 @@ fn relevance_sql(
             "p{n} AS MATERIALIZED (SELECT w0.doc AS doc, max({depth}) AS s FROM p{n}w0 w0{joins}
              GROUP BY w0.doc)"
         ));
-        sources.push((
-            format!("p{n}"),
-            format!("p{n}.doc"),
-            format!("p{n}.s"),
-            None,
-            None,
-        ));
+        sources.push(RankSource {
+            from: format!("p{n}"),
+            row: format!("p{n}.doc"),
+            score: format!("p{n}.s"),
+            condition: None,
+        });
     }
-    let Some(driver_row) = sources.first().map(|s| s.1.clone()) else {
+    let Some(driver_row) = sources.first().map(|s| s.row.clone()) else {
         return Err(StoreError::other("a q without an included term"));
     };
     let from = sources
         .iter()
-        .map(|s| s.0.as_str())
+        .map(|s| s.from.as_str())
         .collect::<Vec<_>>()
         .join(" CROSS JOIN ");
     let sum = sources
         .iter()
-        .map(|s| s.2.as_str())
+        .map(|s| s.score.as_str())
         .collect::<Vec<_>>()
         .join(" + ");
     let mut conditions = Vec::new();
     let mut values = cte_values;
-    for (k, (_, row, _, condition, value)) in sources.iter().enumerate() {
-        if let Some(condition) = condition {
+    for (k, source) in sources.iter().enumerate() {
+        if let Some((condition, value)) = &source.condition {
             conditions.push(condition.clone());
-        }
-        if let Some(value) = value {
             values.push(value.clone());
         }
         if k > 0 {
-            conditions.push(format!("{row} = {driver_row}"));
+            conditions.push(format!("{} = {driver_row}", source.row));
         }
     }
     let excluded: Vec<String> = text
