@@ -13,7 +13,11 @@
 //!   cargo run --release -p kumocms-local --example search_bench -- \
 //!       --dir /tmp/search-bench --sizes 10000,100000,1000000 --queries 300
 //!
-//! The store directory of each size is deleted after it is measured. An example of
+//! The store directory of each size is deleted after it is measured. With
+//! `--phase load` the store is only loaded and kept; `--phase query` then measures
+//! a store a load left (the documents are generated again, not written, so that the
+//! queries drawn are the same) and keeps it too: so that only the query phase
+//! runs in a quiet window. `--phase all` (the default) does both and deletes. An example of
 //! `kumocms-local` rather than a binary of `kumocms-bench`: it needs only the
 //! local store, and its release build then skips the AWS SDK.
 
@@ -31,7 +35,7 @@ use kumocms_local::SqliteMetadataStore;
 
 /// Distinct words of the synthetic corpus.
 const VOCABULARY: usize = 20_000;
-/// Words of extracted text per document.
+/// Words of extracted text per document (`--text-words` changes it).
 const TEXT_WORDS: usize = 80;
 const CUSTOMERS: usize = 200;
 const TYPES: usize = 10;
@@ -136,7 +140,13 @@ fn active_document(location: &BlobLocation) -> Document {
     }
 }
 
-fn document(i: usize, total: usize, rng: &mut Rng, location: &BlobLocation) -> Document {
+fn document(
+    i: usize,
+    total: usize,
+    text_words: usize,
+    rng: &mut Rng,
+    location: &BlobLocation,
+) -> Document {
     let mut document = active_document(location);
     // Spread over a year, in id order as the service mints them.
     let created = base_time()
@@ -161,7 +171,7 @@ fn document(i: usize, total: usize, rng: &mut Rng, location: &BlobLocation) -> D
         _ => ("pdf", "application/pdf"),
     };
     let size = 1_000 + rng.below(5_000_000) as u64;
-    let text: Vec<String> = (0..TEXT_WORDS).map(|_| word(rng.word())).collect();
+    let text: Vec<String> = (0..text_words).map(|_| word(rng.word())).collect();
     let title = word(rng.word());
     if let Some(content) = document.content.as_mut() {
         content.file_name = format!("{title} {i}.{extension}");
@@ -192,12 +202,29 @@ struct Args {
     dir: PathBuf,
     sizes: Vec<usize>,
     queries: usize,
+    phase: Phase,
+    /// Smaller bodies make a 1,000,000-document store loadable in the time and
+    /// disk at hand (say so with its figures).
+    text_words: usize,
+}
+
+/// What a run does with each size's store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Load, measure, delete.
+    All,
+    /// Load and keep.
+    Load,
+    /// Measure a kept store, and keep it.
+    Query,
 }
 
 fn args() -> anyhow::Result<Args> {
     let mut dir = None;
     let mut sizes = vec![10_000, 100_000, 1_000_000];
     let mut queries = 300;
+    let mut phase = Phase::All;
+    let mut text_words = TEXT_WORDS;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let value = it.next().with_context(|| format!("{arg} needs a value"))?;
@@ -211,13 +238,26 @@ fn args() -> anyhow::Result<Args> {
                     .context("--sizes is a comma-separated list of document counts")?;
             }
             "--queries" => queries = value.parse().context("--queries is a count")?,
-            other => bail!("unknown argument {other}; takes --dir, --sizes, --queries"),
+            "--phase" => {
+                phase = match value.as_str() {
+                    "all" => Phase::All,
+                    "load" => Phase::Load,
+                    "query" => Phase::Query,
+                    _ => bail!("--phase is all, load or query"),
+                }
+            }
+            "--text-words" => text_words = value.parse().context("--text-words is a count")?,
+            other => bail!(
+                "unknown argument {other}; takes --dir, --sizes, --queries, --phase, --text-words"
+            ),
         }
     }
     Ok(Args {
         dir: dir.context("--dir <empty or absent directory> is required")?,
         sizes,
         queries,
+        phase,
+        text_words,
     })
 }
 
@@ -252,10 +292,16 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 
 async fn measure(args: &Args, total: usize) -> anyhow::Result<Vec<String>> {
     let dir = args.dir.join(format!("n{total}"));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
+    if args.phase == Phase::Query {
+        if !dir.exists() {
+            bail!("{}: no store; run --phase load first", dir.display());
+        }
+    } else {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
     }
-    std::fs::create_dir_all(&dir)?;
     let location = BlobLocation {
         store: "bench".into(),
         region: None,
@@ -266,8 +312,11 @@ async fn measure(args: &Args, total: usize) -> anyhow::Result<Vec<String>> {
     let mut record_bytes = 0usize;
     let mut batch = Vec::with_capacity(LOAD_BATCH);
     for i in 0..total {
-        let document = document(i, total, &mut rng, &location);
+        let document = document(i, total, args.text_words, &mut rng, &location);
         record_bytes += serde_json::to_vec(&document)?.len();
+        if args.phase == Phase::Query {
+            continue;
+        }
         batch.push(document);
         if batch.len() == LOAD_BATCH {
             store.insert_many(std::mem::take(&mut batch)).await?;
@@ -275,6 +324,14 @@ async fn measure(args: &Args, total: usize) -> anyhow::Result<Vec<String>> {
     }
     if !batch.is_empty() {
         store.insert_many(batch).await?;
+    }
+    if args.phase == Phase::Load {
+        eprintln!(
+            "{total}: loaded in {:.1} s, kept in {}",
+            load_start.elapsed().as_secs_f64(),
+            dir.display()
+        );
+        return Ok(Vec::new());
     }
     let load = load_start.elapsed();
     eprintln!(
@@ -399,10 +456,12 @@ async fn measure(args: &Args, total: usize) -> anyhow::Result<Vec<String>> {
             entry.file_name().to_string_lossy()
         );
     }
-    std::fs::remove_dir_all(&dir)?;
+    if args.phase == Phase::All {
+        std::fs::remove_dir_all(&dir)?;
+    }
 
     let mut rows = vec![format!(
-        "| {total} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} MiB ({:.2} MiB records) | {:.0} s |",
+        "| {total} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} MiB ({:.2} MiB records) | {} |",
         ms(percentile(&q_times, 50.0)),
         ms(percentile(&q_times, 99.0)),
         ms(percentile(&common_times, 50.0)),
@@ -413,7 +472,11 @@ async fn measure(args: &Args, total: usize) -> anyhow::Result<Vec<String>> {
         q_hits / args.queries.max(1),
         bytes as f64 * 1000.0 / total as f64 / 1_048_576.0,
         record_bytes as f64 * 1000.0 / total as f64 / 1_048_576.0,
-        load.as_secs_f64(),
+        if args.phase == Phase::Query {
+            "loaded by --phase load".to_owned()
+        } else {
+            format!("{:.0} s", load.as_secs_f64())
+        },
     )];
     for (label, mut times) in per_filter {
         times.sort();

@@ -27,6 +27,7 @@ pub mod signer;
 pub mod sqlite;
 mod sqlite_metadata;
 mod sqlite_search;
+mod sqlite_term_scores;
 mod sweep;
 
 use std::path::PathBuf;

@@ -21,10 +21,15 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, para
 pub const DATABASE_FILE: &str = "kumocms.sqlite3";
 
 /// The schema this code writes. `PRAGMA user_version` records it in the file.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// The version the metadata index step (issue 13) brings a database to.
 const SCHEMA_VERSION_METADATA_INDEX: i64 = 4;
+
+/// The version the per-word score step (issue 13: relevance read from a table
+/// written at index time; covering indexes for the structured filters) brings a
+/// database to.
+const SCHEMA_VERSION_TERM_SCORES: i64 = 5;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE documents (
@@ -469,7 +474,28 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     if version < SCHEMA_VERSION_METADATA_INDEX {
         migrate_metadata_index(connection)?;
     }
+    if version < SCHEMA_VERSION_TERM_SCORES {
+        migrate_term_scores(connection)?;
+    }
     Ok(())
+}
+
+/// The per-word scores and the search columns' covering indexes (issue 13): the
+/// table, filled from the text index already there, and the indexes, in one
+/// transaction.
+fn migrate_term_scores(connection: &mut Connection) -> Result<(), StoreError> {
+    let transaction = connection.transaction().map_err(sql_error)?;
+    transaction
+        .execute_batch(crate::sqlite_term_scores::SCHEMA_TERM_SCORES)
+        .map_err(sql_error)?;
+    crate::sqlite_term_scores::fill(&transaction)?;
+    transaction
+        .execute_batch(crate::sqlite_search::SCHEMA_COVERING_INDEXES)
+        .map_err(sql_error)?;
+    transaction
+        .pragma_update(None, "user_version", SCHEMA_VERSION_TERM_SCORES)
+        .map_err(sql_error)?;
+    transaction.commit().map_err(sql_error)
 }
 
 /// The metadata index (issue 13: `meta.<key>=<value>` on an index): the table,
@@ -798,7 +824,8 @@ mod tests {
         connection
             .execute_batch(
                 "ALTER TABLE search_rows DROP COLUMN long_text_sha256; DROP TABLE document_metadata;
-                 DROP TABLE documents_text_instances;
+                 DROP TABLE documents_text_instances; DROP TABLE search_terms;
+                 DROP INDEX documents_search_columns;
                  PRAGMA user_version = 2;",
             )
             .unwrap();

@@ -49,6 +49,33 @@ pub(crate) const SCHEMA_V3: &str = "
 ALTER TABLE search_rows ADD COLUMN long_text_sha256 TEXT;
 ";
 
+/// The search columns' covering indexes (issue 13, in the schema step after version
+/// 4, with the per-word scores): each sort index carries every column a structured
+/// filter checks, and `documents_search_columns` the same keyed by id (for the few
+/// documents a rare filter drives from), so that a search ranks its page's ids on
+/// indexes alone. The columns were added after the record JSON (version 2), which
+/// in this `WITHOUT ROWID` table overflows its page: reading them from the row reads
+/// the record's overflow pages.
+pub(crate) const SCHEMA_COVERING_INDEXES: &str = "
+DROP INDEX documents_by_created;
+DROP INDEX documents_by_updated;
+DROP INDEX documents_by_file_name;
+DROP INDEX documents_by_size;
+DROP INDEX documents_by_content_type;
+CREATE INDEX documents_by_created ON documents
+    (created_at, id, status, document_type, content_type, size, updated_at, file_name);
+CREATE INDEX documents_by_updated ON documents
+    (updated_at, id, status, document_type, content_type, size, created_at, file_name);
+CREATE INDEX documents_by_file_name ON documents
+    (file_name, id, status, document_type, content_type, size, created_at, updated_at);
+CREATE INDEX documents_by_size ON documents
+    (size, id, status, document_type, content_type, created_at, updated_at, file_name);
+CREATE INDEX documents_by_content_type ON documents
+    (content_type, id, status, document_type, size, created_at, updated_at, file_name);
+CREATE INDEX documents_search_columns ON documents
+    (id, status, document_type, content_type, size, created_at, updated_at, file_name);
+";
+
 /// The search columns of a record.
 pub(crate) struct SearchColumns {
     created_at: i64,
@@ -91,7 +118,7 @@ fn sql_error(error: rusqlite::Error) -> StoreError {
 /// Writes the search columns, the text and the metadata index of `document`
 /// (inside the caller's transaction, after the record's own row was written).
 pub(crate) fn index(connection: &Connection, document: &Document) -> Result<(), StoreError> {
-    index_text(connection, document)?;
+    index_text(connection, document, true)?;
     crate::sqlite_metadata::index(connection, document)
 }
 
@@ -122,8 +149,13 @@ pub(crate) fn index_columns(
     Ok(())
 }
 
-/// The search columns and the text of `document`.
-fn index_text(connection: &Connection, document: &Document) -> Result<(), StoreError> {
+/// The search columns and the text of `document`, and its per-word scores when
+/// `term_scores` (not while an earlier migration step, before that table, rebuilds).
+fn index_text(
+    connection: &Connection,
+    document: &Document,
+    term_scores: bool,
+) -> Result<(), StoreError> {
     index_columns(connection, document)?;
     let id = document.id.to_string();
     connection
@@ -152,23 +184,23 @@ fn index_text(connection: &Connection, document: &Document) -> Result<(), StoreE
             ),
         },
     };
+    if term_scores {
+        crate::sqlite_term_scores::unindex(connection, row)?;
+    }
     connection
         .prepare_cached("DELETE FROM documents_text WHERE rowid = ?1")
         .and_then(|mut s| s.execute([row]))
         .map_err(sql_error)?;
+    let metadata = search::normalize(&search::metadata_text(document));
     connection
         .prepare_cached(
             "INSERT INTO documents_text (rowid, file_name, metadata, body) VALUES (?1, ?2, ?3, ?4)",
         )
-        .and_then(|mut s| {
-            s.execute(params![
-                row,
-                name,
-                search::normalize(&search::metadata_text(document)),
-                body
-            ])
-        })
+        .and_then(|mut s| s.execute(params![row, name, metadata, body]))
         .map_err(sql_error)?;
+    if term_scores {
+        crate::sqlite_term_scores::index(connection, row, [&name, &metadata, &body])?;
+    }
     connection
         .prepare_cached("UPDATE search_rows SET long_text_sha256 = ?2 WHERE row = ?1")
         .and_then(|mut s| s.execute(params![row, long_sha]))
@@ -247,6 +279,13 @@ fn evaluate(
 
 /// Removes a deleted record's text (inside the caller's transaction).
 pub(crate) fn unindex(connection: &Connection, id: &str) -> Result<(), StoreError> {
+    let row: Option<i64> = connection
+        .prepare_cached("SELECT row FROM search_rows WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .map_err(sql_error)?;
+    if let Some(row) = row {
+        crate::sqlite_term_scores::unindex(connection, row)?;
+    }
     connection
         .prepare_cached(
             "DELETE FROM documents_text WHERE rowid = (SELECT row FROM search_rows WHERE id = ?1)",
@@ -280,8 +319,15 @@ pub(crate) fn rebuild(connection: &Connection) -> Result<u64, StoreError> {
             .execute("DELETE FROM document_metadata", [])
             .map_err(sql_error)?;
     }
+    // Likewise the per-word scores (a step after the metadata index's).
+    let term_scores = crate::sqlite_term_scores::exists(connection)?;
+    if term_scores {
+        connection
+            .execute("DELETE FROM search_terms", [])
+            .map_err(sql_error)?;
+    }
     crate::sqlite::for_each_record(connection, |document| {
-        index_text(connection, document)?;
+        index_text(connection, document, term_scores)?;
         if metadata {
             crate::sqlite_metadata::index(connection, document)?;
         }
@@ -529,11 +575,19 @@ fn position(text: &str) -> Result<Position, StoreError> {
     Position::decode(text).ok_or_else(|| StoreError::Corrupt("unreadable search position".into()))
 }
 
-/// Answers `query` on a read connection.
+/// Answers `query` on a read connection, in one read transaction: its statements
+/// (the ranked ids, then their records, batch after batch) see one snapshot.
 pub(crate) fn search(
     connection: &Connection,
     query: &SearchQuery,
 ) -> Result<SearchPage, StoreError> {
+    let transaction = connection.unchecked_transaction().map_err(sql_error)?;
+    let page = search_in(&transaction, query)?;
+    transaction.commit().map_err(sql_error)?;
+    Ok(page)
+}
+
+fn search_in(connection: &Connection, query: &SearchQuery) -> Result<SearchPage, StoreError> {
     if query.sort.field == SortField::Relevance {
         return by_relevance(connection, query);
     }
@@ -544,14 +598,17 @@ pub(crate) fn search(
     loop {
         let (sql, values) = sorted_sql(query, after.as_ref(), batch, plan);
         let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-        let records: Vec<String> = statement
+        // A deferred join: the batch's ids are ranked on the indexes, then only
+        // their records are read (in this search's one read transaction).
+        let ids: Vec<String> = statement
             .query_map(params_from_iter(values.iter()), |row| {
                 row.get::<_, String>(0)
             })
             .map_err(sql_error)?
             .collect::<Result<_, _>>()
             .map_err(sql_error)?;
-        let fetched = records.len();
+        let fetched = ids.len();
+        let records = records_of(connection, ids)?;
         for record in records {
             let document =
                 Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -573,7 +630,26 @@ pub(crate) fn search(
     Ok(page(hits, query.limit, query.sort))
 }
 
-/// One batch of a sorted search, after a keyset position.
+/// The records of `ids`, in their order (an id whose record is gone is skipped: it
+/// cannot be, within one read transaction).
+fn records_of(connection: &Connection, ids: Vec<String>) -> Result<Vec<String>, StoreError> {
+    let mut read = connection
+        .prepare_cached("SELECT record FROM documents WHERE id = ?1")
+        .map_err(sql_error)?;
+    let mut records = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(record) = read
+            .query_row([&id], |row| row.get::<_, String>(0))
+            .optional()
+            .map_err(sql_error)?
+        {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// One batch of a sorted search (its ids), after a keyset position.
 pub(crate) fn sorted_sql(
     query: &SearchQuery,
     after: Option<&Position>,
@@ -612,8 +688,16 @@ pub(crate) fn sorted_sql(
             values.push(SqlValue::Text(after.id.clone()));
         }
     }
+    // The few documents of a metadata value are looked up by id: on the covering
+    // index, not on the table's rows (the planner, counting a `WITHOUT ROWID` row
+    // as covering, would read each one's record past the overflow).
+    let indexed_by = if matches!(plan, Driver::Metadata(_)) {
+        " INDEXED BY documents_search_columns"
+    } else {
+        ""
+    };
     let sql = format!(
-        "SELECT record FROM documents WHERE {} ORDER BY {order} LIMIT {batch}",
+        "SELECT id FROM documents{indexed_by} WHERE {} ORDER BY {order} LIMIT {batch}",
         conditions.join(" AND ")
     );
     (sql, values)
@@ -641,73 +725,136 @@ fn page(mut hits: Vec<SearchHit>, limit: usize, sort: Sort) -> SearchPage {
 const COLUMN_WEIGHT: &str =
     "CASE col WHEN 'file_name' THEN 8.0 WHEN 'metadata' THEN 4.0 ELSE 1.0 END";
 
-/// The SQL of the relevance of every match of `text`: common table expressions
-/// `m` (the rows FTS5 matches) and `r` (their ids and scores), with their values.
+/// One input of the relevance join: a word's rows in `search_terms` or a phrase's
+/// common table expression.
+struct RankSource {
+    /// The FROM item.
+    from: String,
+    /// Its text index row (the document).
+    row: String,
+    /// Its part of the score.
+    score: String,
+    /// What selects its rows, with the value bound.
+    condition: Option<(String, SqlValue)>,
+}
+
+/// The SQL of the relevance of every match of `text`: a common table expression
+/// `ranked (row, score)` (the text index's rows and their scores), with its values.
 ///
-/// The score is the core's (`kumocms_core::search::score`), computed in SQL from
-/// the token positions FTS5 keeps (its `fts5vocab` instance table): each included
-/// term scores the best of its first positions in each column, weighted by the
-/// column and less the deeper it is, and the terms add up. It depends on the
-/// document alone, so it does not move while other documents are added, and a
-/// cursor's (score, id) stays a place in the order (FTS5's `bm25()` depends on
-/// the whole index: pages repeated and skipped documents under inserts).
-fn relevance_sql(text: &TextQuery) -> (String, Vec<SqlValue>) {
-    let mut ctes = vec![
-        "m AS MATERIALIZED (SELECT rowid AS row FROM documents_text WHERE documents_text MATCH ?)"
-            .to_owned(),
-    ];
-    let mut values = vec![SqlValue::Text(match_expression(text))];
-    let mut terms = Vec::new();
-    for (n, term) in text.included().enumerate() {
-        let depth = |alias: &str| {
-            format!("{COLUMN_WEIGHT} * (1.0 / (1.0 + {alias}offset / 1000.0))")
-                .replace("CASE col", &format!("CASE {alias}col"))
-        };
-        if term.words.len() == 1 {
-            ctes.push(format!(
-                "t{n} AS MATERIALIZED (SELECT doc, max({}) AS s FROM documents_text_instances
-                 WHERE term = ? GROUP BY doc)",
-                depth("")
-            ));
-            values.push(SqlValue::Text(term.words[0].clone()));
-        } else {
-            // A phrase: its words at consecutive offsets of one column.
-            let mut joins = String::new();
-            for (k, word) in term.words.iter().enumerate() {
-                ctes.push(format!(
-                    "t{n}w{k} AS MATERIALIZED (SELECT doc, col, offset FROM documents_text_instances
-                     WHERE term = ?)"
-                ));
-                values.push(SqlValue::Text(word.clone()));
-                if k > 0 {
-                    joins.push_str(&format!(
-                        " JOIN t{n}w{k} w{k} ON w{k}.doc = w0.doc AND w{k}.col = w0.col
-                          AND w{k}.offset = w0.offset + {k}"
-                    ));
-                }
-            }
-            ctes.push(format!(
-                "t{n} AS MATERIALIZED (SELECT w0.doc AS doc, max({}) AS s FROM t{n}w0 w0{joins}
-                 GROUP BY w0.doc)",
-                depth("w0.")
-            ));
+/// The score is the core's (`kumocms_core::search::score`): each included term
+/// scores the best of its first positions in each column, weighted by the column
+/// and less the deeper it is, and the terms add up. A single word's part is read
+/// from `search_terms` (written at index time, one row per document and word),
+/// starting from the rarest word and seeking the others by primary key; a phrase's
+/// from FTS5's token positions (its `fts5vocab` instance table: its words at
+/// consecutive offsets of one column). Excluded terms are FTS5 `MATCH`es. The
+/// score depends on the document alone, so it does not move while other documents
+/// are added, and a cursor's (score, id) stays a place in the order (FTS5's
+/// `bm25()` depends on the whole index: pages repeated and skipped documents
+/// under inserts).
+fn relevance_sql(
+    connection: &Connection,
+    text: &TextQuery,
+) -> Result<(String, Vec<SqlValue>), StoreError> {
+    let mut words: Vec<(usize, &str)> = Vec::new();
+    let mut phrases: Vec<&[String]> = Vec::new();
+    for term in text.included() {
+        match term.words.as_slice() {
+            [word] => words.push((
+                crate::sqlite_term_scores::capped_count(connection, word, DRIVE_LIMIT)?,
+                word,
+            )),
+            words => phrases.push(words),
         }
-        terms.push(n);
     }
-    let sum = terms
+    // The rarest word drives; the others are seeks.
+    words.sort_by_key(|(count, _)| *count);
+    let mut ctes = Vec::new();
+    let mut cte_values = Vec::new();
+    let mut sources: Vec<RankSource> = Vec::new();
+    for (k, (_, word)) in words.iter().enumerate() {
+        sources.push(RankSource {
+            from: format!("search_terms w{k}"),
+            row: format!("w{k}.row"),
+            score: format!("w{k}.score"),
+            condition: Some((format!("w{k}.term = ?"), SqlValue::Text((*word).to_owned()))),
+        });
+    }
+    for (n, phrase) in phrases.iter().enumerate() {
+        let depth = format!("{COLUMN_WEIGHT} * (1.0 / (1.0 + w0.offset / 1000.0))")
+            .replace("CASE col", "CASE w0.col");
+        let mut joins = String::new();
+        for (k, word) in phrase.iter().enumerate() {
+            ctes.push(format!(
+                "p{n}w{k} AS MATERIALIZED (SELECT doc, col, offset FROM documents_text_instances
+                 WHERE term = ?)"
+            ));
+            cte_values.push(SqlValue::Text(word.clone()));
+            if k > 0 {
+                joins.push_str(&format!(
+                    " JOIN p{n}w{k} w{k} ON w{k}.doc = w0.doc AND w{k}.col = w0.col
+                      AND w{k}.offset = w0.offset + {k}"
+                ));
+            }
+        }
+        ctes.push(format!(
+            "p{n} AS MATERIALIZED (SELECT w0.doc AS doc, max({depth}) AS s FROM p{n}w0 w0{joins}
+             GROUP BY w0.doc)"
+        ));
+        sources.push(RankSource {
+            from: format!("p{n}"),
+            row: format!("p{n}.doc"),
+            score: format!("p{n}.s"),
+            condition: None,
+        });
+    }
+    let Some(driver_row) = sources.first().map(|s| s.row.clone()) else {
+        return Err(StoreError::other("a q without an included term"));
+    };
+    let from = sources
         .iter()
-        .map(|n| format!("t{n}.s"))
+        .map(|s| s.from.as_str())
+        .collect::<Vec<_>>()
+        .join(" CROSS JOIN ");
+    let sum = sources
+        .iter()
+        .map(|s| s.score.as_str())
         .collect::<Vec<_>>()
         .join(" + ");
-    let joins: String = terms
+    let mut conditions = Vec::new();
+    let mut values = cte_values;
+    for (k, source) in sources.iter().enumerate() {
+        if let Some((condition, value)) = &source.condition {
+            conditions.push(condition.clone());
+            values.push(value.clone());
+        }
+        if k > 0 {
+            conditions.push(format!("{} = {driver_row}", source.row));
+        }
+    }
+    let excluded: Vec<String> = text
+        .terms
         .iter()
-        .map(|n| format!(" JOIN t{n} ON t{n}.doc = m.row"))
+        .filter(|t| t.excluded)
+        .map(|t| format!("\"{}\"", t.words.join(" ")))
         .collect();
+    if !excluded.is_empty() {
+        conditions.push(format!(
+            "{driver_row} NOT IN (SELECT rowid FROM documents_text WHERE documents_text MATCH ?)"
+        ));
+        values.push(SqlValue::Text(excluded.join(" OR ")));
+    }
+    if conditions.is_empty() {
+        // A single phrase: its rows are its matches.
+        conditions.push("1".to_owned());
+    }
     ctes.push(format!(
-        "r AS (SELECT s.id AS doc_id, round(({sum}) * 1000.0) / 1000.0 AS score
-         FROM m JOIN search_rows s ON s.row = m.row{joins})"
+        "ranked AS MATERIALIZED (SELECT {driver_row} AS row,
+             round(({sum}) * 1000.0) / 1000.0 AS score
+         FROM {from} WHERE {})",
+        conditions.join(" AND ")
     ));
-    (format!("WITH {}", ctes.join(",\n")), values)
+    Ok((format!("WITH {}", ctes.join(",\n")), values))
 }
 
 /// Relevance order, scored, ranked and cut to a page in SQL: only the page's
@@ -736,20 +883,31 @@ fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPa
     let mut after = query.after.as_deref().map(position).transpose()?;
     let batch = query.limit.saturating_add(1).max(2);
     let mut hits = Vec::new();
+    let (with, ranked_values) = relevance_sql(connection, text)?;
     loop {
-        let (with, mut values) = relevance_sql(text);
+        let mut values = ranked_values.clone();
         let rows: Vec<(String, f64)> = if only_text {
+            // Ids are read only for the matches that can be on the page: those
+            // scoring at least the `batch`th best score below the cursor's (its
+            // ties, with ids after the cursor's, come too).
+            let mut below = String::new();
             let mut keyset = String::new();
             if let Some(after) = &after {
-                keyset.push_str("WHERE (score < ? OR (score = ? AND doc_id > ?))");
+                below.push_str("WHERE score < ?");
+                values.push(sql_value(&after.value));
+                keyset.push_str("AND (r.score < ? OR (r.score = ? AND s.id > ?))");
                 values.push(sql_value(&after.value));
                 values.push(sql_value(&after.value));
                 values.push(SqlValue::Text(after.id.clone()));
             }
+            let offset = batch - 1;
             let sql = format!(
-                "{with}
-                 SELECT doc_id, score FROM r {keyset}
-                 ORDER BY score DESC, doc_id ASC LIMIT {batch}"
+                "{with},
+                 cut AS (SELECT score FROM ranked {below}
+                         ORDER BY score DESC LIMIT 1 OFFSET {offset})
+                 SELECT s.id, r.score FROM ranked r JOIN search_rows s ON s.row = r.row
+                 WHERE r.score >= coalesce((SELECT score FROM cut), -1.0) {keyset}
+                 ORDER BY r.score DESC, s.id ASC LIMIT {batch}"
             );
             let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
             let ranked: Vec<(String, f64)> = statement
@@ -785,7 +943,9 @@ fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPa
                 values.push(SqlValue::Text(after.id.clone()));
             }
             let sql = format!(
-                "{with}
+                "{with},
+                 r AS (SELECT s.id AS doc_id, ranked.score AS score
+                       FROM ranked JOIN search_rows s ON s.row = ranked.row)
                  SELECT documents.record, r.score FROM r JOIN documents ON documents.id = r.doc_id
                  WHERE {}
                  ORDER BY r.score DESC, documents.id ASC LIMIT {batch}",
@@ -942,6 +1102,10 @@ mod tests {
             ];
             let driven = plan_with(&connection, &params, None);
             assert!(
+                driven.contains("SEARCH documents USING COVERING INDEX documents_search_columns"),
+                "{params:?}: the documents' columns from the covering index: {driven}"
+            );
+            assert!(
                 driven.contains("LIST SUBQUERY")
                     && driven
                         .contains("SEARCH document_metadata USING PRIMARY KEY (key=? AND value=?)")
@@ -994,6 +1158,32 @@ mod tests {
                 && !walked.contains("TEMP B-TREE"),
             "{walked}"
         );
+        // The page's ids are ranked on the index alone (it covers every filter's
+        // column): no record is read for the documents the filters refuse.
+        assert!(
+            walked.contains("USING COVERING INDEX documents_by_created"),
+            "{walked}"
+        );
+        for (params, index) in [
+            (
+                vec![("content_type", "image/*"), ("sort", "-updated_at")],
+                "documents_by_updated",
+            ),
+            (
+                vec![("min_size", "10"), ("max_size", "20"), ("sort", "size")],
+                "documents_by_size",
+            ),
+            (
+                vec![("file_name", "inv"), ("type", "x"), ("sort", "file_name")],
+                "documents_by_file_name",
+            ),
+        ] {
+            let plan = plan_with(&connection, &params, Some(Driver::Walk));
+            assert!(
+                plan.contains(&format!("USING COVERING INDEX {index}")),
+                "{params:?}: {plan}"
+            );
+        }
         let driven = plan_with(
             &connection,
             &params,
