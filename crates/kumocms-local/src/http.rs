@@ -448,6 +448,8 @@ async fn upload(
     let sha256 = receive(job, body, server.uploads.body_timeout).await?;
     place(&server, &link.key, &temp).await?;
     drop(temp);
+    // Every byte was hashed on the way in: the event processor takes this hash.
+    store.verified_hashes.record(&link.key, length, &sha256);
     store
         .events()
         .publish(StorageEvent::ObjectCreated {

@@ -28,6 +28,7 @@ pub mod sqlite;
 mod sqlite_metadata;
 mod sqlite_search;
 mod sweep;
+mod verified;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -301,13 +301,18 @@ impl FsBlobStore {
             let running = self.running_hashes.take(upload_id);
             let part_count = record.part_count;
             // The outer error is the file system's; the inner one a refusal.
-            blocking(move || {
+            let sha256 = blocking(move || {
                 // Waits for a thread still hashing the last parts; `None` when the
                 // running hash does not cover the whole file (then it is read again).
                 let hashed = running.and_then(|hash| hash.digest(part_count));
                 join_in_place(&dir, &target, declared.as_deref(), hashed)
             })
             .await??;
+            if let Some(sha256) = sha256 {
+                // The server hashed the joined bytes itself: the event processor
+                // takes this hash instead of reading the file again.
+                self.verified_hashes.record(&key, record.size, &sha256);
+            }
         }
         self.events()
             .publish(StorageEvent::ObjectCreated {
@@ -389,14 +394,17 @@ fn read_parts(dir: &std::path::Path, record: &UploadRecord) -> std::io::Result<V
 /// Checks the declared checksum against the running hash of the parts (`hashed`),
 /// or when there is none, with one pass over the file; then links `data` into place
 /// and drops the upload's directory. `Ok(Err(_))` is a refusal: nothing moved.
+/// `Ok(Ok(Some(sha256)))` when the server knows the joined file's SHA-256 (it
+/// hashed every byte: the running hash, or the pass that checked the declaration).
 fn join_in_place(
     dir: &std::path::Path,
     target: &std::path::Path,
     declared: Option<&str>,
     hashed: Option<String>,
-) -> std::io::Result<Result<(), BlobError>> {
+) -> std::io::Result<Result<Option<String>, BlobError>> {
     let data = dir.join("data");
     let file = std::fs::File::open(&data)?;
+    let mut known = hashed.clone();
     if let Some(declared) = declared {
         let actual = match hashed {
             Some(hashed) => hashed,
@@ -417,6 +425,7 @@ fn join_in_place(
                 ),
             }));
         }
+        known = Some(actual);
     }
     file.sync_all()?;
     drop(file);
@@ -437,7 +446,7 @@ fn join_in_place(
         fsutil::sync_dir(parent)?;
     }
     fsutil::remove_dir_if_exists(dir)?;
-    Ok(Ok(()))
+    Ok(Ok(known))
 }
 
 /// Records part `target` as received whole (after its bytes were synced).
