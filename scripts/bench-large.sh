@@ -17,6 +17,8 @@
 # `sparse` (a file of zeros that takes no space: for memory runs, not for speed).
 # KUMOCMS_BENCH_LARGE_STEPS: any of `dd put curl resume` (default: all four).
 # KUMOCMS_BENCH_LARGE_RUNS: how many times dd and put run, interleaved (default 1).
+# KUMOCMS_BENCH_LARGE_BIN: a `kumocms` binary to run instead of building one (to
+# compare builds, each in its own run).
 # Disk: the data directory needs the file's size once (each document is deleted
 # before the next step) plus 1 GiB for the resumed download.
 # Needs: cargo, curl, jq, python3, sha256sum, dd.
@@ -29,8 +31,12 @@ source_dir="${KUMOCMS_BENCH_LARGE_SOURCE_DIR:-/dev/shm}"
 steps="${KUMOCMS_BENCH_LARGE_STEPS:-dd put curl resume}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
-cargo build --release --locked -q -p kumocms-cli --bin kumocms
-bin="$target/release/kumocms"
+if [[ -n "${KUMOCMS_BENCH_LARGE_BIN:-}" ]]; then
+  bin="$KUMOCMS_BENCH_LARGE_BIN"
+else
+  cargo build --release --locked -q -p kumocms-cli --bin kumocms
+  bin="$target/release/kumocms"
+fi
 
 work="$(mktemp -d -p "$target" bench-large.XXXXXX)"
 src="$source_dir/kumocms-bench-large-$$.bin"

@@ -18,6 +18,7 @@ mod errors;
 mod http_client;
 mod replicas;
 mod s3;
+mod s3_verified;
 mod secrets;
 #[cfg(feature = "test-support")]
 pub mod testing;

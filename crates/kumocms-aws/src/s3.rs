@@ -13,8 +13,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, Delete, GlacierJobParameters, MetadataDirective,
-    ObjectIdentifier, RestoreRequest, Tier,
+    ChecksumMode, CompletedMultipartUpload, CompletedPart, Delete, GlacierJobParameters,
+    MetadataDirective, ObjectIdentifier, RestoreRequest, Tier,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -24,7 +24,7 @@ use kumocms_core::blob_key;
 use kumocms_core::disposition::content_disposition;
 use kumocms_core::ports::{
     BlobError, BlobHead, BlobStore, BlobStream, DownloadSpec, MultipartSpec, PartSpec,
-    ReceivedPart, SignedLink, UploadSpec,
+    ReceivedPart, SignedLink, UploadSpec, VerifiedContent,
 };
 use kumocms_core::{BlobLocation, BlobRef, DocumentId, RestoreTier, StorageClass};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -641,6 +641,26 @@ impl BlobStore for S3BlobStore {
             size: head.content_length().unwrap_or(0).max(0) as u64,
             storage_class: our_class(head.storage_class()),
         }))
+    }
+
+    /// The whole-object SHA-256 S3 checked when the object was stored (a single PUT
+    /// with its signed checksum; see [`crate::s3_verified`]).
+    async fn verified_content(&self, blob: &BlobRef) -> Result<Option<VerifiedContent>, BlobError> {
+        match self
+            .client_at(&blob.location)
+            .head_object()
+            .bucket(&blob.location.store)
+            .key(&blob.key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(crate::s3_verified::from_head(&head)),
+            Err(error) => match blob_error("HeadObject", &blob.key, error) {
+                BlobError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     async fn read(&self, blob: &BlobRef) -> Result<BlobStream, BlobError> {

@@ -190,3 +190,77 @@ async fn a_checksum_declared_at_completion_is_verified_on_dynamodb_and_s3() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_single_put_activates_with_its_checksum_on_dynamodb_and_s3() {
+    let config = moto_config(REGION_A).await;
+    let bucket = unique_name("verified");
+    let table = unique_name("verified");
+    create_bucket(&config, &bucket).await;
+    create_table(&config, &table).await;
+    // moto keeps no checksum for a presigned PUT (it stores one only when the SDK
+    // names the algorithm), so here the processor hashes the object itself; what S3
+    // holds is read as `s3_reports_the_whole_object_sha256_it_holds` shows.
+    conformance::service_single_put_extraction(
+        std::sync::Arc::new(DynamoMetadataStore::new(&config, &table)),
+        std::sync::Arc::new(S3BlobStore::new(&config, &bucket)),
+        &HttpUploader(reqwest::Client::new()),
+    )
+    .await;
+}
+
+/// `verified_content` takes the whole-object SHA-256 S3 holds for an object (S3
+/// checks it against the bytes before storing them; moto stores what it is given,
+/// so the value is written right here) and nothing for an object without one.
+#[tokio::test]
+async fn s3_reports_the_whole_object_sha256_it_holds() {
+    use base64::Engine;
+    use kumocms_core::ports::{BlobStore, VerifiedContent};
+    use sha2::Digest;
+    let config = moto_config(REGION_A).await;
+    let bucket = unique_name("sha");
+    create_bucket(&config, &bucket).await;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let store = S3BlobStore::new(&config, &bucket);
+    let body = b"verified by the store".to_vec();
+    let digest = sha2::Sha256::digest(&body);
+    let id = kumocms_core::DocumentId::new();
+    let with = kumocms_core::BlobRef {
+        key: kumocms_core::blob_key::content_key(&id, 1),
+        location: store.location(),
+    };
+    let without = kumocms_core::BlobRef {
+        key: kumocms_core::blob_key::content_key(&id, 2),
+        location: store.location(),
+    };
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key(&with.key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(digest))
+        .body(body.clone().into())
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key(&without.key)
+        .body(body.clone().into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store.verified_content(&with).await.unwrap(),
+        Some(VerifiedContent {
+            size: body.len() as u64,
+            sha256: hex::encode(digest)
+        })
+    );
+    assert_eq!(store.verified_content(&without).await.unwrap(), None);
+}

@@ -21,6 +21,7 @@ use crate::blob_key;
 
 mod multipart;
 mod search;
+mod verified;
 use crate::document::{
     BlobRef, ContentVersion, Document, DocumentStatus, Extracted, PendingUpload, RestoreState,
     RestoreTier, StorageClass,
@@ -32,6 +33,7 @@ use crate::ports::{
 };
 pub use multipart::service_multipart_checksum;
 pub use search::{NoBlobs, metadata_search};
+pub use verified::service_single_put_extraction;
 
 /// Puts bytes through signed links the way a client would. Core has no HTTP client;
 /// the caller supplies one.

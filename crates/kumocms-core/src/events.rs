@@ -189,7 +189,7 @@ impl EventProcessor {
         if pending.location != blob.location {
             return Ok(Outcome::Ignored("other_location"));
         }
-        let mut extracted = self.extract(&blob, &pending.content_type).await?;
+        let mut extracted = self.extract_content(&blob, &pending.content_type).await?;
         if extracted.size != pending.size {
             // The store enforces the signed length; a mismatch means the object was
             // written some other way. Leave the upload pending rather than serve it.
@@ -277,6 +277,41 @@ impl EventProcessor {
         let mut extractor = Extractor::new();
         while let Some(chunk) = stream.next().await {
             extractor.update(&chunk?);
+        }
+        Ok(extractor.finish(declared, self.clock.now()))
+    }
+
+    /// Extraction that trusts the store's own SHA-256 when it has one
+    /// ([`BlobStore::verified_content`]): then only the first bytes that sniffing and
+    /// text extraction need are read (all of a PDF, for its pages), instead of the
+    /// whole blob. Otherwise, and if the blob turns out shorter or longer than the
+    /// store says, the whole blob is read and hashed as before.
+    async fn extract_content(
+        &self,
+        blob: &BlobRef,
+        declared: &str,
+    ) -> Result<crate::document::Extracted, CoreError> {
+        let Some(verified) = self.blobs.verified_content(blob).await? else {
+            return self.extract(blob, declared).await;
+        };
+        let size = verified.size;
+        let mut stream = self.blobs.read(blob).await?;
+        let mut extractor = Extractor::with_verified(verified);
+        let mut exhausted = false;
+        while extractor.wants_more() {
+            match stream.next().await {
+                Some(chunk) => extractor.update(&chunk?),
+                None => {
+                    exhausted = true;
+                    break;
+                }
+            }
+        }
+        drop(stream);
+        let read = extractor.bytes_read();
+        if read > size || (exhausted && read != size) {
+            tracing::warn!(key = %blob.key, size, read, "the blob's length differs from what its store verified; reading it whole");
+            return self.extract(blob, declared).await;
         }
         Ok(extractor.finish(declared, self.clock.now()))
     }

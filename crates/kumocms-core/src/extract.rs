@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::document::Extracted;
+use crate::ports::VerifiedContent;
 use crate::validate::DEFAULT_CONTENT_TYPE;
 
 /// How many leading bytes are kept for sniffing and image headers. JPEG dimensions
@@ -21,6 +22,8 @@ pub struct Extractor {
     pages: PdfPageCounter,
     /// The first bytes text is taken from (`text::MAX_TEXT_INPUT`).
     text_input: Vec<u8>,
+    /// Size and SHA-256 the store already verified: then nothing is hashed here.
+    verified: Option<VerifiedContent>,
 }
 
 impl Default for Extractor {
@@ -37,11 +40,46 @@ impl Extractor {
             head: Vec::new(),
             pages: PdfPageCounter::default(),
             text_input: Vec::new(),
+            verified: None,
         }
     }
 
+    /// For content whose size and SHA-256 the store already verified: the bytes fed
+    /// are not hashed, and [`wants_more`](Self::wants_more) says when they suffice.
+    pub fn with_verified(verified: VerifiedContent) -> Self {
+        Self {
+            verified: Some(verified),
+            ..Self::new()
+        }
+    }
+
+    /// Whether more bytes would change the result. Always, unless the content was
+    /// verified by the store: then only the first bytes that sniffing and text
+    /// extraction use are needed, and all of a PDF (its pages are counted).
+    pub fn wants_more(&self) -> bool {
+        if self.verified.is_none()
+            || self.head.len() < HEAD_BYTES
+            || self.head.starts_with(PDF_MAGIC)
+        {
+            return true;
+        }
+        let cap = if self.text_input.starts_with(ZIP_MAGIC) {
+            crate::ooxml::MAX_OOXML_INPUT
+        } else {
+            crate::text::MAX_TEXT_INPUT
+        };
+        self.text_input.len() < cap
+    }
+
+    /// How many bytes were fed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.size
+    }
+
     pub fn update(&mut self, chunk: &[u8]) {
-        self.hasher.update(chunk);
+        if self.verified.is_none() {
+            self.hasher.update(chunk);
+        }
         self.size += chunk.len() as u64;
         // A zip (OOXML) is read whole, up to its own bound; anything else from its
         // first MiB.
@@ -73,6 +111,10 @@ impl Extractor {
 
     /// Finishes extraction; `declared` is the content type the client gave.
     pub fn finish(self, declared: &str, now: DateTime<Utc>) -> Extracted {
+        let (size, sha256) = match &self.verified {
+            Some(verified) => (verified.size, verified.sha256.clone()),
+            None => (self.size, hex::encode(self.hasher.clone().finalize())),
+        };
         let sniffed = infer::get(&self.head).map(|kind| kind.mime_type().to_owned());
         let declared_essence = declared
             .split(';')
@@ -88,7 +130,7 @@ impl Extractor {
         };
         // Text for search, from the declared type (a sniffed binary type wins: a
         // PNG declared text/plain has no text).
-        let truncated = self.size > self.text_input.len() as u64;
+        let truncated = size > self.text_input.len() as u64;
         let binary = sniffed.as_deref().is_some_and(|s| {
             !(s.starts_with("text/") || s.ends_with("xml") || s.ends_with("json"))
         });
@@ -160,8 +202,8 @@ impl Extractor {
             _ => (None, None),
         };
         Extracted {
-            size: self.size,
-            sha256: hex::encode(self.hasher.finalize()),
+            size,
+            sha256,
             sniffed_content_type: sniffed,
             content_type_mismatch,
             page_count: is_pdf.then(|| self.pages.finish()),

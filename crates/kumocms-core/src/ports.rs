@@ -273,6 +273,16 @@ pub struct BlobHead {
     pub storage_class: StorageClass,
 }
 
+/// The size and SHA-256 of a stored blob as the store itself established them: it
+/// hashed the bytes as it wrote them, or checked them against a checksum before
+/// storing anything. Never a value a client declared that nobody checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedContent {
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+}
+
 pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send>>;
 
 /// Content storage.
@@ -303,6 +313,15 @@ pub trait BlobStore: Send + Sync {
     /// Asks for a temporary readable copy of an archived blob for `days` days.
     async fn restore(&self, blob: &BlobRef, days: u16, tier: RestoreTier) -> Result<(), BlobError>;
     async fn health(&self) -> Result<(), BlobError>;
+
+    /// The blob's size and SHA-256 when the store itself verified them (see
+    /// [`VerifiedContent`]), so that the event processor need not read and hash the
+    /// whole blob again; `None` when it did not (the default), and then the processor
+    /// does.
+    async fn verified_content(&self, blob: &BlobRef) -> Result<Option<VerifiedContent>, BlobError> {
+        let _ = blob;
+        Ok(None)
+    }
 
     /// Starts a multipart upload to `spec.blob`; returns its upload id.
     async fn start_multipart(&self, spec: &MultipartSpec) -> Result<String, BlobError> {

@@ -26,7 +26,7 @@ use kumocms_core::blob_key;
 use kumocms_core::events::StorageEvent;
 use kumocms_core::ports::{
     BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, EventSink, MultipartSpec,
-    PartSpec, ReceivedPart, SignedLink, UploadSpec,
+    PartSpec, ReceivedPart, SignedLink, UploadSpec, VerifiedContent,
 };
 use kumocms_core::{BlobLocation, BlobRef, DocumentId, RestoreTier, StorageClass};
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,8 @@ pub struct FsBlobStore {
     lifecycle: tokio::sync::Mutex<()>,
     /// The running SHA-256 of each multipart upload receiving parts.
     pub(crate) running_hashes: crate::multipart_hash::RunningHashes,
+    /// The SHA-256 of content the upload paths hashed as they stored it.
+    pub(crate) verified_hashes: crate::verified::VerifiedHashes,
 }
 
 impl std::fmt::Debug for FsBlobStore {
@@ -133,6 +135,7 @@ impl FsBlobStore {
             config,
             lifecycle: tokio::sync::Mutex::new(()),
             running_hashes: crate::multipart_hash::RunningHashes::default(),
+            verified_hashes: crate::verified::VerifiedHashes::default(),
         })
     }
 
@@ -307,6 +310,15 @@ impl BlobStore for FsBlobStore {
             }))
     }
 
+    /// What an upload path hashed as it stored this content (see [`crate::verified`]),
+    /// while the hot file still has that size.
+    async fn verified_content(&self, blob: &BlobRef) -> Result<Option<VerifiedContent>, BlobError> {
+        let key = self.checked(blob)?;
+        let hot = self.hot_path(key);
+        let size = blocking(move || size_of(&hot)).await?;
+        Ok(self.verified_hashes.get(key, size))
+    }
+
     async fn read(&self, blob: &BlobRef) -> Result<BlobStream, BlobError> {
         let key = self.checked(blob)?;
         match self.open_readable(key).await? {
@@ -350,6 +362,7 @@ impl BlobStore for FsBlobStore {
     async fn delete(&self, blob: &BlobRef) -> Result<(), BlobError> {
         let key = self.checked(blob)?;
         let _guard = self.lifecycle.lock().await;
+        self.verified_hashes.forget(key);
         let mut paths = vec![
             self.hot_path(key),
             self.restored_path(key),
@@ -378,6 +391,7 @@ impl BlobStore for FsBlobStore {
         let folder = prefix.trim_end_matches('/').to_owned();
         checked_key(&folder)?;
         let _guard = self.lifecycle.lock().await;
+        self.verified_hashes.forget_prefix(&prefix);
         for (path, request) in self.all_requests().await? {
             if request.is_some_and(|r| r.key.starts_with(&prefix)) {
                 blocking(move || fsutil::remove_if_exists(&path)).await?;

@@ -448,6 +448,8 @@ async fn upload(
     let sha256 = receive(job, body, server.uploads.body_timeout).await?;
     place(&server, &link.key, &temp).await?;
     drop(temp);
+    // Every byte was hashed on the way in: the event processor takes this hash.
+    store.verified_hashes.record(&link.key, length, &sha256);
     store
         .events()
         .publish(StorageEvent::ObjectCreated {
@@ -637,6 +639,8 @@ fn write_part(
     };
     // The upload's running SHA-256 must not count this part's old bytes.
     target.hash.part_started(target.number);
+    // The next part the running hash needs is hashed as it arrives, not read back.
+    let mut inline = target.hash.take_inline(target.number);
     // The part's ETag: a CRC-32 of its bytes (cheap; the whole file's SHA-256 is
     // kept apart, in the running hash).
     let mut crc = crc32fast::Hasher::new();
@@ -649,6 +653,9 @@ fn write_part(
                     file.write_all_at(&chunk, at)
                         .map_err(|e| PartError::Upload(e.into()))?;
                     crc.update(&chunk);
+                    if let Some(inline) = inline.as_mut() {
+                        inline.update(&chunk);
+                    }
                     written = written.saturating_add(chunk.len() as u64);
                 }
             }
@@ -667,7 +674,10 @@ fn write_part(
     let etag = format!("crc32-{:08x}", crc.finalize());
     match mark_part_received(target, &etag) {
         Ok(()) => {
-            target.hash.part_finished(target.number, target.layout());
+            match inline {
+                Some(inline) => inline.finish(target.layout()),
+                None => target.hash.part_finished(target.number, target.layout()),
+            }
             Ok(etag)
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(PartError::Gone),

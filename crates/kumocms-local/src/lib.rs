@@ -29,6 +29,7 @@ mod sqlite_metadata;
 mod sqlite_search;
 mod sqlite_term_scores;
 mod sweep;
+mod verified;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -301,13 +301,18 @@ impl FsBlobStore {
             let running = self.running_hashes.take(upload_id);
             let part_count = record.part_count;
             // The outer error is the file system's; the inner one a refusal.
-            blocking(move || {
+            let sha256 = blocking(move || {
                 // Waits for a thread still hashing the last parts; `None` when the
                 // running hash does not cover the whole file (then it is read again).
                 let hashed = running.and_then(|hash| hash.digest(part_count));
                 join_in_place(&dir, &target, declared.as_deref(), hashed)
             })
             .await??;
+            if let Some(sha256) = sha256 {
+                // The server hashed the joined bytes itself: the event processor
+                // takes this hash instead of reading the file again.
+                self.verified_hashes.record(&key, record.size, &sha256);
+            }
         }
         self.events()
             .publish(StorageEvent::ObjectCreated {
@@ -371,8 +376,12 @@ fn read_parts(dir: &std::path::Path, record: &UploadRecord) -> std::io::Result<V
     for number in 1..=record.part_count {
         match std::fs::read(dir.join("parts").join(format!("{number}.json"))) {
             Ok(bytes) => {
-                let part: PartRecord =
-                    serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+                // A marker torn by a crash (it is not synced, see
+                // `mark_part_received`): the part counts as not received.
+                let Ok(part) = serde_json::from_slice::<PartRecord>(&bytes) else {
+                    tracing::warn!(part = number, dir = %dir.display(), "a part's marker does not parse; the part counts as not received");
+                    continue;
+                };
                 parts.push(ReceivedPart {
                     part_number: number,
                     size: part.size,
@@ -389,14 +398,17 @@ fn read_parts(dir: &std::path::Path, record: &UploadRecord) -> std::io::Result<V
 /// Checks the declared checksum against the running hash of the parts (`hashed`),
 /// or when there is none, with one pass over the file; then links `data` into place
 /// and drops the upload's directory. `Ok(Err(_))` is a refusal: nothing moved.
+/// `Ok(Ok(Some(sha256)))` when the server knows the joined file's SHA-256 (it
+/// hashed every byte: the running hash, or the pass that checked the declaration).
 fn join_in_place(
     dir: &std::path::Path,
     target: &std::path::Path,
     declared: Option<&str>,
     hashed: Option<String>,
-) -> std::io::Result<Result<(), BlobError>> {
+) -> std::io::Result<Result<Option<String>, BlobError>> {
     let data = dir.join("data");
     let file = std::fs::File::open(&data)?;
+    let mut known = hashed.clone();
     if let Some(declared) = declared {
         let actual = match hashed {
             Some(hashed) => hashed,
@@ -417,6 +429,7 @@ fn join_in_place(
                 ),
             }));
         }
+        known = Some(actual);
     }
     file.sync_all()?;
     drop(file);
@@ -437,15 +450,75 @@ fn join_in_place(
         fsutil::sync_dir(parent)?;
     }
     fsutil::remove_dir_if_exists(dir)?;
-    Ok(Ok(()))
+    Ok(Ok(known))
 }
 
-/// Records part `target` as received whole (after its bytes were synced).
+/// Records part `target` as received whole, after its bytes were synced.
+///
+/// The marker itself is not synced (that was two more journal commits per part: the
+/// file and its directory). It is written only once the part's bytes are durable, so
+/// a marker that survives a crash never names bytes that did not; one lost, or torn
+/// (see [`read_parts`]), only makes the part missing from the listing, and the client
+/// sends it again. Completion syncs the whole file before it links it into place.
 pub(crate) fn mark_part_received(target: &PartTarget, etag: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
     let bytes = serde_json::to_vec(&PartRecord {
         size: target.length,
         etag: etag.to_owned(),
     })
     .map_err(std::io::Error::other)?;
-    fsutil::write_replace(&target.marker, &bytes)
+    let name = target
+        .marker
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = target
+        .marker
+        .with_file_name(format!(".{name}.tmp-{}", ulid::Ulid::new()));
+    let written = (|| {
+        let mut file = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().write(true).create_new(true),
+            fsutil::PRIVATE_FILE_MODE,
+        )
+        .open(&temp)?;
+        file.write_all(&bytes)?;
+        drop(file);
+        std::fs::rename(&temp, &target.marker)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_torn_part_marker_counts_as_not_received() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("parts")).unwrap();
+        let record = UploadRecord {
+            key: "documents/x/1".into(),
+            size: 10 << 20,
+            part_size: 5 << 20,
+            part_count: 2,
+            checksum_sha256: None,
+            started_at: Utc::now(),
+        };
+        std::fs::write(
+            dir.path().join("parts").join("1.json"),
+            br#"{"size":5242880,"etag":"crc32-00000001"}"#,
+        )
+        .unwrap();
+        // What a crash can leave of a marker that was renamed but never synced.
+        std::fs::write(dir.path().join("parts").join("2.json"), b"").unwrap();
+        let parts = read_parts(dir.path(), &record).unwrap();
+        assert_eq!(
+            parts.iter().map(|p| p.part_number).collect::<Vec<_>>(),
+            vec![1]
+        );
+    }
 }

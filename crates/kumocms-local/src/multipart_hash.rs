@@ -112,6 +112,36 @@ impl UploadHash {
         if state.hashing.is_some() {
             return;
         }
+        self.hash_contiguous(state, layout);
+    }
+
+    /// When part `number` (just started, see [`part_started`](Self::part_started)) is
+    /// the next one the hash needs and no thread is hashing, hands the hash to the
+    /// part's writer, which feeds the bytes as it receives them instead of reading
+    /// them back afterwards. Other parts finishing meanwhile wait in `done` and are
+    /// taken when this one finishes ([`InlineHash::finish`]).
+    pub(crate) fn take_inline(self: &Arc<Self>, number: u32) -> Option<InlineHash> {
+        let mut state = self.lock();
+        if state.poisoned || state.hashing.is_some() || state.next != number {
+            return None;
+        }
+        let hasher = state.hasher.take()?;
+        state.hashing = Some(number);
+        Some(InlineHash {
+            upload: self.clone(),
+            number,
+            before: hasher.clone(),
+            hasher,
+            finished: false,
+        })
+    }
+
+    /// Feeds every part now contiguous into the hash (with no thread hashing).
+    fn hash_contiguous<'a>(
+        &'a self,
+        mut state: std::sync::MutexGuard<'a, State>,
+        layout: PartLayout<'_>,
+    ) {
         loop {
             let part = state.next;
             if state.poisoned || !state.done.remove(&part) {
@@ -153,6 +183,48 @@ impl UploadHash {
         }
         let hasher = state.hasher.clone()?;
         Some(hex::encode(hasher.finalize()))
+    }
+}
+
+/// The running hash lent to the writer of the next part (see
+/// [`UploadHash::take_inline`]). Dropped unfinished (the part failed or was cut
+/// short), the hash goes back as it was before the part, so nothing of it counts.
+pub(crate) struct InlineHash {
+    upload: Arc<UploadHash>,
+    number: u32,
+    before: Sha256,
+    hasher: Sha256,
+    finished: bool,
+}
+
+impl InlineHash {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+    }
+
+    /// The part was written whole and synced: the hash moves past it, and takes
+    /// every part that has become contiguous meanwhile.
+    pub(crate) fn finish(mut self, layout: PartLayout<'_>) {
+        self.finished = true;
+        let mut state = self.upload.lock();
+        state.hasher = Some(self.hasher.clone());
+        state.hashing = None;
+        state.next = self.number.saturating_add(1);
+        state.done.remove(&self.number);
+        self.upload.hash_contiguous(state, layout);
+    }
+}
+
+impl Drop for InlineHash {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut state = self.upload.lock();
+        state.hasher = Some(self.before.clone());
+        state.hashing = None;
+        drop(state);
+        self.upload.idle.notify_all();
     }
 }
 
@@ -242,6 +314,56 @@ mod tests {
         hash.part_started(2);
         hash.part_finished(1, layout);
         assert_eq!(hash.digest(2), None, "part 2 is being written again");
+        hash.part_finished(2, layout);
+        assert_eq!(hash.digest(2), Some(hex::encode(Sha256::digest(&bytes))));
+    }
+
+    #[test]
+    fn the_next_part_is_hashed_as_it_arrives_and_the_waiting_parts_after_it() {
+        let bytes: Vec<u8> = (0..9_000u32).map(|i| (i * 17 % 253) as u8).collect();
+        let (_dir, data) = setup(&bytes);
+        let layout = PartLayout {
+            data: &data,
+            part_size: 3_000,
+            file_size: 9_000,
+        };
+        let hash = Arc::new(UploadHash::default());
+        hash.part_started(1);
+        let mut inline = hash.take_inline(1).expect("part 1 is the next to hash");
+        hash.part_started(2);
+        assert!(
+            hash.take_inline(2).is_none(),
+            "only the next part, and one at a time"
+        );
+        // Parts 2 and 3 finish while part 1 is still arriving: they wait.
+        hash.part_finished(2, layout);
+        hash.part_started(3);
+        hash.part_finished(3, layout);
+        for chunk in bytes[..3_000].chunks(700) {
+            inline.update(chunk);
+        }
+        inline.finish(layout);
+        assert_eq!(hash.digest(3), Some(hex::encode(Sha256::digest(&bytes))));
+    }
+
+    #[test]
+    fn a_part_cut_short_while_hashed_inline_leaves_the_hash_as_it_was() {
+        let bytes = vec![5u8; 6_000];
+        let (_dir, data) = setup(&bytes);
+        let layout = PartLayout {
+            data: &data,
+            part_size: 3_000,
+            file_size: 6_000,
+        };
+        let hash = Arc::new(UploadHash::default());
+        hash.part_started(1);
+        let mut inline = hash.take_inline(1).expect("part 1 is the next to hash");
+        inline.update(b"the first bytes of a part whose request then failed");
+        drop(inline);
+        hash.part_started(1);
+        let mut inline = hash.take_inline(1).expect("sent again, it is hashed again");
+        inline.update(&bytes[..3_000]);
+        inline.finish(layout);
         hash.part_finished(2, layout);
         assert_eq!(hash.digest(2), Some(hex::encode(Sha256::digest(&bytes))));
     }

@@ -110,3 +110,20 @@ async fn a_checksum_declared_at_completion_is_verified_on_sqlite_and_files() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_put_activates_with_its_verified_checksum_on_sqlite_and_files() {
+    let served = common::served_store(1 << 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = std::sync::Arc::new(SqliteMetadataStore::open(dir.path()).unwrap());
+    let reported = conformance::service_single_put_extraction(
+        metadata,
+        served.store.clone(),
+        &common::HttpUploader::default(),
+    )
+    .await;
+    assert_eq!(
+        reported, 2,
+        "the file store hashes every byte of a single PUT and reports it"
+    );
+}

@@ -120,6 +120,12 @@ pub async fn service_multipart_checksum(
     let content = active.content.expect("content");
     assert_eq!(content.checksum_sha256.as_deref(), Some(right.as_str()));
     assert_eq!(content.size, size);
+    let extracted = active.extracted.expect("extracted");
+    assert_eq!(
+        (extracted.sha256.as_str(), extracted.size),
+        (right.as_str(), size),
+        "extraction records the joined file's own SHA-256 and size"
+    );
 
     // Declared at create and differently at completion: refused before anything
     // is joined; the same upload then completes with the checksum it started with.
