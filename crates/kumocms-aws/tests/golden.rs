@@ -88,7 +88,7 @@ async fn items_from_release_fc2895e_read_with_one_revision_per_document() {
             "{name}"
         );
         assert!(
-            document.revisions.is_empty() && document.trash.is_none(),
+            document.revisions.get().unwrap().is_empty() && document.trash.is_none(),
             "{name}"
         );
         let page = service.revisions(&id, None, None).await.unwrap();
