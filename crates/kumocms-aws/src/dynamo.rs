@@ -12,8 +12,17 @@
 //! | `contentRegion`    | S    | its region, so another region's API can read it (global table)   |
 //! | `expiresAt`        | N    | table TTL: a first upload's expiry plus [`TTL_BACKSTOP`]          |
 //! | `pendingExpiresAt` | N    | when any pending upload (first or replacement) is abandoned      |
-//! | `record`           | S    | the whole `kumocms_core::Document` as JSON                       |
+//! | `record`           | S    | the whole `kumocms_core::Document` as JSON, without its history  |
+//! | `history`          | S    | the retained revisions, a JSON array newest first; absent if none |
 //! | `searchVersion`, `searchText`, `fileName`, `contentType`, `size`, `createdAt`, `updatedAt`, `metaPairs` | | search attributes, see [`crate::dynamo_search`] |
+//!
+//! `history` is written with `record` by the same conditional `PutItem`, and left
+//! out of every read for display by a `ProjectionExpression` (`get_nearby`, listings,
+//! searches), so that those do not read or decode it. It shares the item's 400 KB
+//! with the record (`kumocms_core::revision::MAX_RETAINED_REVISIONS` bounds it).
+//! Items written before it existed (record schema version 2) keep their history
+//! inside `record`: it is read from there, and moved to `history` by the item's
+//! next write.
 //!
 //! `pendingExpiresAt` exists besides `expiresAt` because a pending *replacement* must
 //! be swept (its record stays, only the pending upload goes) but must not be deleted
@@ -34,6 +43,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use kumocms_core::ports::{ListPage, ListQuery, MetadataStore, StoreError};
+use kumocms_core::revision::History;
 use kumocms_core::search::{SearchPage, SearchQuery};
 use kumocms_core::{Document, DocumentId};
 
@@ -133,6 +143,10 @@ fn to_item(document: &Document) -> Result<HashMap<String, AttributeValue>, Store
         ),
         ("record".to_owned(), s(record)),
     ]);
+    // Refuses a record read for display: writing it would drop its history.
+    if !document.revisions.get()?.is_empty() {
+        item.insert(HISTORY.to_owned(), s(document.revisions.to_json()?));
+    }
     // Rebuilt from the record on every write (this is the only item builder), so
     // a search never filters on stale metadata.
     item.extend(crate::dynamo_search::search_attributes(document));
@@ -162,7 +176,69 @@ fn to_item(document: &Document) -> Result<HashMap<String, AttributeValue>, Store
     Ok(item)
 }
 
+/// The attribute that holds a record's retained revisions.
+const HISTORY: &str = "history";
+
+/// The attributes a read for display asks for: all but [`HISTORY`] that
+/// [`from_item`] and a listing's position need.
+const DISPLAY_ATTRIBUTES: &[&str] = &[
+    "PK",
+    "SK",
+    "documentType",
+    "uploadedAt",
+    "version",
+    "record",
+];
+
+/// A `ProjectionExpression` of [`DISPLAY_ATTRIBUTES`], with the names it uses
+/// added to `names` (`record` and others are reserved words).
+fn display_projection(names: &mut HashMap<String, String>) -> String {
+    DISPLAY_ATTRIBUTES
+        .iter()
+        .enumerate()
+        .map(|(n, attribute)| {
+            let name = format!("#p{n}");
+            names.insert(name.clone(), (*attribute).to_owned());
+            name
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A record for display, from an item read with or without its history: the
+/// history is left out ([`History::NotLoaded`]).
 pub(crate) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Document, StoreError> {
+    let mut document = decode_item(item)?;
+    document.revisions = History::NotLoaded;
+    Ok(document)
+}
+
+/// A record with its history, from an item read whole: the `history` attribute,
+/// or the history inside the record of an item written before it existed.
+pub(crate) fn from_item_whole(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<Document, StoreError> {
+    let mut document = decode_item(item)?;
+    match item.get(HISTORY).map(|v| v.as_s()) {
+        Some(Ok(history)) => {
+            document.revisions = History::from_json(history).map_err(|e| {
+                StoreError::Corrupt(format!("{}: unreadable history: {e}", document.id))
+            })?;
+        }
+        Some(Err(_)) => {
+            return Err(StoreError::Corrupt(format!(
+                "{}: the history attribute is not a string",
+                document.id
+            )));
+        }
+        // Read from inside the record (schema version 2), moved out at the next write.
+        None if document.revisions.is_loaded() => {}
+        None => document.revisions = History::empty(),
+    }
+    Ok(document)
+}
+
+fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<Document, StoreError> {
     let key = item
         .get("PK")
         .and_then(|v| v.as_s().ok())
@@ -276,6 +352,7 @@ impl DynamoMetadataStore {
     async fn list_request(
         &self,
         query: &ListQuery,
+        with_history: bool,
         start: Option<HashMap<String, AttributeValue>>,
         limit: i32,
     ) -> Result<
@@ -292,6 +369,7 @@ impl DynamoMetadataStore {
             values.insert(":status".to_owned(), s(status.as_str()));
             "#status = :status"
         });
+        let projection = (!with_history).then(|| display_projection(&mut names));
         if let Some(document_type) = &query.document_type {
             values.insert(":type".to_owned(), s(document_type));
             let output = self
@@ -301,6 +379,7 @@ impl DynamoMetadataStore {
                 .index_name(DOCUMENT_TYPE_INDEX)
                 .key_condition_expression("documentType = :type")
                 .set_filter_expression(status_filter.map(str::to_owned))
+                .set_projection_expression(projection)
                 .set_expression_attribute_names((!names.is_empty()).then_some(names))
                 .set_expression_attribute_values(Some(values))
                 .set_exclusive_start_key(start)
@@ -323,6 +402,7 @@ impl DynamoMetadataStore {
                 .scan()
                 .table_name(&self.table)
                 .filter_expression(filter)
+                .set_projection_expression(projection)
                 .set_expression_attribute_names((!names.is_empty()).then_some(names))
                 .set_expression_attribute_values(Some(values))
                 .set_exclusive_start_key(start)
@@ -363,6 +443,23 @@ impl MetadataStore for DynamoMetadataStore {
             .send()
             .await
             .map_err(|e| store_error("GetItem", e))?;
+        output.item.as_ref().map(from_item_whole).transpose()
+    }
+
+    async fn get_nearby(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
+        let mut names = HashMap::new();
+        let projection = display_projection(&mut names);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .consistent_read(true)
+            .projection_expression(projection)
+            .set_expression_attribute_names(Some(names))
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
         output.item.as_ref().map(from_item).transpose()
     }
 
@@ -393,56 +490,11 @@ impl MetadataStore for DynamoMetadataStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
-        let through_index = query.document_type.is_some();
-        let wanted = query.limit.clamp(1, 1000);
-        let mut start = query.after.as_deref().map(decode_position).transpose()?;
-        let mut documents = Vec::new();
-        let mut next = None;
-        for _ in 0..MAX_LIST_REQUESTS {
-            let remaining = wanted - documents.len();
-            // Without a status filter every item read is kept, so reading exactly the
-            // remaining count makes DynamoDB's own LastEvaluatedKey the position.
-            let read = if query.status.is_some() {
-                (remaining as i32).max(FILTERED_READ)
-            } else {
-                remaining as i32
-            };
-            let (items, last) = self.list_request(query, start.take(), read).await?;
-            let mut last_kept = None;
-            let mut truncated = false;
-            for item in &items {
-                if documents.len() == wanted {
-                    truncated = true;
-                    break;
-                }
-                documents.push(from_item(item)?);
-                last_kept = Some(item);
-            }
-            if truncated {
-                // More matched than fit: continue after the last item kept.
-                next = last_kept
-                    .map(|item| item_position(item, through_index))
-                    .transpose()?;
-                break;
-            }
-            match last {
-                None => break,
-                Some(last) if documents.len() == wanted => {
-                    next = Some(encode_position(&last)?);
-                    break;
-                }
-                Some(last) => start = Some(last),
-            }
-        }
-        if let Some(last) = &start {
-            // Out of requests for this call: hand back where it stopped.
-            next = Some(encode_position(last)?);
-        }
-        if !through_index {
-            // A scan returns hash order; within a page, show id (= creation) order.
-            documents.sort_by_key(|d| d.id);
-        }
-        Ok(ListPage { documents, next })
+        self.page(query, false).await
+    }
+
+    async fn list_with_history(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
+        self.page(query, true).await
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
@@ -469,7 +521,8 @@ impl MetadataStore for DynamoMetadataStore {
                 .await
                 .map_err(|e| store_error("Scan", e))?;
             for item in output.items.unwrap_or_default() {
-                let document = from_item(&item)?;
+                // With its history: the sweeper changes what it reads.
+                let document = from_item_whole(&item)?;
                 // The attribute has second precision; the record has the exact time.
                 if document
                     .pending_upload
@@ -502,5 +555,68 @@ impl MetadataStore for DynamoMetadataStore {
             .await
             .map_err(|e| store_error("GetItem", e))?;
         Ok(())
+    }
+}
+
+impl DynamoMetadataStore {
+    /// A listing's page, each record with its history when `with_history`, without
+    /// it (not even read: a projection leaves it out) otherwise.
+    async fn page(&self, query: &ListQuery, with_history: bool) -> Result<ListPage, StoreError> {
+        let through_index = query.document_type.is_some();
+        let wanted = query.limit.clamp(1, 1000);
+        let mut start = query.after.as_deref().map(decode_position).transpose()?;
+        let mut documents = Vec::new();
+        let mut next = None;
+        for _ in 0..MAX_LIST_REQUESTS {
+            let remaining = wanted - documents.len();
+            // Without a status filter every item read is kept, so reading exactly the
+            // remaining count makes DynamoDB's own LastEvaluatedKey the position.
+            let read = if query.status.is_some() {
+                (remaining as i32).max(FILTERED_READ)
+            } else {
+                remaining as i32
+            };
+            let (items, last) = self
+                .list_request(query, with_history, start.take(), read)
+                .await?;
+            let mut last_kept = None;
+            let mut truncated = false;
+            for item in &items {
+                if documents.len() == wanted {
+                    truncated = true;
+                    break;
+                }
+                documents.push(if with_history {
+                    from_item_whole(item)?
+                } else {
+                    from_item(item)?
+                });
+                last_kept = Some(item);
+            }
+            if truncated {
+                // More matched than fit: continue after the last item kept.
+                next = last_kept
+                    .map(|item| item_position(item, through_index))
+                    .transpose()?;
+                break;
+            }
+            match last {
+                None => break,
+                Some(last) if documents.len() == wanted => {
+                    next = Some(encode_position(&last)?);
+                    break;
+                }
+                Some(last) => start = Some(last),
+            }
+        }
+        if let Some(last) = &start {
+            // Out of requests for this call: hand back where it stopped.
+            next = Some(encode_position(last)?);
+        }
+        if !through_index {
+            // A scan returns hash order; within a page, show id (= creation) order.
+            documents.sort_by_key(|d| d.id);
+        }
+        Ok(ListPage { documents, next })
     }
 }

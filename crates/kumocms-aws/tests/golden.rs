@@ -88,7 +88,7 @@ async fn items_from_release_fc2895e_read_with_one_revision_per_document() {
             "{name}"
         );
         assert!(
-            document.revisions.is_empty() && document.trash.is_none(),
+            document.revisions.get().unwrap().is_empty() && document.trash.is_none(),
             "{name}"
         );
         let page = service.revisions(&id, None, None).await.unwrap();
@@ -319,5 +319,140 @@ async fn items_from_release_d220d75_read_with_every_revision() {
         left.contents().is_empty(),
         "every revision's object is gone: {:?}",
         left.contents()
+    );
+}
+
+/// The `record` (as JSON) and `history` attributes of `id`'s item, read raw.
+async fn stored_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &DocumentId,
+) -> (Value, Option<Value>) {
+    let item = client
+        .get_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S(format!("DOC#{id}")))
+        .key("SK", AttributeValue::S("META".to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let text = |name: &str| {
+        item.get(name)
+            .map(|v| serde_json::from_str::<Value>(v.as_s().unwrap()).unwrap())
+    };
+    (text("record").unwrap(), text("history"))
+}
+
+/// Issue 11, fix 2: an item of release d220d75 (history inside `record`) reads with
+/// its history, and once written again keeps it in the `history` attribute, whole:
+/// `record` no longer carries `revisions`, and the revision listing still lists
+/// every revision. Reads for display leave it out, and a write of such a read is
+/// refused.
+#[tokio::test]
+async fn an_item_from_release_d220d75_keeps_history_apart_once_written_again() {
+    let config = moto_config(REGION_A).await;
+    let table = unique_name("golden");
+    create_table(&config, &table).await;
+    let objects = fixture_d220d75("objects.json");
+    let bucket = objects["bucket"].as_str().unwrap().to_owned();
+    create_bucket(&config, &bucket).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    for item in fixture_d220d75("items.json")["items"].as_array().unwrap() {
+        let item: HashMap<String, AttributeValue> = item
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), attribute(v)))
+            .collect();
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metadata = Arc::new(DynamoMetadataStore::new(&config, &table));
+    let service = DocumentService::new(
+        metadata.clone(),
+        Arc::new(S3BlobStore::new(&config, &bucket)),
+        Arc::new(SystemClock),
+        CursorCodec::new(b"golden"),
+        ServiceConfig::default(),
+    );
+    let manifest = fixture_d220d75("manifest.json");
+    let history = manifest["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|d| d["revisions"].as_array().unwrap().len())
+        .unwrap();
+    let id: DocumentId = history["id"].as_str().unwrap().parse().unwrap();
+    let want: Vec<u32> = history["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].as_u64().unwrap() as u32)
+        .collect();
+    assert!(want.len() > 1, "the fixture has a document with history");
+    let numbers = |history: &Option<Value>| -> Vec<u32> {
+        history
+            .as_ref()
+            .and_then(Value::as_array)
+            .unwrap()
+            .iter()
+            .map(|r| r["revision"].as_u64().unwrap() as u32)
+            .collect()
+    };
+    let (record, column) = stored_item(&client, &table, &id).await;
+    assert!(column.is_none(), "the old shape has no history attribute");
+    assert_eq!(
+        numbers(&record.get("revisions").cloned()),
+        want[1..],
+        "the old shape keeps the history inside the record"
+    );
+
+    // Written again (a PATCH): the history moves to its attribute, whole.
+    let patch = kumocms_core::service::Patch {
+        metadata: Some(serde_json::from_value(serde_json::json!({"written": "again"})).unwrap()),
+        document_type: None,
+    };
+    service.patch(&id, patch, None).await.unwrap();
+    let (record, column) = stored_item(&client, &table, &id).await;
+    assert_eq!(record["metadata"]["written"], "again");
+    assert!(record.get("revisions").is_none(), "{record}");
+    assert_eq!(record["schema_version"], SCHEMA_VERSION);
+    assert_eq!(
+        numbers(&column),
+        want[1..],
+        "moved into the history attribute"
+    );
+    let page = service.revisions(&id, None, None).await.unwrap();
+    assert_eq!(
+        page.revisions
+            .iter()
+            .map(|r| r.revision)
+            .collect::<Vec<_>>(),
+        want,
+        "every revision is still listed, newest first"
+    );
+
+    // A read for display has no history, and cannot be written back.
+    let mut shown = metadata.get_nearby(&id).await.unwrap().unwrap();
+    assert!(!shown.revisions.is_loaded());
+    let expected = shown.version;
+    shown.version += 1;
+    assert_eq!(
+        metadata.update(&shown, expected).await,
+        Err(kumocms_core::ports::StoreError::HistoryNotLoaded(
+            kumocms_core::revision::HistoryNotLoaded
+        ))
+    );
+    assert_eq!(
+        numbers(&stored_item(&client, &table, &id).await.1),
+        want[1..]
     );
 }

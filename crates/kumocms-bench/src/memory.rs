@@ -87,7 +87,7 @@ pub fn active_document(location: &BlobLocation, n: usize) -> Document {
             author: None,
             created: None,
         }),
-        revisions: Vec::new(),
+        revisions: kumocms_core::revision::History::empty(),
         trash: None,
     }
 }
@@ -98,11 +98,12 @@ pub fn with_revisions(mut document: Document, replaced: u32) -> Document {
     let Some(current) = document.content.clone() else {
         return document;
     };
+    let mut revisions = Vec::new();
     for n in 1..=replaced {
         let mut content = current.clone();
         content.revision = n;
         content.key = kumocms_core::blob_key::content_key(&document.id, n);
-        document.revisions.insert(
+        revisions.insert(
             0,
             kumocms_core::revision::RetainedRevision {
                 content,
@@ -112,6 +113,7 @@ pub fn with_revisions(mut document: Document, replaced: u32) -> Document {
             },
         );
     }
+    document.revisions = kumocms_core::revision::History::Loaded(revisions);
     if let Some(content) = document.content.as_mut() {
         content.revision = replaced + 1;
         content.key = kumocms_core::blob_key::content_key(&document.id, replaced + 1);

@@ -668,6 +668,10 @@ impl Local {
 /// What must not depend on delivery order: everything but counters and clocks.
 fn end_state(document: &Document, files: Vec<PathBuf>, root: &Path) -> Value {
     let mut value = serde_json::to_value(document).expect("json");
+    // The history is kept beside the record, not serialised with it: add it back.
+    value["revisions"] =
+        serde_json::to_value(document.revisions.get().expect("read with its history"))
+            .expect("json");
     for field in ["version", "updated_at"] {
         value.as_object_mut().expect("object").remove(field);
     }

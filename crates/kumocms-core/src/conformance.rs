@@ -112,7 +112,7 @@ pub fn sample_document(document_type: &str, status: DocumentStatus) -> Document 
             author: None,
             created: None,
         }),
-        revisions: Vec::new(),
+        revisions: crate::revision::History::empty(),
         trash: None,
     }
 }
@@ -374,10 +374,12 @@ pub async fn metadata_listing(store: &dyn MetadataStore) {
         "a type filter must return exactly that type's records, in id order"
     );
     assert_eq!(whole.next, None, "`next` must be None when everything fit");
+    let mut shown = documents[0].clone();
+    shown.revisions = crate::revision::History::NotLoaded;
     assert_eq!(
         whole.documents.iter().find(|d| d.id == documents[0].id),
-        Some(&documents[0]),
-        "listed records must be whole"
+        Some(&shown),
+        "listed records must be whole, their history left in the store"
     );
 
     let exact = store.list(&query(7, None)).await.expect("list");
@@ -847,12 +849,13 @@ pub async fn metadata_history(store: &dyn MetadataStore) {
         content.revision = 2;
         content.key = blob_key::content_key(&document.id, 2);
     }
-    document.revisions = vec![crate::revision::RetainedRevision {
-        content: older,
-        storage_class: StorageClass::Glacier,
-        extracted: document.extracted.clone(),
-        superseded_at: Utc::now(),
-    }];
+    document.revisions =
+        crate::revision::History::Loaded(vec![crate::revision::RetainedRevision {
+            content: older,
+            storage_class: StorageClass::Glacier,
+            extracted: document.extracted.clone(),
+            superseded_at: Utc::now(),
+        }]);
     document.trash = Some(crate::revision::TrashState {
         previous_status: DocumentStatus::Archived,
         deleted_at: Utc::now(),
@@ -881,7 +884,111 @@ pub async fn metadata_history(store: &dyn MetadataStore) {
         vec![document.id],
         "a listing by status deleted must find the deleted record only"
     );
+    metadata_history_apart(store, &document, &page.documents[0]).await;
     cleanup(store, &[document.id, active.id]).await;
+}
+
+/// Reads for display leave the history in the store; a write of a record read so is
+/// refused and changes nothing; a write of a record read with `get` replaces the
+/// history with the record's (`document` is stored, with one retained revision, and
+/// `listed` is it as a listing returned it).
+async fn metadata_history_apart(store: &dyn MetadataStore, document: &Document, listed: &Document) {
+    use crate::revision::History;
+    let without = |d: &Document| {
+        let mut d = d.clone();
+        d.revisions = History::NotLoaded;
+        d
+    };
+    assert_eq!(
+        listed,
+        &without(document),
+        "a listing must answer the record without its history"
+    );
+    let nearby = store
+        .get_nearby(&document.id)
+        .await
+        .expect("get_nearby")
+        .expect("stored");
+    assert_eq!(
+        nearby,
+        without(document),
+        "a read for display must answer the record without its history"
+    );
+    let mut changed = nearby.clone();
+    changed
+        .metadata
+        .insert("edited".to_owned(), Value::Bool(true));
+    changed.version += 1;
+    assert_eq!(
+        store.update(&changed, document.version).await,
+        Err(StoreError::HistoryNotLoaded(
+            crate::revision::HistoryNotLoaded
+        )),
+        "a write of a record read without its history must be refused"
+    );
+    let mut fresh = without(document);
+    fresh.id = DocumentId::new();
+    assert_eq!(
+        store.insert(&fresh).await,
+        Err(StoreError::HistoryNotLoaded(
+            crate::revision::HistoryNotLoaded
+        )),
+        "an insert without a loaded history must be refused"
+    );
+    assert_eq!(store.get(&fresh.id).await.expect("get"), None);
+    assert_eq!(
+        store.get(&document.id).await.expect("get").as_ref(),
+        Some(document),
+        "a refused write must leave the record and its history as they were"
+    );
+    let swept = store
+        .list_with_history(&ListQuery {
+            document_type: Some(document.document_type.clone()),
+            status: Some(DocumentStatus::Deleted),
+            limit: 10,
+            after: None,
+        })
+        .await
+        .expect("list_with_history");
+    assert_eq!(
+        swept.documents,
+        vec![document.clone()],
+        "list_with_history must answer the record with its history"
+    );
+    // A write through `get` keeps, adds and drops revisions as the record says.
+    let mut loaded = store.get(&document.id).await.expect("get").expect("stored");
+    let mut added = document.revisions.get().expect("loaded")[0].clone();
+    added.content.revision = 3;
+    added.content.key = blob_key::content_key(&document.id, 3);
+    loaded
+        .revisions
+        .get_mut()
+        .expect("loaded")
+        .insert(0, added.clone());
+    loaded.version += 1;
+    store
+        .update(&loaded, document.version)
+        .await
+        .expect("update");
+    let read = store.get(&document.id).await.expect("get").expect("stored");
+    assert_eq!(read.version, document.version + 1);
+    assert_eq!(
+        read.revisions, loaded.revisions,
+        "the history written is the history read"
+    );
+    let mut trimmed = read.clone();
+    trimmed.revisions = History::Loaded(vec![added]);
+    trimmed.version += 1;
+    store.update(&trimmed, read.version).await.expect("update");
+    let read = store.get(&document.id).await.expect("get").expect("stored");
+    assert_eq!(
+        read.revisions, trimmed.revisions,
+        "a dropped revision stays dropped"
+    );
+    // Leave it as it was, for the caller's clean-up.
+    let mut back = document.clone();
+    back.version = read.version + 1;
+    store.update(&back, read.version).await.expect("update");
 }
 
 /// `copy`: the copy is readable at its key, in STANDARD, with the same bytes; the

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::id::DocumentId;
-use crate::revision::{RetainedRevision, TrashState};
+use crate::revision::{History, TrashState};
 
 /// Where a document is in its lifecycle. See [`crate::lifecycle`] for the transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -217,7 +217,11 @@ pub struct Extracted {
 /// |---|---|---|
 /// | 1 | up to fc2895e | (implicit) |
 /// | 2 | revisions and trash | `schema_version`, `revisions`, `trash`, status `deleted` |
-pub const SCHEMA_VERSION: u32 = 2;
+/// | 3 | history apart | `revisions` no longer in the record: each store keeps it beside it |
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The first schema version whose records never carry their history inside.
+const HISTORY_APART: u32 = 3;
 
 fn schema_v1() -> u32 {
     1
@@ -255,9 +259,16 @@ pub struct Document {
     pub restore: Option<RestoreState>,
     pub extracted: Option<Extracted>,
     /// Content this record replaced and still keeps, newest first (the current
-    /// content is `content`). See [`crate::revision`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub revisions: Vec<RetainedRevision>,
+    /// content is `content`), when it was loaded with the record. See
+    /// [`crate::revision`]. Never serialised with the record: each store keeps it
+    /// apart, so that reads for display do not load it; records of schema version 2
+    /// carry it inside, and are read with it.
+    #[serde(
+        default,
+        skip_serializing,
+        deserialize_with = "History::deserialize_inline"
+    )]
+    pub revisions: History,
     /// Set while the document is in the trash (status `deleted`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trash: Option<TrashState>,
@@ -267,13 +278,19 @@ impl Document {
     /// Reads a stored record of any schema version up to [`SCHEMA_VERSION`] and
     /// upgrades it in memory; it is written back in the current shape at its next
     /// change. Version 1 records have no history: their current content is their
-    /// one revision.
+    /// one revision. Version 2 records carry their history inside (read as
+    /// loaded). Version 3 records never do: their history is
+    /// [`History::NotLoaded`] until the store attaches what it keeps apart.
     pub fn from_record(json: &str) -> Result<Self, RecordError> {
         let mut document: Document = serde_json::from_str(json)?;
         if document.schema_version > SCHEMA_VERSION {
             return Err(RecordError::TooNew(document.schema_version));
         }
         // 1 → 2: the new fields default to "no history, not in the trash".
+        // 2 → 3: a record from before the history moved out holds all of it.
+        if document.schema_version < HISTORY_APART && !document.revisions.is_loaded() {
+            document.revisions = History::empty();
+        }
         document.schema_version = SCHEMA_VERSION;
         Ok(document)
     }

@@ -43,6 +43,12 @@ pub enum CoreError {
     Internal(String),
 }
 
+impl From<crate::revision::HistoryNotLoaded> for CoreError {
+    fn from(error: crate::revision::HistoryNotLoaded) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
 impl From<StoreError> for CoreError {
     fn from(error: StoreError) -> Self {
         match error {
@@ -51,6 +57,7 @@ impl From<StoreError> for CoreError {
             StoreError::HomeRegionUnavailable { region, detail } => {
                 Self::HomeRegionUnavailable { region, detail }
             }
+            StoreError::HistoryNotLoaded(error) => Self::Internal(error.to_string()),
             StoreError::Corrupt(detail)
             | StoreError::Other {
                 message: detail, ..

@@ -159,7 +159,7 @@ impl EventProcessor {
             // A duplicate delivery, or the copy in place that archiving makes.
             return Ok(Outcome::Ignored("already_current"));
         }
-        if document.revisions.iter().any(|r| r.blob() == blob) {
+        if document.revisions.get()?.iter().any(|r| r.blob() == blob) {
             // A late duplicate for content that has since been replaced: it is kept
             // as a revision, never deleted as a stale upload.
             return Ok(Outcome::Ignored("retained_revision"));
@@ -213,7 +213,7 @@ impl EventProcessor {
         let now = self.clock.now();
         document.status = next_status(document.status, Transition::ContentArrived)?;
         // The replaced content is kept as a revision, as long as the retention says.
-        revision::retire_current(&mut document, now);
+        revision::retire_current(&mut document, now)?;
         document.content = Some(ContentVersion {
             revision: pending.revision,
             key: pending.key,
@@ -229,7 +229,7 @@ impl EventProcessor {
         document.restore = None;
         document.extracted = Some(extracted);
         // With the new content in place, so that it counts as one of the kept revisions.
-        let expired = revision::drop_expired(&mut document, &self.retention, now);
+        let expired = revision::drop_expired(&mut document, &self.retention, now)?;
         self.save(document).await?;
         // The record no longer names the expired revisions: their blobs can go.
         for old in expired.iter().flat_map(|r| r.blobs()) {

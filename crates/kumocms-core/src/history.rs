@@ -116,10 +116,11 @@ impl DocumentService {
         };
         let document = self.load(id).await?;
         let retention = self.config.retention;
-        let mut all: Vec<RevisionInfo> = revision::visible(&document, &retention, self.clock.now())
-            .into_iter()
-            .filter(|r| before.is_none_or(|b| r.revision < b))
-            .collect();
+        let mut all: Vec<RevisionInfo> =
+            revision::visible(&document, &retention, self.clock.now())?
+                .into_iter()
+                .filter(|r| before.is_none_or(|b| r.revision < b))
+                .collect();
         let more = all.len() > limit;
         all.truncate(limit);
         let next_cursor = match (more, all.last()) {
@@ -139,7 +140,7 @@ impl DocumentService {
     ) -> Result<(Document, RevisionInfo), CoreError> {
         let number = parse_revision(number)?;
         let document = self.load(id).await?;
-        let found = revision::visible(&document, &self.config.retention, self.clock.now())
+        let found = revision::visible(&document, &self.config.retention, self.clock.now())?
             .into_iter()
             .find(|r| r.revision == number);
         match found {
@@ -230,7 +231,7 @@ impl DocumentService {
             return Err(refusal.into());
         }
         next_status(document.status, Transition::Replace)?;
-        let next = revision::latest_number(&document) + 1;
+        let next = revision::latest_number(&document)? + 1;
         let pending = PendingUpload {
             revision: next,
             key: blob_key::content_key(id, next),
@@ -337,8 +338,11 @@ impl DocumentService {
     }
 
     /// Deletes the record (conditionally on the version read), then every blob of
-    /// the document wherever it is stored.
+    /// the document wherever it is stored. The record must have been read with its
+    /// history, whose blobs may be stored elsewhere: refused before anything is
+    /// deleted otherwise.
     async fn purge(&self, document: &Document) -> Result<(), CoreError> {
+        let retained: Vec<BlobRef> = document.revisions.get()?.iter().map(|r| r.blob()).collect();
         match self.metadata.delete(&document.id, document.version).await {
             Err(StoreError::Conflict) => return Err(CoreError::Conflict),
             Err(other) => return Err(other.into()),
@@ -351,7 +355,6 @@ impl DocumentService {
             self.abort_dropped_multipart(&blob, &upload_id).await;
         }
         let mut locations = vec![self.blobs.location()];
-        let retained = document.revisions.iter().map(|r| r.blob());
         for blob in [document.content_blob(), document.pending_blob()]
             .into_iter()
             .flatten()
@@ -440,7 +443,7 @@ impl DocumentService {
             return Ok(changed);
         }
         for mut document in self.sweep_pages(Sweep::Revisions, batch).await? {
-            let expired = revision::drop_expired(&mut document, &retention, now);
+            let expired = revision::drop_expired(&mut document, &retention, now)?;
             if expired.is_empty() {
                 continue;
             }
@@ -464,9 +467,10 @@ impl DocumentService {
         let mut documents = Vec::new();
         let mut after = self.sweep_position(sweep);
         for _ in 0..SWEEP_PAGES {
+            // Both sweeps may change or purge what they read.
             let page = self
                 .metadata
-                .list(&ListQuery {
+                .list_with_history(&ListQuery {
                     document_type: None,
                     status,
                     limit: batch,

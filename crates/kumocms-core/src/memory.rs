@@ -1,6 +1,7 @@
 //! In-memory adapters: a [`MetadataStore`] that does what the real stores do
 //! (conditional writes on the version, listings in id order with a continuation
-//! position, expired pending uploads) and a [`BlobStore`] with HMAC-signed links,
+//! position, expired pending uploads, each record's history kept beside it and left
+//! out of reads for display) and a [`BlobStore`] with HMAC-signed links,
 //! minus the I/O. For the core's own tests, benchmarks and fuzzing, where a disk or a
 //! network would measure or exercise something else; nothing persists. The metadata
 //! store passes the same conformance suite as the SQLite and DynamoDB stores.
@@ -22,9 +23,79 @@ use crate::ports::{
     BlobError, BlobHead, BlobStore, BlobStream, Clock, DownloadSpec, ListPage, ListQuery,
     MetadataStore, SignedLink, StoreError, SystemClock, UploadSpec,
 };
+use crate::revision::{History, RetainedRevision};
 
-/// The records, keyed by id, for [`MemoryMetadataStore::snapshot`] and `restore`.
+/// The records, keyed by id, each with its history loaded, for
+/// [`MemoryMetadataStore::snapshot`] and `restore`.
 pub type Records = BTreeMap<String, Document>;
+
+/// A record as the store keeps it: without its history (`History::NotLoaded`), which
+/// sits beside it, so that a read for display copies the record alone.
+#[derive(Debug, Clone)]
+struct Stored {
+    record: Document,
+    history: Vec<RetainedRevision>,
+}
+
+impl Stored {
+    /// Splits `document`; refuses one whose history was not loaded.
+    fn from_document(document: &Document) -> Result<Self, StoreError> {
+        let history = document.revisions.get()?.to_vec();
+        let mut record = Self::without_history(document);
+        record.revisions = History::NotLoaded;
+        Ok(Self { record, history })
+    }
+
+    /// A copy of `document` without copying its history.
+    fn without_history(document: &Document) -> Document {
+        let Document {
+            schema_version,
+            id,
+            version,
+            status,
+            document_type,
+            created_at,
+            updated_at,
+            storage_class,
+            metadata,
+            content,
+            pending_upload,
+            restore,
+            extracted,
+            revisions: _,
+            trash,
+        } = document;
+        Document {
+            schema_version: *schema_version,
+            id: *id,
+            version: *version,
+            status: *status,
+            document_type: document_type.clone(),
+            created_at: *created_at,
+            updated_at: *updated_at,
+            storage_class: *storage_class,
+            metadata: metadata.clone(),
+            content: content.clone(),
+            pending_upload: pending_upload.clone(),
+            restore: restore.clone(),
+            extracted: extracted.clone(),
+            revisions: History::NotLoaded,
+            trash: trash.clone(),
+        }
+    }
+
+    /// The record for display: its history left out.
+    fn display(&self) -> Document {
+        self.record.clone()
+    }
+
+    /// The record with its history, for a change.
+    fn whole(&self) -> Document {
+        let mut document = self.record.clone();
+        document.revisions = History::Loaded(self.history.clone());
+        document
+    }
+}
 
 fn poisoned<T>(_: T) -> StoreError {
     StoreError::other("lock poisoned")
@@ -34,7 +105,7 @@ fn poisoned<T>(_: T) -> StoreError {
 /// stores.
 #[derive(Debug, Default)]
 pub struct MemoryMetadataStore {
-    records: RwLock<Records>,
+    records: RwLock<BTreeMap<String, Stored>>,
 }
 
 impl MemoryMetadataStore {
@@ -50,51 +121,73 @@ impl MemoryMetadataStore {
         self.len() == 0
     }
 
-    /// Stores a record as it is, replacing any with the same id (for seeding).
-    pub fn put(&self, document: Document) {
-        self.records
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(document.id.to_string(), document);
+    /// Stores a record as it is, replacing any with the same id (for seeding). A
+    /// record whose history was not loaded is stored with none.
+    pub fn put(&self, mut document: Document) {
+        if !document.revisions.is_loaded() {
+            document.revisions = History::empty();
+        }
+        if let Ok(stored) = Stored::from_document(&document) {
+            self.records
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(document.id.to_string(), stored);
+        }
     }
 
-    /// A copy of every record, to [`restore`](Self::restore) later.
+    /// A copy of every record with its history, to [`restore`](Self::restore) later.
     pub fn snapshot(&self) -> Records {
         self.records
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .map(|(id, stored)| (id.clone(), stored.whole()))
+            .collect()
     }
 
     /// Replaces every record with `records`.
     pub fn restore(&self, records: Records) {
-        *self.records.write().unwrap_or_else(PoisonError::into_inner) = records;
+        let records = records.into_values().collect::<Vec<_>>();
+        self.records
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        for document in records {
+            self.put(document);
+        }
     }
 }
 
 #[async_trait]
 impl MetadataStore for MemoryMetadataStore {
     async fn insert(&self, document: &Document) -> Result<(), StoreError> {
+        let stored = Stored::from_document(document)?;
         let mut records = self.records.write().map_err(poisoned)?;
         let id = document.id.to_string();
         if records.contains_key(&id) {
             return Err(StoreError::Conflict);
         }
-        records.insert(id, document.clone());
+        records.insert(id, stored);
         Ok(())
     }
 
     async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
         let records = self.records.read().map_err(poisoned)?;
-        Ok(records.get(&id.to_string()).cloned())
+        Ok(records.get(&id.to_string()).map(Stored::whole))
+    }
+
+    async fn get_nearby(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
+        let records = self.records.read().map_err(poisoned)?;
+        Ok(records.get(&id.to_string()).map(Stored::display))
     }
 
     async fn update(&self, document: &Document, expected_version: u64) -> Result<(), StoreError> {
+        let mut new = Stored::from_document(document)?;
+        new.record.version = expected_version + 1;
         let mut records = self.records.write().map_err(poisoned)?;
         match records.get_mut(&document.id.to_string()) {
-            Some(stored) if stored.version == expected_version => {
-                *stored = document.clone();
-                stored.version = expected_version + 1;
+            Some(stored) if stored.record.version == expected_version => {
+                *stored = new;
                 Ok(())
             }
             _ => Err(StoreError::Conflict),
@@ -105,7 +198,7 @@ impl MetadataStore for MemoryMetadataStore {
         let mut records = self.records.write().map_err(poisoned)?;
         let key = id.to_string();
         match records.get(&key) {
-            Some(stored) if stored.version == expected_version => {
+            Some(stored) if stored.record.version == expected_version => {
                 records.remove(&key);
                 Ok(())
             }
@@ -114,6 +207,45 @@ impl MetadataStore for MemoryMetadataStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
+        self.page(query, Stored::display)
+    }
+
+    async fn list_with_history(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
+        self.page(query, Stored::whole)
+    }
+
+    async fn expired_pending(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Document>, StoreError> {
+        // With the history: the sweeper changes what it reads.
+        let records = self.records.read().map_err(poisoned)?;
+        Ok(records
+            .values()
+            .filter(|d| {
+                d.record
+                    .pending_upload
+                    .as_ref()
+                    .is_some_and(|p| p.expires_at < now)
+            })
+            .take(limit)
+            .map(Stored::whole)
+            .collect())
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl MemoryMetadataStore {
+    /// A listing's page, each record copied by `copy`.
+    fn page(
+        &self,
+        query: &ListQuery,
+        copy: fn(&Stored) -> Document,
+    ) -> Result<ListPage, StoreError> {
         let records = self.records.read().map_err(poisoned)?;
         let start = match &query.after {
             Some(after) => std::ops::Bound::Excluded(after.clone()),
@@ -124,19 +256,19 @@ impl MetadataStore for MemoryMetadataStore {
         for document in records
             .range((start, std::ops::Bound::Unbounded))
             .map(|(_, d)| d)
-            .filter(|d| query.status.is_none_or(|s| d.status == s))
+            .filter(|d| query.status.is_none_or(|s| d.record.status == s))
             .filter(|d| {
                 query
                     .document_type
                     .as_deref()
-                    .is_none_or(|t| d.document_type == t)
+                    .is_none_or(|t| d.record.document_type == t)
             })
         {
             if documents.len() == query.limit {
                 more = true;
                 break;
             }
-            documents.push(document.clone());
+            documents.push(copy(document));
         }
         let next = if more {
             documents.last().map(|d| d.id.to_string())
@@ -144,28 +276,6 @@ impl MetadataStore for MemoryMetadataStore {
             None
         };
         Ok(ListPage { documents, next })
-    }
-
-    async fn expired_pending(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Document>, StoreError> {
-        let records = self.records.read().map_err(poisoned)?;
-        Ok(records
-            .values()
-            .filter(|d| {
-                d.pending_upload
-                    .as_ref()
-                    .is_some_and(|p| p.expires_at < now)
-            })
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        Ok(())
     }
 }
 

@@ -30,6 +30,10 @@ pub enum StoreError {
     HomeRegionUnavailable { region: String, detail: String },
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A write of a record read for display, without its history: refused, as it
+    /// would drop every retained revision. A bug in the caller.
+    #[error(transparent)]
+    HistoryNotLoaded(#[from] crate::revision::HistoryNotLoaded),
     /// Anything else. `message` is complete on its own (a log line shows only it);
     /// `source` is the error underneath, when there is one, for `source()` chains
     /// and callers that inspect it.
@@ -128,12 +132,17 @@ pub struct ListPage {
 /// Document records, with conditional writes on `Document::version`.
 #[async_trait]
 pub trait MetadataStore: Send + Sync {
-    /// Stores a new record; `Conflict` if one with the same id exists.
+    /// Stores a new record; `Conflict` if one with the same id exists. Every write
+    /// (`insert`, `update`) stores the record's history apart from it, and refuses
+    /// `HistoryNotLoaded` a record whose history was not loaded.
     async fn insert(&self, document: &Document) -> Result<(), StoreError>;
-    /// The latest record: what a read-modify-write must start from.
+    /// The latest record, with its history loaded: what a read-modify-write must
+    /// start from.
     async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError>;
     /// A record for display, when no write depends on it: a store with replicas may
-    /// answer from the nearest one, which can lag behind. Defaults to [`get`](Self::get).
+    /// answer from the nearest one, which can lag behind, and a store may leave the
+    /// history out ([`History::NotLoaded`](crate::revision::History)), as listings and
+    /// searches do. Defaults to [`get`](Self::get).
     async fn get_nearby(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
         self.get(id).await
     }
@@ -142,7 +151,26 @@ pub trait MetadataStore: Send + Sync {
     async fn update(&self, document: &Document, expected_version: u64) -> Result<(), StoreError>;
     /// Deletes the record if its stored version is `expected_version`.
     async fn delete(&self, id: &DocumentId, expected_version: u64) -> Result<(), StoreError>;
+    /// A page of records for display: a store may leave their history out
+    /// ([`History::NotLoaded`](crate::revision::History)).
     async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError>;
+    /// [`list`](Self::list) with each record's history loaded, for a caller that
+    /// changes or purges what it reads (the sweeper). The default reads each listed
+    /// record again with [`get`](Self::get) (skipping those gone since); a store that
+    /// can read the history with the page overrides it.
+    async fn list_with_history(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
+        let page = self.list(query).await?;
+        let mut documents = Vec::with_capacity(page.documents.len());
+        for listed in page.documents {
+            if let Some(document) = self.get(&listed.id).await? {
+                documents.push(document);
+            }
+        }
+        Ok(ListPage {
+            documents,
+            next: page.next,
+        })
+    }
     /// Answers a query of `GET /documents` (filters, `q`, sort), a page after
     /// `query.after`. The default evaluates it in the core over [`list`](Self::list)
     /// ([`crate::search::scan_search`]); a store with an index of its own, or a

@@ -3,7 +3,11 @@
 //! conditional writes.
 //!
 //! A record holds its current content in `Document::content` and the content it
-//! replaced in `Document::revisions` (newest first). Each revision keeps its blob
+//! replaced in `Document::revisions` (newest first), a [`History`] that the stores
+//! keep apart from the record (a column in SQLite, an attribute in DynamoDB, beside
+//! the record in memory) so that a read for display does not load it; every write
+//! refuses a record whose history was not loaded ([`HistoryNotLoaded`]), so history
+//! cannot be dropped by writing back a record read for display. Each revision keeps its blob
 //! (`documents/<id>/r<n>`) until it expires by [`Retention`]; revision numbers are
 //! never reused or rewritten, so a restored revision comes back as a new one.
 
@@ -89,6 +93,78 @@ impl RetainedRevision {
     }
 }
 
+/// Why a record's history cannot be used: the record was read for display
+/// (`MetadataStore::get_nearby`, a listing, a search), which leaves the history in
+/// the store. A write of such a record would drop every retained revision, so every
+/// store refuses it, and the functions of this module that need the history refuse
+/// it too. Read the record with `MetadataStore::get` before changing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the record's revision history was not loaded with it (it was read for display); read it with `get` before changing it"
+)]
+pub struct HistoryNotLoaded;
+
+/// The content a record replaced and still keeps, newest first, or the mark that a
+/// read for display left it in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum History {
+    /// Left in the store: the record was read for display. The default, so that a
+    /// record decoded without its history can never pass for one with none.
+    #[default]
+    NotLoaded,
+    /// Read with the record (or made with it): the whole history.
+    Loaded(Vec<RetainedRevision>),
+}
+
+impl History {
+    /// A loaded history with no revision: a new record's.
+    pub fn empty() -> Self {
+        Self::Loaded(Vec::new())
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        matches!(self, Self::Loaded(_))
+    }
+
+    /// The retained revisions, newest first.
+    pub fn get(&self) -> Result<&[RetainedRevision], HistoryNotLoaded> {
+        match self {
+            Self::Loaded(revisions) => Ok(revisions),
+            Self::NotLoaded => Err(HistoryNotLoaded),
+        }
+    }
+
+    pub fn get_mut(&mut self) -> Result<&mut Vec<RetainedRevision>, HistoryNotLoaded> {
+        match self {
+            Self::Loaded(revisions) => Ok(revisions),
+            Self::NotLoaded => Err(HistoryNotLoaded),
+        }
+    }
+
+    /// The history as a store writes it apart from the record: a JSON array, newest
+    /// first (the shape `revisions` had inside records of schema version 2).
+    pub fn to_json(&self) -> Result<String, HistoryNotLoaded> {
+        // A Vec of plain structs always serialises.
+        Ok(serde_json::to_string(self.get()?).unwrap_or_else(|_| "[]".to_owned()))
+    }
+
+    /// Reads what [`to_json`](Self::to_json) wrote.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        Ok(Self::Loaded(serde_json::from_str(json)?))
+    }
+
+    /// The `revisions` array inside a record of schema version 2 (serde
+    /// `deserialize_with`): the history, loaded.
+    pub(crate) fn deserialize_inline<'de, D>(deserializer: D) -> Result<Self, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        Ok(Self::Loaded(Vec::<RetainedRevision>::deserialize(
+            deserializer,
+        )?))
+    }
+}
+
 /// A deleted document in the trash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TrashState {
@@ -160,14 +236,14 @@ pub fn visible(
     document: &Document,
     retention: &Retention,
     now: DateTime<Utc>,
-) -> Vec<RevisionInfo> {
-    let mut all = Vec::with_capacity(document.revisions.len() + 1);
+) -> Result<Vec<RevisionInfo>, HistoryNotLoaded> {
+    let mut all = Vec::with_capacity(document.revisions.get()?.len() + 1);
     if let Some(content) = &document.content {
         all.push(RevisionInfo::current(document, content));
     }
-    let (kept, _) = split_expired(document, retention, now);
+    let (kept, _) = split_expired(document, retention, now)?;
     all.extend(kept.iter().map(|r| RevisionInfo::retained(r, retention)));
-    all
+    Ok(all)
 }
 
 /// The retained revisions split into those kept and those expired at `now` (by age,
@@ -176,7 +252,7 @@ pub fn split_expired(
     document: &Document,
     retention: &Retention,
     now: DateTime<Utc>,
-) -> (Vec<RetainedRevision>, Vec<RetainedRevision>) {
+) -> Result<(Vec<RetainedRevision>, Vec<RetainedRevision>), HistoryNotLoaded> {
     let mut limit = MAX_RETAINED_REVISIONS;
     if retention.revision_count > 0 {
         // The current content counts as one of the kept revisions.
@@ -185,7 +261,7 @@ pub fn split_expired(
     }
     let mut kept = Vec::new();
     let mut expired = Vec::new();
-    for revision in &document.revisions {
+    for revision in document.revisions.get()? {
         let too_old = retention
             .revision_expires_at(revision.superseded_at)
             .is_some_and(|at| at <= now);
@@ -195,7 +271,7 @@ pub fn split_expired(
             kept.push(revision.clone());
         }
     }
-    (kept, expired)
+    Ok((kept, expired))
 }
 
 /// Drops the expired revisions from `document`; returns them, for their blobs to be
@@ -204,16 +280,18 @@ pub fn drop_expired(
     document: &mut Document,
     retention: &Retention,
     now: DateTime<Utc>,
-) -> Vec<RetainedRevision> {
-    let (kept, expired) = split_expired(document, retention, now);
-    document.revisions = kept;
-    expired
+) -> Result<Vec<RetainedRevision>, HistoryNotLoaded> {
+    let (kept, expired) = split_expired(document, retention, now)?;
+    *document.revisions.get_mut()? = kept;
+    Ok(expired)
 }
 
 /// Moves the current content into the retained revisions, as a replacement arrives.
-pub fn retire_current(document: &mut Document, now: DateTime<Utc>) {
+/// Refuses (changing nothing) when the history was not loaded.
+pub fn retire_current(document: &mut Document, now: DateTime<Utc>) -> Result<(), HistoryNotLoaded> {
+    let revisions = document.revisions.get_mut()?;
     if let Some(content) = document.content.take() {
-        document.revisions.insert(
+        revisions.insert(
             0,
             RetainedRevision {
                 content,
@@ -223,19 +301,23 @@ pub fn retire_current(document: &mut Document, now: DateTime<Utc>) {
             },
         );
     }
+    Ok(())
 }
 
 /// The highest revision number the record names (current, pending or retained).
-pub fn latest_number(document: &Document) -> u32 {
+/// Refuses when the history was not loaded: a number taken without it could be one a
+/// retained revision already has.
+pub fn latest_number(document: &Document) -> Result<u32, HistoryNotLoaded> {
     let current = document.content.as_ref().map_or(0, |c| c.revision);
     let pending = document.pending_upload.as_ref().map_or(0, |p| p.revision);
     let retained = document
         .revisions
+        .get()?
         .iter()
         .map(|r| r.content.revision)
         .max()
         .unwrap_or(0);
-    current.max(pending).max(retained)
+    Ok(current.max(pending).max(retained))
 }
 
 #[cfg(all(test, feature = "conformance"))]
@@ -256,7 +338,7 @@ mod tests {
             let mut content = base.clone();
             content.revision = n;
             content.key = blob_key::content_key(&document.id, n);
-            document.revisions.insert(
+            document.revisions.get_mut().unwrap().insert(
                 0,
                 RetainedRevision {
                     content,
@@ -280,10 +362,11 @@ mod tests {
     fn by_default_every_revision_is_kept() {
         let now = Utc::now();
         let document = with_history(5, now);
-        let (kept, expired) = split_expired(&document, &Retention::default(), now);
+        let (kept, expired) = split_expired(&document, &Retention::default(), now).unwrap();
         assert_eq!(numbers(&kept), vec![4, 3, 2, 1]);
         assert!(expired.is_empty());
         let visible: Vec<(u32, bool)> = visible(&document, &Retention::default(), now)
+            .unwrap()
             .iter()
             .map(|r| (r.revision, r.current))
             .collect();
@@ -301,17 +384,17 @@ mod tests {
             revision_count: 3,
             ..Retention::default()
         };
-        let expired = drop_expired(&mut document, &retention, now);
-        assert_eq!(numbers(&document.revisions), vec![4, 3]);
+        let expired = drop_expired(&mut document, &retention, now).unwrap();
+        assert_eq!(numbers(document.revisions.get().unwrap()), vec![4, 3]);
         assert_eq!(numbers(&expired), vec![2, 1]);
         let retention = Retention {
             revision_count: 1,
             ..Retention::default()
         };
-        let expired = drop_expired(&mut document, &retention, now);
+        let expired = drop_expired(&mut document, &retention, now).unwrap();
         assert_eq!(numbers(&expired), vec![4, 3]);
         assert!(
-            document.revisions.is_empty(),
+            document.revisions.get().unwrap().is_empty(),
             "1 keeps only the current one"
         );
     }
@@ -325,14 +408,14 @@ mod tests {
             revision_days: 2,
             ..Retention::default()
         };
-        let (kept, expired) = split_expired(&document, &retention, now);
+        let (kept, expired) = split_expired(&document, &retention, now).unwrap();
         assert_eq!(numbers(&kept), vec![4]);
         assert_eq!(
             numbers(&expired),
             vec![3, 2, 1],
             "expired at exactly the limit too"
         );
-        let info = visible(&document, &retention, now);
+        let info = visible(&document, &retention, now).unwrap();
         assert_eq!(
             info[1].expires_at,
             Some(now - Duration::days(1) + Duration::days(2))
@@ -340,10 +423,29 @@ mod tests {
     }
 
     #[test]
+    fn a_record_read_without_its_history_is_refused_by_every_change_to_it() {
+        let now = Utc::now();
+        let mut document = with_history(3, now);
+        document.revisions = History::NotLoaded;
+        let before = document.clone();
+        assert_eq!(retire_current(&mut document, now), Err(HistoryNotLoaded));
+        assert_eq!(
+            drop_expired(&mut document, &Retention::default(), now),
+            Err(HistoryNotLoaded)
+        );
+        assert_eq!(latest_number(&document), Err(HistoryNotLoaded));
+        assert_eq!(
+            visible(&document, &Retention::default(), now).map(|v| v.len()),
+            Err(HistoryNotLoaded)
+        );
+        assert_eq!(document, before, "a refusal changes nothing");
+    }
+
+    #[test]
     fn a_record_never_holds_more_than_the_cap() {
         let now = Utc::now();
         let document = with_history(MAX_RETAINED_REVISIONS as u32 + 10, now);
-        let (kept, expired) = split_expired(&document, &Retention::default(), now);
+        let (kept, expired) = split_expired(&document, &Retention::default(), now).unwrap();
         assert_eq!(kept.len(), MAX_RETAINED_REVISIONS);
         assert_eq!(numbers(&expired), (1..=9).rev().collect::<Vec<_>>());
     }
@@ -353,12 +455,15 @@ mod tests {
         let now = Utc::now();
         let mut document = with_history(2, now);
         document.storage_class = StorageClass::Glacier;
-        retire_current(&mut document, now);
+        retire_current(&mut document, now).unwrap();
         assert!(document.content.is_none());
-        assert_eq!(numbers(&document.revisions), vec![2, 1]);
-        assert_eq!(document.revisions[0].storage_class, StorageClass::Glacier);
-        assert_eq!(document.revisions[0].superseded_at, now);
-        assert_eq!(latest_number(&document), 2);
+        assert_eq!(numbers(document.revisions.get().unwrap()), vec![2, 1]);
+        assert_eq!(
+            document.revisions.get().unwrap()[0].storage_class,
+            StorageClass::Glacier
+        );
+        assert_eq!(document.revisions.get().unwrap()[0].superseded_at, now);
+        assert_eq!(latest_number(&document).unwrap(), 2);
     }
 
     #[test]
@@ -371,9 +476,11 @@ mod tests {
         object.remove("trash");
         let document = Document::from_record(&record.to_string()).unwrap();
         assert_eq!(document.schema_version, crate::document::SCHEMA_VERSION);
-        assert!(document.revisions.is_empty() && document.trash.is_none());
+        assert!(document.revisions.get().unwrap().is_empty() && document.trash.is_none());
         assert_eq!(
-            visible(&document, &Retention::default(), Utc::now()).len(),
+            visible(&document, &Retention::default(), Utc::now())
+                .unwrap()
+                .len(),
             1
         );
     }

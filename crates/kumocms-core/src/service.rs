@@ -395,7 +395,7 @@ impl DocumentService {
             pending_upload: Some(pending),
             restore: None,
             extracted: None,
-            revisions: Vec::new(),
+            revisions: crate::revision::History::empty(),
             trash: None,
         };
         self.metadata.insert(&document).await?;
@@ -419,7 +419,7 @@ impl DocumentService {
         }
         next_status(document.status, Transition::Replace)?;
         // Numbers are never reused while a revision with it is kept.
-        let revision = revision::latest_number(&document) + 1;
+        let revision = revision::latest_number(&document)? + 1;
         let file_name = request
             .file_name
             .or_else(|| document.content.as_ref().map(|c| c.file_name.clone()))

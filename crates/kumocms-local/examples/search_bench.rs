@@ -135,7 +135,7 @@ fn active_document(location: &BlobLocation) -> Document {
             author: None,
             created: None,
         }),
-        revisions: Vec::new(),
+        revisions: kumocms_core::revision::History::empty(),
         trash: None,
     }
 }

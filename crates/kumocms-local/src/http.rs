@@ -318,8 +318,10 @@ async fn check_download_target(
     Ok(document.is_some_and(|d| {
         let current = d.content.as_ref().is_some_and(|c| c.key == key)
             && content_unreadable(d.status).is_none();
-        let retained =
-            d.status != DocumentStatus::Deleted && d.revisions.iter().any(|r| r.content.key == key);
+        let retained = d.status != DocumentStatus::Deleted
+            && d.revisions
+                .get()
+                .is_ok_and(|revisions| revisions.iter().any(|r| r.content.key == key));
         current || retained
     }))
 }

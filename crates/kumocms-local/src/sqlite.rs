@@ -1,7 +1,10 @@
 //! Document records in one SQLite file, `<data_dir>/kumocms.sqlite3`.
 //!
 //! The whole record is stored as JSON; the columns beside it exist for conditional
-//! writes (`version`) and for the indexes that listing and expiry need. SQLite calls
+//! writes (`version`) and for the indexes that listing and expiry need. The record's
+//! retained revisions (its history) are a JSON array in the `history` column of the
+//! same row, written in the record's statement: reads for display (`get_nearby`,
+//! listings, searches) select `record` alone and never decode them. SQLite calls
 //! block, so none runs on the async runtime: writes go one at a time to the one
 //! read-write connection on the blocking pool; reads go to a few read-only
 //! connections, each owned by a thread of its own (WAL lets them read beside the
@@ -14,6 +17,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kumocms_core::ports::{ListPage, ListQuery, MetadataStore, StoreError};
+use kumocms_core::revision::History;
 use kumocms_core::search::{SearchPage, SearchQuery};
 use kumocms_core::{Document, DocumentId};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
@@ -21,7 +25,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, para
 pub const DATABASE_FILE: &str = "kumocms.sqlite3";
 
 /// The schema this code writes. `PRAGMA user_version` records it in the file.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The version the metadata index step (issue 13) brings a database to.
 const SCHEMA_VERSION_METADATA_INDEX: i64 = 4;
@@ -31,6 +35,21 @@ const SCHEMA_VERSION_METADATA_INDEX: i64 = 4;
 /// database to.
 const SCHEMA_VERSION_TERM_SCORES: i64 = 5;
 
+/// The version the history step (issue 11: retained revisions apart from the
+/// record) brings a database to.
+const SCHEMA_VERSION_HISTORY_APART: i64 = 6;
+
+/// The history column. Appended last, so that reading `record` never reads it.
+const SCHEMA_HISTORY_APART: &str = "ALTER TABLE documents ADD COLUMN history TEXT;";
+
+/// Moves each record's `$.revisions` (records of schema version 1 and 2 carry their
+/// history inside) into the `history` column, and marks the record as of version 3
+/// (`kumocms_core::document::SCHEMA_VERSION`), whose history is never inside.
+const MOVE_HISTORY_APART: &str = "
+UPDATE documents
+SET history = json_extract(record, '$.revisions'),
+    record = json_set(json_remove(record, '$.revisions'), '$.schema_version', 3);
+";
 const SCHEMA_V1: &str = "
 CREATE TABLE documents (
     id TEXT PRIMARY KEY NOT NULL,
@@ -88,6 +107,8 @@ struct Row {
     document_type: String,
     pending_expires_at: Option<i64>,
     record: String,
+    /// The retained revisions as a JSON array; `None` when there are none.
+    history: Option<String>,
 }
 
 impl Row {
@@ -104,6 +125,11 @@ impl Row {
             record: serde_json::to_string(document).map_err(|e| {
                 StoreError::other_from(format!("cannot serialise {}: {e}", document.id), e)
             })?,
+            // Refuses a record read for display: writing it would drop its history.
+            history: match document.revisions.get()? {
+                [] => None,
+                _ => Some(document.revisions.to_json()?),
+            },
         })
     }
 }
@@ -111,6 +137,30 @@ impl Row {
 fn decode(record: &str) -> Result<Document, StoreError> {
     // Any schema version this release reads, upgraded (see `kumocms_core::SCHEMA_VERSION`).
     Document::from_record(record).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A record for display: its history left in the store.
+fn decode_for_display(record: &str) -> Result<Document, StoreError> {
+    let mut document = decode(record)?;
+    document.revisions = History::NotLoaded;
+    Ok(document)
+}
+
+/// A record with its history, from the `record` and `history` columns of its row.
+fn decode_whole(record: &str, history: Option<&str>) -> Result<Document, StoreError> {
+    let mut document = decode(record)?;
+    match history {
+        Some(history) => {
+            document.revisions = History::from_json(history).map_err(|e| {
+                StoreError::Corrupt(format!("unreadable history of {}: {e}", document.id))
+            })?;
+        }
+        // No column value: no history, unless the record (from before the history
+        // step) still holds it inside.
+        None if document.revisions.is_loaded() => {}
+        None => document.revisions = History::empty(),
+    }
+    Ok(document)
 }
 
 /// Calls `each` with every record, in id order (the index rebuilds: the migration
@@ -477,6 +527,9 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     if version < SCHEMA_VERSION_TERM_SCORES {
         migrate_term_scores(connection)?;
     }
+    if version < SCHEMA_VERSION_HISTORY_APART {
+        migrate_history_apart(connection)?;
+    }
     Ok(())
 }
 
@@ -494,6 +547,22 @@ fn migrate_term_scores(connection: &mut Connection) -> Result<(), StoreError> {
         .map_err(sql_error)?;
     transaction
         .pragma_update(None, "user_version", SCHEMA_VERSION_TERM_SCORES)
+        .map_err(sql_error)?;
+    transaction.commit().map_err(sql_error)
+}
+
+/// Retained revisions apart from the record (issue 11): the `history` column, and
+/// every record's history moved into it, in one transaction.
+fn migrate_history_apart(connection: &mut Connection) -> Result<(), StoreError> {
+    let transaction = connection.transaction().map_err(sql_error)?;
+    transaction
+        .execute_batch(SCHEMA_HISTORY_APART)
+        .map_err(sql_error)?;
+    transaction
+        .execute_batch(MOVE_HISTORY_APART)
+        .map_err(sql_error)?;
+    transaction
+        .pragma_update(None, "user_version", SCHEMA_VERSION_HISTORY_APART)
         .map_err(sql_error)?;
     transaction.commit().map_err(sql_error)
 }
@@ -562,8 +631,8 @@ fn insert_in(
 ) -> Result<(), StoreError> {
     let result = transaction
         .prepare_cached(
-            "INSERT INTO documents (id, version, status, document_type, pending_expires_at, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO documents (id, version, status, document_type, pending_expires_at, record, history)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .and_then(|mut statement| {
             statement.execute(params![
@@ -572,7 +641,8 @@ fn insert_in(
                 row.status,
                 row.document_type,
                 row.pending_expires_at,
-                row.record
+                row.record,
+                row.history
             ])
         });
     match result {
@@ -602,11 +672,28 @@ impl MetadataStore for SqliteMetadataStore {
     async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
         let id = id.to_string();
         self.read(move |connection| {
+            let row: Option<(String, Option<String>)> = connection
+                .prepare_cached("SELECT record, history FROM documents WHERE id = ?1")
+                .and_then(|mut statement| {
+                    statement
+                        .query_row([&id], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                })
+                .map_err(sql_error)?;
+            row.map(|(record, history)| decode_whole(&record, history.as_deref()))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn get_nearby(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
+        let id = id.to_string();
+        self.read(move |connection| {
             let record: Option<String> = connection
                 .prepare_cached("SELECT record FROM documents WHERE id = ?1")
                 .and_then(|mut statement| statement.query_row([&id], |row| row.get(0)).optional())
                 .map_err(sql_error)?;
-            record.as_deref().map(decode).transpose()
+            record.as_deref().map(decode_for_display).transpose()
         })
         .await
     }
@@ -639,7 +726,8 @@ impl MetadataStore for SqliteMetadataStore {
             let changed = transaction
                 .prepare_cached(
                     "UPDATE documents
-                     SET version = ?2, status = ?3, document_type = ?4, pending_expires_at = ?5, record = ?6
+                     SET version = ?2, status = ?3, document_type = ?4, pending_expires_at = ?5, record = ?6,
+                         history = ?8
                      WHERE id = ?1 AND version = ?7",
                 )
                 .and_then(|mut statement| {
@@ -650,7 +738,8 @@ impl MetadataStore for SqliteMetadataStore {
                         row.document_type,
                         row.pending_expires_at,
                         row.record,
-                        expected
+                        expected,
+                        row.history
                     ])
                 })
                 .map_err(sql_error)?;
@@ -688,6 +777,63 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
+        self.page(query, false).await
+    }
+
+    async fn list_with_history(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
+        self.page(query, true).await
+    }
+
+    async fn expired_pending(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Document>, StoreError> {
+        let now = now.timestamp_millis();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |connection| {
+            // With their history: the sweeper changes what it reads.
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT record, history FROM documents
+                     WHERE pending_expires_at IS NOT NULL AND pending_expires_at < ?1
+                     ORDER BY pending_expires_at LIMIT ?2",
+                )
+                .map_err(sql_error)?;
+            let rows = statement
+                .query_map(params![now, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+                })
+                .map_err(sql_error)?;
+            let mut documents = Vec::new();
+            for row in rows {
+                let (record, history) = row.map_err(sql_error)?;
+                documents.push(decode_whole(&record, history.as_deref())?);
+            }
+            Ok(documents)
+        })
+        .await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.read(|connection| {
+            connection
+                .query_row(
+                    "SELECT count(*) FROM (SELECT 1 FROM documents LIMIT 1)",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map(|_| ())
+                .map_err(sql_error)
+        })
+        .await
+    }
+}
+
+impl SqliteMetadataStore {
+    /// A listing's page, each record with its history when `with_history`, without
+    /// it (the history column not even read) otherwise.
+    async fn page(&self, query: &ListQuery, with_history: bool) -> Result<ListPage, StoreError> {
         let query = query.clone();
         self.read(move |connection| {
             let mut conditions: Vec<&str> = Vec::new();
@@ -711,19 +857,29 @@ impl MetadataStore for SqliteMetadataStore {
             };
             // One row more than asked tells whether another page exists.
             let limit = query.limit.max(1);
+            let columns = if with_history {
+                "record, history"
+            } else {
+                "record, NULL"
+            };
             let sql = format!(
-                "SELECT record FROM documents {filter} ORDER BY id LIMIT {}",
+                "SELECT {columns} FROM documents {filter} ORDER BY id LIMIT {}",
                 limit.saturating_add(1)
             );
             let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
             let rows = statement
                 .query_map(params_from_iter(values.iter()), |row| {
-                    row.get::<_, String>(0)
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
                 })
                 .map_err(sql_error)?;
             let mut documents = Vec::with_capacity(limit.min(1024));
-            for record in rows {
-                documents.push(decode(&record.map_err(sql_error)?)?);
+            for row in rows {
+                let (record, history) = row.map_err(sql_error)?;
+                documents.push(if with_history {
+                    decode_whole(&record, history.as_deref())?
+                } else {
+                    decode_for_display(&record)?
+                });
             }
             let next = if documents.len() > limit {
                 documents.truncate(limit);
@@ -732,47 +888,6 @@ impl MetadataStore for SqliteMetadataStore {
                 None
             };
             Ok(ListPage { documents, next })
-        })
-        .await
-    }
-
-    async fn expired_pending(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Document>, StoreError> {
-        let now = now.timestamp_millis();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |connection| {
-            let mut statement = connection
-                .prepare_cached(
-                    "SELECT record FROM documents
-                     WHERE pending_expires_at IS NOT NULL AND pending_expires_at < ?1
-                     ORDER BY pending_expires_at LIMIT ?2",
-                )
-                .map_err(sql_error)?;
-            let rows = statement
-                .query_map(params![now, limit], |row| row.get::<_, String>(0))
-                .map_err(sql_error)?;
-            let mut documents = Vec::new();
-            for record in rows {
-                documents.push(decode(&record.map_err(sql_error)?)?);
-            }
-            Ok(documents)
-        })
-        .await
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        self.read(|connection| {
-            connection
-                .query_row(
-                    "SELECT count(*) FROM (SELECT 1 FROM documents LIMIT 1)",
-                    [],
-                    |row| row.get::<_, i64>(0),
-                )
-                .map(|_| ())
-                .map_err(sql_error)
         })
         .await
     }
@@ -824,6 +939,7 @@ mod tests {
         connection
             .execute_batch(
                 "ALTER TABLE search_rows DROP COLUMN long_text_sha256; DROP TABLE document_metadata;
+                 ALTER TABLE documents DROP COLUMN history;
                  DROP TABLE documents_text_instances; DROP TABLE search_terms;
                  DROP INDEX documents_search_columns;
                  PRAGMA user_version = 2;",

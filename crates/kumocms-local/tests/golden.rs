@@ -304,3 +304,117 @@ async fn a_data_directory_from_release_d220d75_opens_with_every_revision() {
     assert!(left.is_empty(), "every revision's blob is gone: {left:?}");
     drop(backend);
 }
+
+/// The `record` and `history` columns of `id`'s row, read straight from the file.
+fn stored_row(dir: &Path, id: &DocumentId) -> (Value, Option<Value>) {
+    let connection = rusqlite::Connection::open(dir.join("kumocms.sqlite3")).unwrap();
+    let (record, history): (String, Option<String>) = connection
+        .query_row(
+            "SELECT record, history FROM documents WHERE id = ?1",
+            [id.to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    (
+        serde_json::from_str(&record).unwrap(),
+        history.map(|h| serde_json::from_str(&h).unwrap()),
+    )
+}
+
+/// Issue 11, fix 2: opening a d220d75 database (history inside each record's JSON)
+/// moves every record's history into the `history` column, and a write of the
+/// record keeps it there, whole: the record's JSON never carries `revisions` again,
+/// and the revision listing still lists every revision. Reads for display leave it
+/// out, and a write of such a read is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migrated_d220d75_database_keeps_history_apart_once_written_again() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture_d220d75().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    copy_dir(&fixture_d220d75().join("data"), &dir);
+    let history = manifest["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "history")
+        .unwrap();
+    let id: DocumentId = history["id"].as_str().unwrap().parse().unwrap();
+    let want: Vec<u32> = history["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].as_u64().unwrap() as u32)
+        .collect();
+    let before: Value = {
+        let connection = rusqlite::Connection::open(dir.join("kumocms.sqlite3")).unwrap();
+        let record: String = connection
+            .query_row(
+                "SELECT record FROM documents WHERE id = ?1",
+                [id.to_string()],
+                |row| row.get(0),
+            )
+            .unwrap();
+        serde_json::from_str(&record).unwrap()
+    };
+    assert_eq!(
+        before["revisions"].as_array().map(Vec::len),
+        Some(want.len() - 1),
+        "the fixture keeps the history inside the record"
+    );
+
+    let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
+    let retained = |history: &Option<Value>| -> Vec<u32> {
+        history
+            .as_ref()
+            .and_then(Value::as_array)
+            .unwrap()
+            .iter()
+            .map(|r| r["revision"].as_u64().unwrap() as u32)
+            .collect()
+    };
+    let (record, column) = stored_row(&dir, &id);
+    assert!(record.get("revisions").is_none(), "moved out: {record}");
+    assert_eq!(record["schema_version"], 3);
+    assert_eq!(
+        retained(&column),
+        want[1..],
+        "moved into the history column"
+    );
+
+    // Written again (a PATCH): the history stays in its column, whole.
+    let patch = kumocms_core::service::Patch {
+        metadata: Some(serde_json::from_value(serde_json::json!({"written": "again"})).unwrap()),
+        document_type: None,
+    };
+    backend.service.patch(&id, patch, None).await.unwrap();
+    let (record, column) = stored_row(&dir, &id);
+    assert_eq!(record["metadata"]["written"], "again");
+    assert!(record.get("revisions").is_none(), "{record}");
+    assert_eq!(retained(&column), want[1..]);
+    let page = backend.service.revisions(&id, None, None).await.unwrap();
+    assert_eq!(
+        page.revisions
+            .iter()
+            .map(|r| r.revision)
+            .collect::<Vec<_>>(),
+        want,
+        "every revision is still listed, newest first"
+    );
+
+    // A read for display has no history, and cannot be written back.
+    let mut shown = backend.metadata.get_nearby(&id).await.unwrap().unwrap();
+    assert!(!shown.revisions.is_loaded());
+    let expected = shown.version;
+    shown.version += 1;
+    assert_eq!(
+        backend.metadata.update(&shown, expected).await,
+        Err(kumocms_core::ports::StoreError::HistoryNotLoaded(
+            kumocms_core::revision::HistoryNotLoaded
+        ))
+    );
+    assert_eq!(retained(&stored_row(&dir, &id).1), want[1..]);
+    drop(backend);
+}
