@@ -181,7 +181,7 @@ const HISTORY: &str = "history";
 
 /// The attributes a read for display asks for: all but [`HISTORY`] that
 /// [`from_item`] and a listing's position need.
-const DISPLAY_ATTRIBUTES: &[&str] = &[
+pub(crate) const DISPLAY_ATTRIBUTES: &[&str] = &[
     "PK",
     "SK",
     "documentType",

@@ -336,16 +336,12 @@ async fn call(
     limit: i32,
 ) -> Result<Option<Call>, StoreError> {
     let mut expression = Expression::default();
-    let projection = [
-        "PK",
-        "SK",
-        "documentType",
-        "uploadedAt",
-        "version",
-        "record",
-    ]
-    .map(|a| expression.name(a))
-    .join(", ");
+    // The attributes a display read asks for: a hit is a record for display.
+    let projection = crate::dynamo::DISPLAY_ATTRIBUTES
+        .iter()
+        .map(|a| expression.name(a))
+        .collect::<Vec<_>>()
+        .join(", ");
     if let Some(document_type) = &query.document_type {
         let (low, date_high) = uploaded_at_range(query);
         let high = match (date_high, high) {
