@@ -275,3 +275,29 @@ impl Drop for BackgroundSync {
         let _ = self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_parents_are_made_private_and_existing_folders_are_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b/c");
+        create_dir_all_durable(&deep).unwrap();
+        for dir in [root.path().join("a"), root.path().join("a/b"), deep.clone()] {
+            let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, PRIVATE_DIR_MODE, "{}", dir.display());
+        }
+        // Already there: nothing to do, and a folder's mode is not changed.
+        fs::set_permissions(&deep, fs::Permissions::from_mode(0o750)).unwrap();
+        create_dir_all_durable(&deep).unwrap();
+        let mode = fs::metadata(&deep).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o750);
+        // A file in the way is reported by the next step, not here.
+        let file = root.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        create_dir_all_durable(&file).unwrap();
+        assert!(create_dir_all_durable(&file.join("below")).is_err());
+    }
+}
