@@ -31,7 +31,6 @@ use kumocms_core::ports::{
 use kumocms_core::{BlobLocation, BlobRef, DocumentId, RestoreTier, StorageClass};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use crate::fsutil;
 use crate::signer::LinkSigner;
@@ -190,10 +189,7 @@ impl FsBlobStore {
 
     async fn unreadable_error(&self, key: &str) -> BlobError {
         match self.cold_class(key).await {
-            Ok(Some((class, _))) => BlobError::other(format!(
-                "blob {key} is archived in {}; restore it before reading",
-                class.as_str()
-            )),
+            Ok(Some((class, _))) => archived_error(key, class),
             Ok(None) => BlobError::NotFound(key.to_owned()),
             Err(error) => error,
         }
@@ -206,10 +202,24 @@ impl FsBlobStore {
         self.lifecycle.lock().await
     }
 
+    /// [`Self::lock_lifecycle`] from a blocking thread (never from async code).
+    pub(crate) fn lock_lifecycle_blocking(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lifecycle.blocking_lock()
+    }
+
     /// Whether `key` holds content, readable or archived. An upload link must not
     /// put new bytes under a key that already has some.
     pub(crate) async fn has_content(&self, key: &str) -> Result<bool, BlobError> {
-        Ok(self.is_hot(key).await? || self.cold_class(key).await?.is_some())
+        let paths = self.content_paths(checked_key(key)?);
+        // One trip to the blocking pool for all the places (issue 14).
+        blocking(move || has_content_at(&paths)).await
+    }
+
+    /// Where content of `key` can be: `hot/` first, then each archive class.
+    pub(crate) fn content_paths(&self, key: &str) -> Vec<PathBuf> {
+        std::iter::once(self.hot_path(key))
+            .chain(ARCHIVE_CLASSES.iter().map(|c| self.cold_path(*c, key)))
+            .collect()
     }
 
     /// Whether the content of `key` is still in `hot/` (for crash recovery).
@@ -329,34 +339,43 @@ impl BlobStore for FsBlobStore {
 
     async fn read_small(&self, blob: &BlobRef, limit: usize) -> Result<Option<Bytes>, BlobError> {
         let key = self.checked(blob)?;
-        let Some(readable) = self.readable(key).await? else {
-            return match self.unreadable_error(key).await {
-                BlobError::NotFound(_) => Ok(None),
-                other => Err(other),
-            };
-        };
-        let too_large = || BlobError::TooLarge {
-            key: key.to_owned(),
-            limit,
-        };
-        if readable.size > limit as u64 {
-            return Err(too_large());
+        let readable = [self.hot_path(key), self.restored_path(key)];
+        let cold: Vec<_> = ARCHIVE_CLASSES
+            .iter()
+            .map(|class| (*class, self.cold_path(*class, key)))
+            .collect();
+        // One trip to the blocking pool, whatever is found: every activation looks
+        // for a sidecar, which is usually nowhere (issue 14).
+        let found = blocking(move || {
+            if let Some((file, size)) = reader::open_first_file(&readable)? {
+                if size > limit as u64 {
+                    return Ok(SmallRead::TooLarge);
+                }
+                // Bounded even if the file grew after the size check.
+                let mut bytes = Vec::with_capacity(size as usize);
+                (&file).take(limit as u64 + 1).read_to_end(&mut bytes)?;
+                if bytes.len() > limit {
+                    return Ok(SmallRead::TooLarge);
+                }
+                return Ok(SmallRead::Read(bytes));
+            }
+            for (class, path) in cold {
+                if size_of(&path)?.is_some() {
+                    return Ok(SmallRead::Archived(class));
+                }
+            }
+            Ok(SmallRead::Missing)
+        })
+        .await?;
+        match found {
+            SmallRead::Read(bytes) => Ok(Some(Bytes::from(bytes))),
+            SmallRead::Missing => Ok(None),
+            SmallRead::Archived(class) => Err(archived_error(key, class)),
+            SmallRead::TooLarge => Err(BlobError::TooLarge {
+                key: key.to_owned(),
+                limit,
+            }),
         }
-        let file = match tokio::fs::File::open(&readable.path).await {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(io_error(error)),
-        };
-        // Bounded even if the file grew after the size check.
-        let mut bytes = Vec::with_capacity(readable.size as usize);
-        file.take(limit as u64 + 1)
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(io_error)?;
-        if bytes.len() > limit {
-            return Err(too_large());
-        }
-        Ok(Some(Bytes::from(bytes)))
     }
 
     async fn delete(&self, blob: &BlobRef) -> Result<(), BlobError> {
@@ -548,6 +567,33 @@ impl BlobStore for FsBlobStore {
         .await
         .map_err(|e| BlobError::Unavailable(e.to_string()))
     }
+}
+
+/// What [`BlobStore::read_small`] found, in its one blocking step.
+enum SmallRead {
+    Read(Vec<u8>),
+    TooLarge,
+    Archived(StorageClass),
+    Missing,
+}
+
+/// Content that is archived cannot be read until restored.
+fn archived_error(key: &str, class: StorageClass) -> BlobError {
+    BlobError::other(format!(
+        "blob {key} is archived in {}; restore it before reading",
+        class.as_str()
+    ))
+}
+
+/// Whether any of `paths` (from [`FsBlobStore::content_paths`]) is a file, on the
+/// calling thread.
+pub(crate) fn has_content_at(paths: &[PathBuf]) -> std::io::Result<bool> {
+    for path in paths {
+        if size_of(path)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Links carry whole seconds; report the instant the link really stops working.

@@ -21,17 +21,27 @@ pub const PRIVATE_FILE_MODE: u32 = 0o600;
 
 /// Creates `dir` and any missing parents (mode 0700 whatever the umask), syncing each
 /// parent that gained an entry.
+///
+/// The `mkdir` is tried first: when the parent exists (the common case, a new
+/// document's folder) that is one system call instead of a `stat` of the directory
+/// and of its parent before it (issue 14: a `stat` per level per upload).
 pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        create_dir_all_durable(parent)?;
-    }
     match fs::DirBuilder::new().mode(PRIVATE_DIR_MODE).create(dir) {
         Ok(()) => {}
-        // Another task created it in the meantime.
+        // There already, or another task created it in the meantime. (Something
+        // else than a directory under that name makes the caller's next step fail.)
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
+                return Err(error);
+            };
+            create_dir_all_durable(parent)?;
+            match fs::DirBuilder::new().mode(PRIVATE_DIR_MODE).create(dir) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(error) => return Err(error),
+            }
+        }
         Err(error) => return Err(error),
     }
     // The umask may have taken bits away; never adds any.
@@ -263,5 +273,31 @@ impl Drop for BackgroundSync {
     fn drop(&mut self) {
         // An abandoned write: the thread ends after at most one more sync.
         let _ = self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_parents_are_made_private_and_existing_folders_are_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b/c");
+        create_dir_all_durable(&deep).unwrap();
+        for dir in [root.path().join("a"), root.path().join("a/b"), deep.clone()] {
+            let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, PRIVATE_DIR_MODE, "{}", dir.display());
+        }
+        // Already there: nothing to do, and a folder's mode is not changed.
+        fs::set_permissions(&deep, fs::Permissions::from_mode(0o750)).unwrap();
+        create_dir_all_durable(&deep).unwrap();
+        let mode = fs::metadata(&deep).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o750);
+        // A file in the way is reported by the next step, not here.
+        let file = root.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        create_dir_all_durable(&file).unwrap();
+        assert!(create_dir_all_durable(&file.join("below")).is_err());
     }
 }

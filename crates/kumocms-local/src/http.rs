@@ -46,6 +46,8 @@ use crate::fsutil;
 use crate::multipart::{PartRefusal, PartTarget, mark_part_received};
 use crate::signer::{LinkError, LinkMethod, LinkQuery, VerifiedLink};
 
+mod small;
+
 /// A JSON error response.
 #[derive(Debug)]
 pub struct LinkResponseError {
@@ -424,12 +426,20 @@ async fn upload(
     }
     // One upload per link at a time, and a cap on all of them, claimed before
     // anything else is done for the request (held until the answer is sent).
-    let _slot = server.uploads.claim(&link.key)?;
+    let slot = server.uploads.claim(&link.key)?;
     // Checked before reading the body to answer early, and again under the
     // lifecycle lock before the bytes are linked into place (see `place`).
     if let Some(records) = &server.records {
         check_upload_target(records.as_ref(), &link.key).await?;
     }
+    if length <= small::SMALL_UPLOAD {
+        let sha256 = small::upload_small(&server, &link, length, slot, body).await?;
+        tracing::info!(key = %link.key, size = length, "upload stored");
+        return Ok(
+            Json(json!({"key": link.key, "size": length, "sha256": sha256})).into_response(),
+        );
+    }
+    let _slot = slot;
     if store
         .has_content(&link.key)
         .await
@@ -711,45 +721,79 @@ impl Drop for TempUpload {
 /// (hot or archived). Without the lock, an upload finishing after the content of
 /// the same revision arrived and was archived would put its bytes back in `hot/`,
 /// beside the archived ones, and old download links would serve them.
+///
+/// The lock is held for the checks and the link only: the directory sync that makes
+/// the new name durable runs after it is released (still before the answer), so
+/// that other uploads do not wait for this one's disk (issue 14).
 async fn place(server: &LinkServer, key: &str, temp: &TempUpload) -> Result<(), LinkResponseError> {
     let store = &server.store;
-    let _lifecycle = store.lock_lifecycle().await;
-    if let Some(records) = &server.records {
-        check_upload_target(records.as_ref(), key).await?;
-    }
-    if store
-        .has_content(key)
-        .await
-        .map_err(LinkResponseError::storage)?
-    {
-        return Err(already_uploaded());
-    }
-    let source = temp.0.clone();
     let target = store.hot_path(key);
-    let linked = tokio::task::spawn_blocking(move || link_into_place(&source, &target))
+    {
+        let _lifecycle = store.lock_lifecycle().await;
+        if let Some(records) = &server.records {
+            check_upload_target(records.as_ref(), key).await?;
+        }
+        let paths = store
+            .content_paths(crate::blobs::checked_key(key).map_err(LinkResponseError::storage)?);
+        let source = temp.0.clone();
+        let target = target.clone();
+        // The key's places checked and the bytes linked in one blocking step.
+        let linked = tokio::task::spawn_blocking(move || {
+            if crate::blobs::has_content_at(&paths)? {
+                return Err(UploadError::AlreadyUploaded);
+            }
+            link_into_place(&source, &target)
+        })
         .await
         .map_err(|e| LinkResponseError::storage(format!("upload link step failed: {e}")))?;
-    Ok(linked?)
+        linked?;
+    }
+    let Some(folder) = target.parent().map(std::path::Path::to_path_buf) else {
+        return Ok(());
+    };
+    let synced = tokio::task::spawn_blocking(move || fsutil::sync_dir(&folder))
+        .await
+        .map_err(|e| LinkResponseError::storage(format!("upload sync step failed: {e}")))?;
+    synced.map_err(|e| UploadError::from(e).into())
 }
 
-/// Hard-links the synced temporary file to `target` and makes the name durable.
+/// Hard-links the synced temporary file to `target`, creating (durably) the
+/// document's folder if needed. The new name is durable once the caller has synced
+/// that folder ([`fsutil::sync_dir`]).
 fn link_into_place(temp: &std::path::Path, target: &std::path::Path) -> Result<(), UploadError> {
-    if let Some(parent) = target.parent() {
-        fsutil::create_dir_all_durable(parent)?;
-    }
+    let Some(parent) = target.parent() else {
+        return Err(std::io::Error::other("an upload's target has no folder").into());
+    };
     // A hard link fails if the name is taken, so two racing uploads through the same
-    // link cannot overwrite each other (a rename would).
-    match std::fs::hard_link(temp, target) {
-        Ok(()) => {}
+    // link cannot overwrite each other (a rename would). Tried before creating the
+    // folder: a later revision of a document finds it there.
+    let mut linked = std::fs::hard_link(temp, target);
+    if linked
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    {
+        fsutil::create_dir_all_durable(parent)?;
+        linked = std::fs::hard_link(temp, target);
+    }
+    match linked {
+        Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(UploadError::AlreadyUploaded);
+            Err(UploadError::AlreadyUploaded)
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => Err(error.into()),
     }
-    if let Some(parent) = target.parent() {
-        fsutil::sync_dir(parent)?;
-    }
-    Ok(())
+}
+
+/// 408: the body stopped arriving for `body_timeout`.
+fn stalled(body_timeout: std::time::Duration) -> LinkResponseError {
+    LinkResponseError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "upload_stalled",
+        format!(
+            "no bytes of the upload arrived for {} s; nothing was stored, send it again",
+            body_timeout.as_secs()
+        ),
+    )
 }
 
 fn too_large(length: u64) -> LinkResponseError {
@@ -904,19 +948,9 @@ async fn feed(
     let mut batch = Vec::new();
     let mut batched = 0;
     let mut stream = body.into_data_stream();
-    let stalled = || {
-        LinkResponseError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "upload_stalled",
-            format!(
-                "no bytes of the upload arrived for {} s; nothing was stored, send it again",
-                body_timeout.as_secs()
-            ),
-        )
-    };
     while let Some(chunk) = tokio::time::timeout(body_timeout, stream.next())
         .await
-        .map_err(|_| stalled())?
+        .map_err(|_| stalled(body_timeout))?
     {
         let chunk = chunk.map_err(|_| interrupted())?;
         size = size.saturating_add(chunk.len() as u64);

@@ -149,7 +149,51 @@ async fn a_large_streamed_upload_is_stored_whole_and_a_wrong_one_leaves_nothing(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_disconnects_mid_upload_leaves_no_file_and_no_event() {
-    let len = 8 * MIB;
+    disconnect_mid_upload(8 * MIB).await;
+}
+
+/// The same below the small-upload size (1 MiB), where the body is read into memory
+/// and stored in one blocking step (issue 14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_upload_cut_off_midway_leaves_no_file_and_no_event() {
+    disconnect_mid_upload(100 * 1024).await;
+}
+
+/// Small uploads in parallel, through both sizes of the one-step path's limit: each
+/// stored whole under its key and announced once, nothing left in `tmp/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_uploads_at_once_are_each_stored_whole_and_announced_once() {
+    let served = common::served_store(64 * MIB as u64).await;
+    let sizes = [0, 1, 10 * 1024, MIB - 1, MIB, MIB + 1];
+    let mut uploads = Vec::new();
+    for (n, len) in sizes.iter().copied().cycle().take(24).enumerate() {
+        let blob = new_blob(&served);
+        let bytes = content(len + n);
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let link = upload_link(&served, &blob, bytes.len(), Some(sha256)).await;
+        uploads.push((blob, bytes, link));
+    }
+    let answers = futures_util::future::join_all(
+        uploads
+            .iter()
+            .map(|(_, bytes, link)| put_streamed(link, bytes)),
+    )
+    .await;
+    for ((blob, bytes, _), (status, json)) in uploads.iter().zip(answers) {
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json["size"].as_u64(), Some(bytes.len() as u64));
+        let stored = std::fs::read(served.dir.path().join("blobs/hot").join(&blob.key)).unwrap();
+        assert!(&stored == bytes, "{} differs from its body", blob.key);
+    }
+    assert_eq!(served.events.events().len(), uploads.len());
+    assert_eq!(
+        stored_files(&served).len(),
+        uploads.len(),
+        "nothing but the content may be left"
+    );
+}
+
+async fn disconnect_mid_upload(len: usize) {
     let served = common::served_store(64 * MIB as u64).await;
     let blob = new_blob(&served);
     let link = upload_link(&served, &blob, len, None).await;

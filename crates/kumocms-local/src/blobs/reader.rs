@@ -25,7 +25,9 @@ pub(crate) struct OpenedBlob {
 
 /// The first of `candidates` that is a regular file, opened, with its size. A
 /// missing file is not an error (it may be in the next place, or nowhere).
-fn open_first_file(candidates: &[PathBuf]) -> std::io::Result<Option<(std::fs::File, u64)>> {
+pub(super) fn open_first_file(
+    candidates: &[PathBuf],
+) -> std::io::Result<Option<(std::fs::File, u64)>> {
     for path in candidates {
         let file = match std::fs::File::open(path) {
             Ok(file) => file,
