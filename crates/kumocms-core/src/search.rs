@@ -474,9 +474,7 @@ pub fn snippet(document: &Document, text: &TextQuery) -> Option<String> {
 }
 
 fn snippet_fields(fields: &[(Cow<'_, str>, f64); 3], text: &TextQuery) -> Option<String> {
-    fields
-        .iter()
-        .find_map(|(field, _)| snippet_of(field, text))
+    fields.iter().find_map(|(field, _)| snippet_of(field, text))
 }
 
 /// The words of a text for its snippet: `folded` holds them one after the other,

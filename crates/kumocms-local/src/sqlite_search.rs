@@ -768,12 +768,15 @@ fn relevance_sql(
 ) -> Result<(String, Vec<SqlValue>), StoreError> {
     let mut words: Vec<(usize, &str)> = Vec::new();
     let mut phrases: Vec<&[String]> = Vec::new();
+    // Counted only to choose among several words (a single one drives anyway).
+    let count_words = text.included().filter(|t| t.words.len() == 1).count() > 1;
     for term in text.included() {
         match term.words.as_slice() {
-            [word] => words.push((
+            [word] if count_words => words.push((
                 crate::sqlite_term_scores::capped_count(connection, word, DRIVE_LIMIT)?,
                 word,
             )),
+            [word] => words.push((0, word)),
             words => phrases.push(words),
         }
     }
