@@ -9,6 +9,7 @@
 //! (SQLite FTS5, a dedicated engine later) overrides it, and the conformance suite
 //! checks that it answers as this module does.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
@@ -48,6 +49,12 @@ pub fn normalize(text: &str) -> String {
 }
 
 fn fold_char(c: char, out: &mut String) {
+    // ASCII has no decomposition and no combining mark: lower case is all its
+    // folding (most text is ASCII; the Unicode tables cost per character).
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+        return;
+    }
     for d in c.nfkd() {
         if is_combining_mark(d) {
             continue;
@@ -332,24 +339,29 @@ pub fn name_text(document: &Document) -> String {
     name
 }
 
-/// The searchable fields of a document, most telling first, with their weights.
-fn fields(document: &Document) -> [(String, f64); 3] {
+/// The searchable fields of a document, most telling first, with their weights
+/// (the extracted text borrowed: it can be the record's 32 KiB).
+fn fields(document: &Document) -> [(Cow<'_, str>, f64); 3] {
     let name = name_text(document);
     let text = document
         .extracted
         .as_ref()
-        .and_then(|e| e.text.clone())
+        .and_then(|e| e.text.as_deref())
         .unwrap_or_default();
-    [(name, 8.0), (metadata_text(document), 4.0), (text, 1.0)]
+    [
+        (Cow::Owned(name), 8.0),
+        (Cow::Owned(metadata_text(document)), 4.0),
+        (Cow::Borrowed(text), 1.0),
+    ]
 }
 
 /// Where `term` first occurs in `tokens` (a token index), if it does.
-fn find_term(tokens: &[String], term: &Term) -> Option<usize> {
+fn find_term(tokens: &[&str], term: &Term) -> Option<usize> {
     let n = term.words.len();
     if n == 0 || tokens.len() < n {
         return None;
     }
-    (0..=tokens.len() - n).find(|&i| tokens[i..i + n] == term.words[..])
+    (0..=tokens.len() - n).find(|&i| tokens[i..i + n].iter().eq(term.words.iter()))
 }
 
 /// A metadata value equal to what `meta.<key>=<want>` asks for.
@@ -420,8 +432,21 @@ pub fn matches_filters(document: &Document, query: &SearchQuery) -> bool {
 /// text less the deeper the match; the score depends on the document alone, so it
 /// stays put while others are added (pages neither repeat nor skip).
 pub fn score(document: &Document, text: &TextQuery) -> Option<f64> {
-    let fields = fields(document);
-    let tokens: Vec<Vec<String>> = fields.iter().map(|(f, _)| words(f)).collect();
+    score_fields(&fields(document), text)
+}
+
+fn score_fields(fields: &[(Cow<'_, str>, f64); 3], text: &TextQuery) -> Option<f64> {
+    // The words of [`words`], borrowed from each field folded once (no string per
+    // word: a hit's text is up to 32 KiB).
+    let folded: Vec<String> = fields.iter().map(|(f, _)| normalize(f)).collect();
+    let tokens: Vec<Vec<&str>> = folded
+        .iter()
+        .map(|f| {
+            f.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect()
+        })
+        .collect();
     let mut total = 0.0;
     for term in &text.terms {
         let mut best: Option<f64> = None;
@@ -445,49 +470,74 @@ pub fn score(document: &Document, text: &TextQuery) -> Option<f64> {
 /// A short extract of the first field where an included term occurs, each match
 /// between [`MARK_START`] and [`MARK_END`].
 pub fn snippet(document: &Document, text: &TextQuery) -> Option<String> {
-    for (field, _) in fields(document) {
-        if let Some(snippet) = snippet_of(&field, text) {
-            return Some(snippet);
-        }
-    }
-    None
+    snippet_fields(&fields(document), text)
 }
 
-/// The words of `text` with their byte ranges in the original.
-fn word_spans(text: &str) -> Vec<(String, usize, usize)> {
-    let mut spans = Vec::new();
-    let mut current = String::new();
-    let mut start = 0;
-    for (at, c) in text.char_indices() {
-        let mut folded = String::new();
-        fold_char(c, &mut folded);
-        if !folded.is_empty() && folded.chars().all(char::is_alphanumeric) {
-            if current.is_empty() {
-                start = at;
+fn snippet_fields(fields: &[(Cow<'_, str>, f64); 3], text: &TextQuery) -> Option<String> {
+    fields.iter().find_map(|(field, _)| snippet_of(field, text))
+}
+
+/// The words of a text for its snippet: `folded` holds them one after the other,
+/// and each span is a word's range in `folded` and its byte range in the original.
+struct WordSpans {
+    folded: String,
+    spans: Vec<(usize, usize, usize, usize)>,
+}
+
+impl WordSpans {
+    /// A character is part of a word when it folds to letters and digits only.
+    fn of(text: &str) -> Self {
+        let mut folded = String::with_capacity(text.len());
+        let mut spans = Vec::new();
+        // Where the current word starts, in `folded` and in `text`.
+        let mut current: Option<(usize, usize)> = None;
+        let mut one = String::new();
+        for (at, c) in text.char_indices() {
+            let in_word = if c.is_ascii() {
+                // ASCII folds to its lower case (see `fold_char`).
+                c.is_ascii_alphanumeric()
+            } else {
+                one.clear();
+                fold_char(c, &mut one);
+                !one.is_empty() && one.chars().all(char::is_alphanumeric)
+            };
+            if in_word {
+                if current.is_none() {
+                    current = Some((folded.len(), at));
+                }
+                if c.is_ascii() {
+                    folded.push(c.to_ascii_lowercase());
+                } else {
+                    folded.push_str(&one);
+                }
+            } else if let Some((from, start)) = current.take() {
+                spans.push((from, folded.len(), start, at));
             }
-            current.push_str(&folded);
-        } else if !current.is_empty() {
-            spans.push((std::mem::take(&mut current), start, at));
         }
+        if let Some((from, start)) = current {
+            spans.push((from, folded.len(), start, text.len()));
+        }
+        Self { folded, spans }
     }
-    if !current.is_empty() {
-        spans.push((current, start, text.len()));
+
+    fn word(&self, i: usize) -> &str {
+        let (from, to, _, _) = self.spans[i];
+        &self.folded[from..to]
     }
-    spans
 }
 
 fn snippet_of(field: &str, text: &TextQuery) -> Option<String> {
-    let spans = word_spans(field);
-    let tokens: Vec<String> = spans.iter().map(|(w, _, _)| w.clone()).collect();
+    let words = WordSpans::of(field);
+    let spans = &words.spans;
     let mut marked: Vec<(usize, usize)> = Vec::new();
     for term in text.included() {
         let n = term.words.len();
-        if n == 0 || tokens.len() < n {
+        if n == 0 || spans.len() < n {
             continue;
         }
-        for i in 0..=tokens.len() - n {
-            if tokens[i..i + n] == term.words[..] {
-                marked.push((spans[i].1, spans[i + n - 1].2));
+        for i in 0..=spans.len() - n {
+            if (i..i + n).map(|k| words.word(k)).eq(term.words.iter()) {
+                marked.push((spans[i].2, spans[i + n - 1].3));
             }
         }
     }
@@ -704,8 +754,11 @@ pub fn evaluate(document: Document, query: &SearchQuery) -> Option<SearchHit> {
             snippet: None,
         }),
         Some(text) => {
-            let score = score(&document, text)?;
-            let snippet = snippet(&document, text);
+            // The fields once for both (the text is borrowed, not copied).
+            let fields = fields(&document);
+            let score = score_fields(&fields, text)?;
+            let snippet = snippet_fields(&fields, text);
+            drop(fields);
             Some(SearchHit {
                 document,
                 score: Some(score),
@@ -781,6 +834,77 @@ mod tests {
             snippet_of("Rapport d'Été 2024", &q).as_deref(),
             Some("Rapport d'<mark>Été</mark> 2024")
         );
+    }
+
+    /// `fold_char` without its ASCII shortcut: the Unicode folding alone.
+    fn fold_by_tables(c: char) -> String {
+        let mut out = String::new();
+        for d in c.nfkd() {
+            if is_combining_mark(d) {
+                continue;
+            }
+            match d {
+                'ß' => out.push_str("ss"),
+                'æ' | 'Æ' => out.push_str("ae"),
+                'ø' | 'Ø' => out.push('o'),
+                'œ' | 'Œ' => out.push_str("oe"),
+                'ł' | 'Ł' => out.push('l'),
+                'đ' | 'Đ' => out.push('d'),
+                _ => out.extend(d.to_lowercase()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn ascii_folds_as_the_unicode_tables_fold_it() {
+        for c in (0u8..128).map(char::from) {
+            let mut fast = String::new();
+            fold_char(c, &mut fast);
+            assert_eq!(fast, fold_by_tables(c), "{c:?}");
+        }
+    }
+
+    /// The snippet's words as they were cut before `WordSpans` (a string per word,
+    /// each character folded by the tables).
+    fn word_spans_by_tables(text: &str) -> Vec<(String, usize, usize)> {
+        let mut spans = Vec::new();
+        let mut current = String::new();
+        let mut start = 0;
+        for (at, c) in text.char_indices() {
+            let folded = fold_by_tables(c);
+            if !folded.is_empty() && folded.chars().all(char::is_alphanumeric) {
+                if current.is_empty() {
+                    start = at;
+                }
+                current.push_str(&folded);
+            } else if !current.is_empty() {
+                spans.push((std::mem::take(&mut current), start, at));
+            }
+        }
+        if !current.is_empty() {
+            spans.push((current, start, text.len()));
+        }
+        spans
+    }
+
+    #[test]
+    fn snippet_words_are_cut_as_before() {
+        for text in [
+            "Rapport d'ÉTÉ Straße, 2024-11-30",
+            // A combining accent folds to nothing: it ends the word.
+            "cafe\u{301}s ½ ﬁle Œuvre Łódź",
+            "  leading and trailing  ",
+            "",
+            "x",
+            "日本語のテキスト and ascii",
+        ] {
+            let cut = WordSpans::of(text);
+            let words: Vec<(String, usize, usize)> = (0..cut.spans.len())
+                .map(|i| (cut.word(i).to_owned(), cut.spans[i].2, cut.spans[i].3))
+                .collect();
+            assert_eq!(words, word_spans_by_tables(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -248,6 +248,14 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+/// The writer's page cache, in KiB (SQLite's default is 2 MiB). A record's write
+/// also writes its search index: about one row per distinct word in `search_terms`,
+/// each at a random place of that B-tree (issue 13). With 2 MiB nearly every such
+/// row missed the cache and a large transaction (`insert_many`, a migration, a
+/// reindex) spilled the same dirty pages to the WAL again and again. Memory is taken
+/// only as pages are used.
+const WRITER_CACHE_KIB: i64 = 256 * 1024;
+
 /// How much of the database file each reader maps (issue 13, search speed).
 const READER_MMAP_BYTES: i64 = 1 << 30;
 
@@ -376,6 +384,9 @@ impl SqliteMetadataStore {
             .pragma_update(None, "synchronous", "FULL")
             .map_err(sql_error)?;
         connection.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
+        connection
+            .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
+            .map_err(sql_error)?;
         migrate(&mut connection)?;
         // After the migration, so that readers find the schema (and WAL mode, which
         // is stored in the file) in place.

@@ -720,6 +720,16 @@ fn page(mut hits: Vec<SearchHit>, limit: usize, sort: Sort) -> SearchPage {
     SearchPage { hits, next }
 }
 
+/// The record in column 0 of `row`, decoded where SQLite holds it (not copied
+/// into a string first).
+fn decode_in_place(row: &rusqlite::Row<'_>) -> Result<Document, StoreError> {
+    let record = row
+        .get_ref(0)
+        .and_then(|value| value.as_str().map_err(rusqlite::Error::from))
+        .map_err(sql_error)?;
+    Document::from_record(record).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// The weight of an FTS5 column in the score, as `kumocms_core::search::score`
 /// weighs the same fields: file name and title 8, metadata values 4, text 1.
 const COLUMN_WEIGHT: &str =
@@ -758,12 +768,15 @@ fn relevance_sql(
 ) -> Result<(String, Vec<SqlValue>), StoreError> {
     let mut words: Vec<(usize, &str)> = Vec::new();
     let mut phrases: Vec<&[String]> = Vec::new();
+    // Counted only to choose among several words (a single one drives anyway).
+    let count_words = text.included().filter(|t| t.words.len() == 1).count() > 1;
     for term in text.included() {
         match term.words.as_slice() {
-            [word] => words.push((
+            [word] if count_words => words.push((
                 crate::sqlite_term_scores::capped_count(connection, word, DRIVE_LIMIT)?,
                 word,
             )),
+            [word] => words.push((0, word)),
             words => phrases.push(words),
         }
     }
@@ -886,7 +899,7 @@ fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPa
     let (with, ranked_values) = relevance_sql(connection, text)?;
     loop {
         let mut values = ranked_values.clone();
-        let rows: Vec<(String, f64)> = if only_text {
+        let rows: Vec<(Document, f64)> = if only_text {
             // Ids are read only for the matches that can be on the page: those
             // scoring at least the `batch`th best score below the cursor's (its
             // ties, with ids after the cursor's, come too).
@@ -924,12 +937,12 @@ fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPa
             for (id, score) in ranked {
                 // A row without its record cannot be: both are written in one
                 // transaction and this read is one snapshot.
-                if let Some(record) = read
-                    .query_row([&id], |row| row.get::<_, String>(0))
+                if let Some(document) = read
+                    .query_row([&id], |row| Ok(decode_in_place(row)))
                     .optional()
                     .map_err(sql_error)?
                 {
-                    rows.push((record, score));
+                    rows.push((document?, score));
                 }
             }
             rows
@@ -952,18 +965,20 @@ fn by_relevance(connection: &Connection, query: &SearchQuery) -> Result<SearchPa
                 conditions.join(" AND ")
             );
             let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-            statement
+            let decoded: Vec<(Result<Document, StoreError>, f64)> = statement
                 .query_map(params_from_iter(values.iter()), |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+                    Ok((decode_in_place(row), row.get::<_, f64>(1)?))
                 })
                 .map_err(sql_error)?
                 .collect::<Result<_, _>>()
-                .map_err(sql_error)?
+                .map_err(sql_error)?;
+            decoded
+                .into_iter()
+                .map(|(document, score)| Ok((document?, score)))
+                .collect::<Result<_, StoreError>>()?
         };
         let fetched = rows.len();
-        for (record, score) in rows {
-            let document =
-                Document::from_record(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for (document, score) in rows {
             after = Some(Position {
                 value: SortValue::Number(score),
                 id: document.id.to_string(),
