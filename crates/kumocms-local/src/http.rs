@@ -936,6 +936,28 @@ async fn receive(
     Ok(sha256)
 }
 
+/// The body's next chunk, counted into `size`: 408 when it stalls for
+/// `body_timeout`, 400 when the connection breaks, 413 past `length`.
+async fn next_chunk(
+    stream: &mut axum::body::BodyDataStream,
+    size: &mut u64,
+    length: u64,
+    body_timeout: std::time::Duration,
+) -> Result<Option<Bytes>, LinkResponseError> {
+    let Some(chunk) = tokio::time::timeout(body_timeout, stream.next())
+        .await
+        .map_err(|_| stalled(body_timeout))?
+    else {
+        return Ok(None);
+    };
+    let chunk = chunk.map_err(|_| interrupted())?;
+    *size = size.saturating_add(chunk.len() as u64);
+    if *size > length {
+        return Err(too_large(length));
+    }
+    Ok(Some(chunk))
+}
+
 /// Passes the body's chunks to the writer; stops at the first byte past `length`.
 /// Returns `Ok` also when the writer has gone away early (its result says why).
 async fn feed(
@@ -948,15 +970,7 @@ async fn feed(
     let mut batch = Vec::new();
     let mut batched = 0;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = tokio::time::timeout(body_timeout, stream.next())
-        .await
-        .map_err(|_| stalled(body_timeout))?
-    {
-        let chunk = chunk.map_err(|_| interrupted())?;
-        size = size.saturating_add(chunk.len() as u64);
-        if size > length {
-            return Err(too_large(length));
-        }
+    while let Some(chunk) = next_chunk(&mut stream, &mut size, length, body_timeout).await? {
         batched += chunk.len();
         batch.push(chunk);
         if batched >= UPLOAD_BATCH {

@@ -57,15 +57,7 @@ async fn read_body(
     let mut chunks = Vec::new();
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = tokio::time::timeout(body_timeout, stream.next())
-        .await
-        .map_err(|_| stalled(body_timeout))?
-    {
-        let chunk = chunk.map_err(|_| interrupted())?;
-        size = size.saturating_add(chunk.len() as u64);
-        if size > length {
-            return Err(too_large(length));
-        }
+    while let Some(chunk) = next_chunk(&mut stream, &mut size, length, body_timeout).await? {
         chunks.push(chunk);
     }
     Ok(chunks)
