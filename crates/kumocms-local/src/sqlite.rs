@@ -25,7 +25,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, para
 pub const DATABASE_FILE: &str = "kumocms.sqlite3";
 
 /// The schema this code writes. `PRAGMA user_version` records it in the file.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// The version the metadata index step (issue 13) brings a database to.
 const SCHEMA_VERSION_METADATA_INDEX: i64 = 4;
@@ -38,6 +38,44 @@ const SCHEMA_VERSION_TERM_SCORES: i64 = 5;
 /// The version the history step (issue 11: retained revisions apart from the
 /// record) brings a database to.
 const SCHEMA_VERSION_HISTORY_APART: i64 = 6;
+
+/// The version the rowid step (issue 13: the records of a search page read by id
+/// at the cost of an index seek) brings a database to.
+const SCHEMA_VERSION_ROWID_DOCUMENTS: i64 = 7;
+
+/// `documents` as a rowid table, filled from the `WITHOUT ROWID` one in id order.
+///
+/// A `WITHOUT ROWID` table keeps whole rows in its B-tree, and a row here is
+/// mostly its record JSON (1 KiB and more: past the 1,002 bytes a cell of a 4 KiB
+/// page holds, so it overflows). Its pages held three or four rows, and a lookup by
+/// id went down a tree of that fan-out, comparing keys in cells that carry the
+/// records. With a rowid table the id is a key of its own index
+/// (`sqlite_autoindex_documents_1`, hundreds of ids a page) and one more seek on
+/// the integer rowid finds the row. The small columns come first, so that reading
+/// a version, a status or a search column stops before the record; the history is
+/// last, so that reading the record never reads it.
+const SCHEMA_ROWID_DOCUMENTS: &str = "
+CREATE TABLE documents_rowid (
+    id TEXT PRIMARY KEY NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    document_type TEXT NOT NULL,
+    -- Unix milliseconds of the pending upload's expiry; NULL without one.
+    pending_expires_at INTEGER,
+    created_at INTEGER,
+    updated_at INTEGER,
+    file_name TEXT,
+    content_type TEXT,
+    size INTEGER,
+    record TEXT NOT NULL,
+    history TEXT
+);
+INSERT INTO documents_rowid (id, version, status, document_type, pending_expires_at,
+    created_at, updated_at, file_name, content_type, size, record, history)
+SELECT id, version, status, document_type, pending_expires_at,
+    created_at, updated_at, file_name, content_type, size, record, history
+FROM documents ORDER BY id;
+";
 
 /// The history column. Appended last, so that reading `record` never reads it.
 const SCHEMA_HISTORY_APART: &str = "ALTER TABLE documents ADD COLUMN history TEXT;";
@@ -541,7 +579,45 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     if version < SCHEMA_VERSION_HISTORY_APART {
         migrate_history_apart(connection)?;
     }
+    if version < SCHEMA_VERSION_ROWID_DOCUMENTS {
+        migrate_rowid_documents(connection)?;
+    }
     Ok(())
+}
+
+/// `documents` rebuilt as a rowid table (see [`SCHEMA_ROWID_DOCUMENTS`]) with the
+/// same indexes, in one transaction: SQLite's way to change what `ALTER TABLE`
+/// cannot (a new table, the rows copied, the old one dropped, the new one renamed,
+/// its indexes made again from their own definitions).
+fn migrate_rowid_documents(connection: &mut Connection) -> Result<(), StoreError> {
+    let transaction = connection.transaction().map_err(sql_error)?;
+    let indexes = {
+        let mut statement = transaction
+            .prepare(
+                "SELECT sql FROM sqlite_schema
+                 WHERE type = 'index' AND tbl_name = 'documents' AND sql IS NOT NULL
+                 ORDER BY name",
+            )
+            .map_err(sql_error)?;
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(sql_error)?;
+        rows.collect::<Result<Vec<String>, _>>()
+            .map_err(sql_error)?
+    };
+    transaction
+        .execute_batch(SCHEMA_ROWID_DOCUMENTS)
+        .map_err(sql_error)?;
+    transaction
+        .execute_batch("DROP TABLE documents; ALTER TABLE documents_rowid RENAME TO documents;")
+        .map_err(sql_error)?;
+    for index in &indexes {
+        transaction.execute_batch(index).map_err(sql_error)?;
+    }
+    transaction
+        .pragma_update(None, "user_version", SCHEMA_VERSION_ROWID_DOCUMENTS)
+        .map_err(sql_error)?;
+    transaction.commit().map_err(sql_error)
 }
 
 /// The per-word scores and the search columns' covering indexes (issue 13): the

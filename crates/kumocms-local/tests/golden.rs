@@ -183,43 +183,25 @@ async fn the_previous_release_documents_are_found_by_search_after_the_migration(
     );
 }
 
-fn fixture_d220d75() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-d220d75")
-}
-
-/// A data directory written by release d220d75 (SQLite schema v3, each record
-/// keeping its replaced revisions inside its JSON, the trash) opens under this code
-/// with every revision: listed in order with its checksum, each hot one readable
-/// byte for byte, the trashed document undeletable with its history, and a
-/// permanent delete removing every revision's blob.
-/// `tests/fixtures/release-d220d75/make.sh` says how the directory was made.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_data_directory_from_release_d220d75_opens_with_every_revision() {
-    let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture_d220d75().join("manifest.json")).unwrap(),
-    )
-    .unwrap();
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("data");
-    copy_dir(&fixture_d220d75().join("data"), &dir);
-    let version: i64 = rusqlite::Connection::open(dir.join("kumocms.sqlite3"))
-        .unwrap()
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .unwrap();
-    assert_eq!(version, 3, "the fixture is a schema v3 database");
-
-    let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
-    let base = common::serve(backend.blob_router()).await;
-    backend.set_base_url(&base);
-    let uploader = common::HttpUploader::default();
-
-    let documents = manifest["documents"].as_array().unwrap();
-    assert_eq!(documents.len(), 4);
+/// Checks each document of a golden manifest against `backend`: its status (a
+/// trashed one is undeleted, with its history), every revision listed newest
+/// first with its checksum, and each hot revision's bytes. Returns how many
+/// revisions were downloaded.
+async fn assert_documents_as_written(
+    backend: &LocalBackend,
+    uploader: &common::HttpUploader,
+    documents: &[Value],
+) -> usize {
     let mut downloaded = 0;
     for expected in documents {
         let name = expected["name"].as_str().unwrap();
         let id: DocumentId = expected["id"].as_str().unwrap().parse().unwrap();
         let document = backend.service.get(&id).await.unwrap().document;
+        if expected["status"] == "pending" {
+            assert_eq!(document.status, DocumentStatus::PendingUpload, "{name}");
+            assert!(document.pending_upload.is_some(), "{name}");
+            continue;
+        }
         assert_eq!(
             document.status.as_str(),
             expected["status"].as_str().unwrap(),
@@ -278,6 +260,43 @@ async fn a_data_directory_from_release_d220d75_opens_with_every_revision() {
             downloaded += 1;
         }
     }
+
+    downloaded
+}
+
+fn fixture_d220d75() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-d220d75")
+}
+
+/// A data directory written by release d220d75 (SQLite schema v3, each record
+/// keeping its replaced revisions inside its JSON, the trash) opens under this code
+/// with every revision: listed in order with its checksum, each hot one readable
+/// byte for byte, the trashed document undeletable with its history, and a
+/// permanent delete removing every revision's blob.
+/// `tests/fixtures/release-d220d75/make.sh` says how the directory was made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_from_release_d220d75_opens_with_every_revision() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture_d220d75().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    copy_dir(&fixture_d220d75().join("data"), &dir);
+    let version: i64 = rusqlite::Connection::open(dir.join("kumocms.sqlite3"))
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 3, "the fixture is a schema v3 database");
+
+    let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
+    let base = common::serve(backend.blob_router()).await;
+    backend.set_base_url(&base);
+    let uploader = common::HttpUploader::default();
+
+    let documents = manifest["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 4);
+    let downloaded = assert_documents_as_written(&backend, &uploader, documents).await;
 
     // Every revision but the archived document's current one (in GLACIER).
     assert_eq!(downloaded, 9);
@@ -416,5 +435,153 @@ async fn a_migrated_d220d75_database_keeps_history_apart_once_written_again() {
         ))
     );
     assert_eq!(retained(&stored_row(&dir, &id).1), want[1..]);
+    drop(backend);
+}
+
+fn fixture_adb93b8() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-adb93b8")
+}
+
+/// `user_version`, the `documents` table's definition and the names of its indexes
+/// (those SQLite makes for a key included), read straight from the file.
+fn documents_schema(dir: &Path) -> (i64, String, Vec<String>) {
+    let connection = rusqlite::Connection::open(dir.join("kumocms.sqlite3")).unwrap();
+    let version = connection
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    let table: String = connection
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'documents'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let mut statement = connection
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'documents'
+             ORDER BY name",
+        )
+        .unwrap();
+    let indexes = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<Vec<String>, _>>()
+        .unwrap();
+    (version, table, indexes)
+}
+
+/// Schema step 7 (issue 13): a data directory written by release adb93b8 (schema
+/// v6, `documents` a `WITHOUT ROWID` table) opens under this code with `documents`
+/// rebuilt as a rowid table keeping every index it had, and every document as it
+/// was: each revision listed and readable byte for byte, the trashed one
+/// undeletable, the pending upload still pending, each found by `q` on its
+/// extracted text and by its metadata, and written again without loss.
+/// `tests/fixtures/release-adb93b8/make.sh` says how the directory was made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_from_release_adb93b8_opens_with_documents_in_a_rowid_table() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture_adb93b8().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    copy_dir(&fixture_adb93b8().join("data"), &dir);
+    let (version, table, indexes_before) = documents_schema(&dir);
+    assert_eq!(version, 6, "the fixture is a schema v6 database");
+    assert!(table.contains("WITHOUT ROWID"), "{table}");
+
+    let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
+    let base = common::serve(backend.blob_router()).await;
+    backend.set_base_url(&base);
+    let uploader = common::HttpUploader::default();
+
+    let (version, table, indexes_after) = documents_schema(&dir);
+    assert_eq!(version, 7);
+    assert!(!table.contains("WITHOUT ROWID"), "{table}");
+    // The rowid table's key has an index of its own; every other index is kept.
+    let expected: Vec<String> = indexes_before
+        .iter()
+        .cloned()
+        .chain(["sqlite_autoindex_documents_1".to_owned()])
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(indexes_after, expected);
+
+    // Found by the words of their extracted text and by their metadata, before
+    // the trashed one is undeleted.
+    let query = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let service = backend.service.clone();
+        async move {
+            let page = service.query(&pairs).await.unwrap();
+            page.hits
+                .iter()
+                .map(|h| h.document.id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let id_of = |name: &str| -> String {
+        manifest["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        query(&[("q", "golden"), ("sort", "created_at")]).await,
+        [
+            id_of("history"),
+            id_of("restored"),
+            id_of("archived"),
+            id_of("pending")
+        ],
+        "by text or by a metadata value (`golden-pending`); the trashed one left out"
+    );
+    assert_eq!(query(&[("q", "current content")]).await, [id_of("history")]);
+    assert_eq!(
+        query(&[("meta.customer", "golden-restored")]).await,
+        [id_of("restored")]
+    );
+    assert_eq!(
+        query(&[
+            ("status", "pending_upload"),
+            ("meta.customer", "golden-pending")
+        ])
+        .await,
+        [id_of("pending")]
+    );
+
+    let documents = manifest["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 5);
+    let downloaded = assert_documents_as_written(&backend, &uploader, documents).await;
+    // Every revision but the archived document's current one (in GLACIER).
+    assert_eq!(downloaded, 9);
+
+    // Written again: a PATCH keeps every revision, and the new metadata is found.
+    let id: DocumentId = id_of("history").parse().unwrap();
+    let patch = kumocms_core::service::Patch {
+        metadata: Some(serde_json::from_value(serde_json::json!({"written": "again"})).unwrap()),
+        document_type: None,
+    };
+    backend.service.patch(&id, patch, None).await.unwrap();
+    assert_eq!(
+        backend
+            .service
+            .revisions(&id, None, None)
+            .await
+            .unwrap()
+            .revisions
+            .len(),
+        3
+    );
+    assert_eq!(query(&[("meta.written", "again")]).await, [id.to_string()]);
     drop(backend);
 }
