@@ -689,8 +689,8 @@ pub(crate) fn sorted_sql(
         }
     }
     // The few documents of a metadata value are looked up by id: on the covering
-    // index, not on the table's rows (the planner, counting a `WITHOUT ROWID` row
-    // as covering, would read each one's record past the overflow).
+    // index, which answers every filter, not on the table's rows (the planner could
+    // take the primary key's index and read each row).
     let indexed_by = if matches!(plan, Driver::Metadata(_)) {
         " INDEXED BY documents_search_columns"
     } else {
