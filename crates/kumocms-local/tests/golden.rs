@@ -135,6 +135,19 @@ fn a_record_from_a_newer_release_is_refused_not_misread() {
     assert!(error.to_string().contains("newer"), "{error}");
 }
 
+/// The ids of the first page `GET /documents` gives for these parameters.
+async fn search_ids(backend: &LocalBackend, pairs: &[(&str, &str)]) -> Vec<String> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let page = backend.service.query(&pairs).await.unwrap();
+    page.hits
+        .iter()
+        .map(|h| h.document.id.to_string())
+        .collect()
+}
+
 /// Schema version 2 (search) builds its index from the records already there: the
 /// previous release's documents are found by `q` and by the structured filters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,28 +156,21 @@ async fn the_previous_release_documents_are_found_by_search_after_the_migration(
     let dir = temp.path().join("data");
     copy_dir(&fixture().join("data"), &dir);
     let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
-    let query = |pairs: &[(&str, &str)]| {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let service = backend.service.clone();
-        async move {
-            let page = service.query(&pairs).await.unwrap();
-            page.hits
-                .iter()
-                .map(|h| h.document.id.to_string())
-                .collect::<Vec<_>>()
-        }
-    };
     // By file name, by a metadata value (accent-folded), with a structured filter.
     assert_eq!(
-        query(&[("q", "archived")]).await,
+        search_ids(&backend, &[("q", "archived")]).await,
         ["01M8N3VBWNTZYPBY18BRJFZ76J"]
     );
-    assert_eq!(query(&[("q", "ASA")]).await, ["01M8N3VBR6FDJDWF7ZR05DK19A"]);
     assert_eq!(
-        query(&[("q", "txt"), ("type", "invoice"), ("sort", "file_name")]).await,
+        search_ids(&backend, &[("q", "ASA")]).await,
+        ["01M8N3VBR6FDJDWF7ZR05DK19A"]
+    );
+    assert_eq!(
+        search_ids(
+            &backend,
+            &[("q", "txt"), ("type", "invoice"), ("sort", "file_name")]
+        )
+        .await,
         [
             "01M8N3VBR6FDJDWF7ZR05DK19A",
             "01M8N3VC3SXT30MJYZ77Z9KWEH",
@@ -172,13 +178,13 @@ async fn the_previous_release_documents_are_found_by_search_after_the_migration(
         ]
     );
     assert_eq!(
-        query(&[("file_name", "repl"), ("min_size", "1")]).await,
+        search_ids(&backend, &[("file_name", "repl"), ("min_size", "1")]).await,
         ["01M8N3VC46MF9CQ9CJP3K2K5W7"]
     );
     // `kumocms reindex` rebuilds the same index.
     assert_eq!(backend.metadata.reindex().await.unwrap(), 4);
     assert_eq!(
-        query(&[("q", "archived")]).await,
+        search_ids(&backend, &[("q", "archived")]).await,
         ["01M8N3VBWNTZYPBY18BRJFZ76J"]
     );
 }
@@ -510,20 +516,6 @@ async fn a_data_directory_from_release_adb93b8_opens_with_documents_in_a_rowid_t
 
     // Found by the words of their extracted text and by their metadata, before
     // the trashed one is undeleted.
-    let query = |pairs: &[(&str, &str)]| {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let service = backend.service.clone();
-        async move {
-            let page = service.query(&pairs).await.unwrap();
-            page.hits
-                .iter()
-                .map(|h| h.document.id.to_string())
-                .collect::<Vec<_>>()
-        }
-    };
     let id_of = |name: &str| -> String {
         manifest["documents"]
             .as_array()
@@ -536,7 +528,7 @@ async fn a_data_directory_from_release_adb93b8_opens_with_documents_in_a_rowid_t
             .to_owned()
     };
     assert_eq!(
-        query(&[("q", "golden"), ("sort", "created_at")]).await,
+        search_ids(&backend, &[("q", "golden"), ("sort", "created_at")]).await,
         [
             id_of("history"),
             id_of("restored"),
@@ -545,16 +537,22 @@ async fn a_data_directory_from_release_adb93b8_opens_with_documents_in_a_rowid_t
         ],
         "by text or by a metadata value (`golden-pending`); the trashed one left out"
     );
-    assert_eq!(query(&[("q", "current content")]).await, [id_of("history")]);
     assert_eq!(
-        query(&[("meta.customer", "golden-restored")]).await,
+        search_ids(&backend, &[("q", "current content")]).await,
+        [id_of("history")]
+    );
+    assert_eq!(
+        search_ids(&backend, &[("meta.customer", "golden-restored")]).await,
         [id_of("restored")]
     );
     assert_eq!(
-        query(&[
-            ("status", "pending_upload"),
-            ("meta.customer", "golden-pending")
-        ])
+        search_ids(
+            &backend,
+            &[
+                ("status", "pending_upload"),
+                ("meta.customer", "golden-pending")
+            ]
+        )
         .await,
         [id_of("pending")]
     );
@@ -582,6 +580,9 @@ async fn a_data_directory_from_release_adb93b8_opens_with_documents_in_a_rowid_t
             .len(),
         3
     );
-    assert_eq!(query(&[("meta.written", "again")]).await, [id.to_string()]);
+    assert_eq!(
+        search_ids(&backend, &[("meta.written", "again")]).await,
+        [id.to_string()]
+    );
     drop(backend);
 }
