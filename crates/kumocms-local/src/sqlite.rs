@@ -678,11 +678,7 @@ fn indexed_text_unchanged(previous: &Document, document: &Document) -> bool {
 }
 
 /// Inserts one record and its search index inside `transaction`.
-fn insert_in(
-    transaction: &Connection,
-    row: &Row,
-    document: &Document,
-) -> Result<(), StoreError> {
+fn insert_in(transaction: &Connection, row: &Row, document: &Document) -> Result<(), StoreError> {
     let result = transaction
         .prepare_cached(
             "INSERT INTO documents (id, version, status, document_type, pending_expires_at, record, history)

@@ -69,7 +69,9 @@ impl WriteQueue {
             Ok(results) => results,
             Err(error) => {
                 let message = format!("a group of {count} record writes failed: {error}");
-                (0..count).map(|_| Err(group_error(&error, &message))).collect()
+                (0..count)
+                    .map(|_| Err(group_error(&error, &message)))
+                    .collect()
             }
         };
         for (reply, result) in replies.into_iter().zip(results) {
@@ -213,7 +215,9 @@ mod tests {
             .collect();
         assert_eq!(
             outcome,
-            ["ok", "conflict", "conflict", "ok", "conflict", "conflict", "ok"]
+            [
+                "ok", "conflict", "conflict", "ok", "conflict", "conflict", "ok"
+            ]
         );
 
         assert_eq!(store.get(&fresh.id).await.unwrap(), Some(fresh.clone()));
