@@ -145,6 +145,21 @@ mod tests {
         panic!("{} writes queued, expected {count}", store.queued_writes());
     }
 
+    /// Holds the writer on a thread of its own (the writes queue behind it) until
+    /// the returned sender is dropped.
+    fn hold_writer(store: &Arc<SqliteMetadataStore>) -> std::sync::mpsc::Sender<()> {
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let store = Arc::clone(store);
+        std::thread::spawn(move || {
+            let _writer = store.lock_writer();
+            locked.send(()).unwrap();
+            let _ = released.recv();
+        });
+        is_locked.recv().unwrap();
+        release
+    }
+
     fn insert(store: &Arc<SqliteMetadataStore>, document: &Document) -> Pending {
         let (store, document) = (Arc::clone(store), document.clone());
         tokio::spawn(async move { store.insert(&document).await })
@@ -173,7 +188,7 @@ mod tests {
         stale.version = 6;
         stale.document_type = "stale".into();
 
-        let writer = store.lock_writer();
+        let writer = hold_writer(&store);
         let writes = vec![
             insert(&store, &fresh),
             insert(&store, &existing), // exists: Conflict
@@ -250,10 +265,10 @@ mod tests {
     async fn a_failed_commit_fails_every_write_of_the_group() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteMetadataStore::open(dir.path()).unwrap());
-        let writer = store.lock_writer();
         // A deferred foreign key that the `poison` document breaks: checked at the
         // COMMIT, not at its own savepoint's release.
-        writer
+        store
+            .lock_writer()
             .execute_batch(
                 "PRAGMA foreign_keys = ON;
                  CREATE TEMP TABLE parent (id TEXT PRIMARY KEY);
@@ -264,6 +279,7 @@ mod tests {
                  BEGIN INSERT INTO child VALUES ('missing'); END;",
             )
             .unwrap();
+        let writer = hold_writer(&store);
         let documents = [
             sample_document("plain", DocumentStatus::Active),
             sample_document("poison", DocumentStatus::Active),
