@@ -94,7 +94,9 @@ fn apply_group(
     let mut results = Vec::with_capacity(works.len());
     for work in works {
         transaction.execute_batch("SAVEPOINT record_write")?;
-        let result = work(&transaction);
+        // A panic in one write is that write's error, not its group's.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&transaction)))
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("a record write panicked".into())));
         if result.is_ok() {
             transaction.execute_batch("RELEASE record_write")?;
         } else {
@@ -257,6 +259,45 @@ mod tests {
             .await
             .unwrap();
         assert!(page.documents.is_empty());
+    }
+
+    /// A write that panics fails alone: rolled back to its savepoint, the others of
+    /// its group applied, the writer still usable.
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteMetadataStore::open(dir.path()).unwrap());
+        let before = sample_document("plain", DocumentStatus::Active);
+        let after = sample_document("plain", DocumentStatus::Active);
+        let writer = hold_writer(&store);
+        let first = insert(&store, &before);
+        queued(&store, 1).await;
+        let panicking = {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .write(|connection| {
+                        connection
+                            .execute("DELETE FROM documents", [])
+                            .map_err(|e| StoreError::other(e.to_string()))?;
+                        panic!("a bug in a write");
+                    })
+                    .await
+            })
+        };
+        queued(&store, 2).await;
+        let last = insert(&store, &after);
+        queued(&store, 3).await;
+        drop(writer);
+        first.await.unwrap().unwrap();
+        let error = panicking.await.unwrap().unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
+        last.await.unwrap().unwrap();
+        assert_eq!(store.get(&before.id).await.unwrap(), Some(before));
+        assert_eq!(store.get(&after.id).await.unwrap(), Some(after.clone()));
+        let mut changed = after.clone();
+        changed.version = 2;
+        store.update(&changed, 1).await.unwrap();
     }
 
     /// A COMMIT that fails fails every write of its group, and applies none; the
