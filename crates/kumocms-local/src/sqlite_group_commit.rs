@@ -88,7 +88,7 @@ fn apply_group(
     connection: &mut Connection,
     works: Vec<Work>,
 ) -> Result<Vec<Result<(), StoreError>>, rusqlite::Error> {
-    // Dropped without a commit (an error below, or a panic in a write), it rolls
+    // Dropped without a commit (an error below, or a panic outside a write), it rolls
     // the whole group back.
     let transaction = connection.transaction()?;
     let mut results = Vec::with_capacity(works.len());
