@@ -25,6 +25,7 @@ pub mod range;
 mod recovery;
 pub mod signer;
 pub mod sqlite;
+mod sqlite_group_commit;
 mod sqlite_metadata;
 mod sqlite_search;
 mod sqlite_term_scores;

@@ -22,6 +22,8 @@ use kumocms_core::search::{SearchPage, SearchQuery};
 use kumocms_core::{Document, DocumentId};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 
+use crate::sqlite_group_commit::WriteQueue;
+
 pub const DATABASE_FILE: &str = "kumocms.sqlite3";
 
 /// The schema this code writes. `PRAGMA user_version` records it in the file.
@@ -112,6 +114,9 @@ pub struct SqliteMetadataStore {
     /// The one read-write connection. Every write is serialised on it, so conditional
     /// writes are checked and applied in one place.
     writer: Arc<Mutex<Connection>>,
+    /// Record writes waiting for the writer, applied a group per transaction
+    /// (`sqlite_group_commit`).
+    writes: Arc<WriteQueue>,
     path: PathBuf,
 }
 
@@ -432,6 +437,7 @@ impl SqliteMetadataStore {
         Ok(Self {
             readers,
             writer: Arc::new(Mutex::new(connection)),
+            writes: Arc::default(),
             path: path.to_owned(),
         })
     }
@@ -456,6 +462,43 @@ impl SqliteMetadataStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("metadata worker failed: {e}")))?
+    }
+
+    /// Runs the record write `work` inside a transaction of the writer, together
+    /// with the other record writes queued meanwhile (`sqlite_group_commit`), and
+    /// returns once the transaction is committed. `work` runs in a savepoint of its
+    /// own: on `Err` nothing it did is applied.
+    pub(crate) async fn write(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let queued = self.writes.push(Box::new(work));
+        if queued.start_turn {
+            let connection = Arc::clone(&self.writer);
+            let writes = Arc::clone(&self.writes);
+            // Not awaited: the reply says when this write is done, and the turn
+            // goes on (answering the others of its group) if this caller goes away.
+            drop(tokio::task::spawn_blocking(move || {
+                let mut guard = connection
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                writes.apply_all(&mut guard);
+            }));
+        }
+        queued
+            .reply
+            .await
+            .map_err(|_| StoreError::Unavailable("metadata writer failed".into()))?
+    }
+
+    #[cfg(test)]
+    pub(crate) fn lock_writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn queued_writes(&self) -> usize {
+        self.writes.len()
     }
 
     /// Runs `work` on a read-only connection, on a reader thread.
@@ -676,7 +719,7 @@ fn migrate_metadata_index(connection: &mut Connection) -> Result<(), StoreError>
 /// (issue 14). The sort columns are always written; the metadata rows when the
 /// metadata changed.
 fn reindex_after_update(
-    transaction: &rusqlite::Transaction<'_>,
+    transaction: &Connection,
     previous: &Document,
     document: &Document,
 ) -> Result<(), StoreError> {
@@ -711,11 +754,7 @@ fn indexed_text_unchanged(previous: &Document, document: &Document) -> bool {
 }
 
 /// Inserts one record and its search index inside `transaction`.
-fn insert_in(
-    transaction: &rusqlite::Transaction<'_>,
-    row: &Row,
-    document: &Document,
-) -> Result<(), StoreError> {
+fn insert_in(transaction: &Connection, row: &Row, document: &Document) -> Result<(), StoreError> {
     let result = transaction
         .prepare_cached(
             "INSERT INTO documents (id, version, status, document_type, pending_expires_at, record, history)
@@ -747,13 +786,9 @@ impl MetadataStore for SqliteMetadataStore {
     async fn insert(&self, document: &Document) -> Result<(), StoreError> {
         let row = Row::of(document)?;
         let document = document.clone();
-        self.with(move |connection| {
-            // The record and its search index in one transaction.
-            let transaction = connection.transaction().map_err(sql_error)?;
-            insert_in(&transaction, &row, &document)?;
-            transaction.commit().map_err(sql_error)
-        })
-        .await
+        // The record and its search index in one transaction.
+        self.write(move |transaction| insert_in(transaction, &row, &document))
+            .await
     }
 
     async fn get(&self, id: &DocumentId) -> Result<Option<Document>, StoreError> {
@@ -796,8 +831,7 @@ impl MetadataStore for SqliteMetadataStore {
         let row = Row::of(document)?;
         let expected = to_i64(expected_version, "version")?;
         let document = document.clone();
-        self.with(move |connection| {
-            let transaction = connection.transaction().map_err(sql_error)?;
+        self.write(move |transaction| {
             // The record as it is, to leave its indexed text alone when the write
             // does not change it (see `reindex_after_update`).
             let previous = transaction
@@ -833,8 +867,7 @@ impl MetadataStore for SqliteMetadataStore {
             if changed == 0 {
                 return Err(StoreError::Conflict);
             }
-            reindex_after_update(&transaction, &decode(&previous)?, &document)?;
-            transaction.commit().map_err(sql_error)
+            reindex_after_update(transaction, &decode(&previous)?, &document)
         })
         .await
     }
@@ -842,8 +875,7 @@ impl MetadataStore for SqliteMetadataStore {
     async fn delete(&self, id: &DocumentId, expected_version: u64) -> Result<(), StoreError> {
         let id = id.to_string();
         let expected = to_i64(expected_version, "version")?;
-        self.with(move |connection| {
-            let transaction = connection.transaction().map_err(sql_error)?;
+        self.write(move |transaction| {
             let changed = transaction
                 .prepare_cached("DELETE FROM documents WHERE id = ?1 AND version = ?2")
                 .and_then(|mut statement| statement.execute(params![id, expected]))
@@ -851,8 +883,7 @@ impl MetadataStore for SqliteMetadataStore {
             if changed == 0 {
                 return Err(StoreError::Conflict);
             }
-            crate::sqlite_search::unindex(&transaction, &id)?;
-            transaction.commit().map_err(sql_error)
+            crate::sqlite_search::unindex(transaction, &id)
         })
         .await
     }
