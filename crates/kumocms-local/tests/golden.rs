@@ -32,6 +32,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A golden fixture's manifest, and a copy of its data directory (in a temporary
+/// directory that lives as long as the returned guard).
+fn copy_fixture(fixture: &Path) -> (Value, tempfile::TempDir, PathBuf) {
+    let manifest =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("manifest.json")).unwrap())
+            .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    copy_dir(&fixture.join("data"), &dir);
+    (manifest, temp, dir)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_from_release_fc2895e_opens_with_one_revision_per_document() {
     let manifest: Value =
@@ -282,13 +294,7 @@ fn fixture_d220d75() -> PathBuf {
 /// `tests/fixtures/release-d220d75/make.sh` says how the directory was made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_from_release_d220d75_opens_with_every_revision() {
-    let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture_d220d75().join("manifest.json")).unwrap(),
-    )
-    .unwrap();
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("data");
-    copy_dir(&fixture_d220d75().join("data"), &dir);
+    let (manifest, _temp, dir) = copy_fixture(&fixture_d220d75());
     let version: i64 = rusqlite::Connection::open(dir.join("kumocms.sqlite3"))
         .unwrap()
         .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -353,13 +359,7 @@ fn stored_row(dir: &Path, id: &DocumentId) -> (Value, Option<Value>) {
 /// out, and a write of such a read is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migrated_d220d75_database_keeps_history_apart_once_written_again() {
-    let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture_d220d75().join("manifest.json")).unwrap(),
-    )
-    .unwrap();
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("data");
-    copy_dir(&fixture_d220d75().join("data"), &dir);
+    let (manifest, _temp, dir) = copy_fixture(&fixture_d220d75());
     let history = manifest["documents"]
         .as_array()
         .unwrap()
@@ -485,13 +485,7 @@ fn documents_schema(dir: &Path) -> (i64, String, Vec<String>) {
 /// `tests/fixtures/release-adb93b8/make.sh` says how the directory was made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_from_release_adb93b8_opens_with_documents_in_a_rowid_table() {
-    let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture_adb93b8().join("manifest.json")).unwrap(),
-    )
-    .unwrap();
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("data");
-    copy_dir(&fixture_adb93b8().join("data"), &dir);
+    let (manifest, _temp, dir) = copy_fixture(&fixture_adb93b8());
     let (version, table, indexes_before) = documents_schema(&dir);
     assert_eq!(version, 6, "the fixture is a schema v6 database");
     assert!(table.contains("WITHOUT ROWID"), "{table}");
