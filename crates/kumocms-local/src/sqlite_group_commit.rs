@@ -172,6 +172,25 @@ mod tests {
         tokio::spawn(async move { store.update(&document, expected).await })
     }
 
+    /// A write that deletes every record, then ends as `ending` says (an error or
+    /// a panic): none of it may stay applied.
+    fn wipe_then(
+        store: &Arc<SqliteMetadataStore>,
+        ending: fn() -> Result<(), StoreError>,
+    ) -> Pending {
+        let store = Arc::clone(store);
+        tokio::spawn(async move {
+            store
+                .write(move |connection| {
+                    connection
+                        .execute("DELETE FROM documents", [])
+                        .map_err(|e| StoreError::other(e.to_string()))?;
+                    ending()
+                })
+                .await
+        })
+    }
+
     /// Writes queued together are applied in one transaction, each checked on its
     /// own: those whose condition fails get `Conflict` and change nothing (not even
     /// what they wrote before failing), the others are applied, in order.
@@ -200,19 +219,7 @@ mod tests {
         ];
         queued(&store, writes.len()).await;
         // One that writes and then fails: rolled back to its own savepoint.
-        let wiping = {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .write(|connection| {
-                        connection
-                            .execute("DELETE FROM documents", [])
-                            .map_err(|e| StoreError::other(e.to_string()))?;
-                        Err(StoreError::Conflict)
-                    })
-                    .await
-            })
-        };
+        let wiping = wipe_then(&store, || Err(StoreError::Conflict));
         queued(&store, writes.len() + 1).await;
         let last = insert(&store, &other);
         queued(&store, writes.len() + 2).await;
@@ -272,19 +279,7 @@ mod tests {
         let writer = hold_writer(&store);
         let first = insert(&store, &before);
         queued(&store, 1).await;
-        let panicking = {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .write(|connection| {
-                        connection
-                            .execute("DELETE FROM documents", [])
-                            .map_err(|e| StoreError::other(e.to_string()))?;
-                        panic!("a bug in a write");
-                    })
-                    .await
-            })
-        };
+        let panicking = wipe_then(&store, || panic!("a bug in a write"));
         queued(&store, 2).await;
         let last = insert(&store, &after);
         queued(&store, 3).await;

@@ -46,14 +46,9 @@ fn copy_fixture(fixture: &Path) -> (Value, tempfile::TempDir, PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_from_release_fc2895e_opens_with_one_revision_per_document() {
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture().join("manifest.json")).unwrap())
-            .unwrap();
     // A copy: opening upgrades nothing on disk by itself, but the test must not be
     // able to change the committed fixture either way.
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("data");
-    copy_dir(&fixture().join("data"), &dir);
+    let (manifest, _temp, dir) = copy_fixture(&fixture());
 
     let backend = LocalBackend::open(LocalConfig::new(&dir)).await.unwrap();
     let base = common::serve(backend.blob_router()).await;
